@@ -1,0 +1,14 @@
+"""selfconsume.numerics: the exact curation engine (THEORY.md L1-L3, T1-T9).
+
+Public API (DESIGN.md): :func:`curation_factor`, :func:`curate`, :func:`retrain_step`,
+:func:`evolve`, :func:`limit`.
+"""
+
+from .curation import curation_factor, curate, retrain_step
+from .evolution import evolve, Trajectory, EvolutionInterrupted, tilt
+
+__all__ = ["curation_factor", "curate", "retrain_step", "evolve", "Trajectory",
+           "EvolutionInterrupted", "tilt"]
+from .fixed_points import limit, Limit, ContinuousRewardLaw
+
+__all__ += ["limit", "Limit", "ContinuousRewardLaw"]

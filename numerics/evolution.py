@@ -1,0 +1,203 @@
+"""Iterated retraining, ``p_{t+1} = C_K(p_t)`` or ``(p_d + lam C_K(p_t)) / (1 + lam)``
+(THEORY.md sections 3 and 4), computed on the reward law.
+
+Example
+-------
+>>> import numpy as np
+>>> from numerics import evolve
+>>> x = np.linspace(-3, 3, 601)
+>>> traj = evolve(np.exp(-x**2 / 2), -x**2, K=4, steps=20)
+>>> bool(np.all(np.diff(traj.expected_exp_reward) >= 0))   # T2: non-decreasing
+True
+>>> traj.masses[-1].shape
+(601,)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import CurationEngine
+from .validation import as_mass, as_reward, check_K, check_lam, check_data, check_steps
+
+__all__ = ["evolve", "Trajectory", "EvolutionInterrupted", "tilt"]
+
+#: rewards above this (nats) make ``e^r`` overflow float64: exp-reward statistics are then
+#: reported relative to ``e^{r_star}`` (see ``Trajectory.exp_reward_shift``).
+_EXP_SAFE = 700.0
+
+
+class RecordedMasses(Sequence):
+    """The masses at the recorded steps, materialized on the grid when accessed (O(N) each).
+
+    ``traj.masses[i]`` is an array shaped like the input; ``np.asarray(traj.masses)``
+    stacks them all (mind the memory on large grids)."""
+
+    def __init__(self, snapshots, shape):
+        self._snapshots = snapshots
+        self._shape = shape
+
+    def __len__(self):
+        return len(self._snapshots)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._snapshots[i]().reshape(self._shape)
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.stack([self[i] for i in range(len(self))])
+        return out if dtype is None else out.astype(dtype)
+
+
+@dataclass
+class Trajectory:
+    """Result of :func:`evolve`.
+
+    Per-step arrays have length ``steps + 1`` (steps ``0..steps``):
+
+    - ``expected_reward[t] = E_{p_t}[r]``
+    - ``expected_exp_reward[t] = E_{p_t}[e^{r - c}]`` and
+      ``var_exp_reward[t] = Var_{p_t}[e^{r - c}]`` with ``c = exp_reward_shift``
+      (``c = 0``, i.e. the plain ``E[e^r]``, unless a reward exceeds 700 nats, where
+      ``c = r_star`` keeps them finite; every theorem of THEORY.md is homogeneous in
+      ``e^r``).
+
+    ``masses[i]`` is the density at ``recorded_steps[i]`` (lazily materialized).
+    ``r_star`` is the top reward of the support of ``p_0`` (and ``p_d``).
+    """
+
+    masses: RecordedMasses
+    recorded_steps: np.ndarray
+    expected_reward: np.ndarray
+    expected_exp_reward: np.ndarray
+    var_exp_reward: np.ndarray
+    r_star: float
+    exp_reward_shift: float
+    K: float
+    lam: float
+    steps: int
+    method: str
+    retilts: int = 0
+    info: dict = field(default_factory=dict)
+
+
+class EvolutionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`evolve`; ``.trajectory`` holds the steps completed so far."""
+
+    def __init__(self, trajectory):
+        super().__init__(f"interrupted after step {trajectory.steps}")
+        self.trajectory = trajectory
+
+
+def tilt(mass, reward, t):
+    r"""``p_0 e^{t r} / E_{p_0}[e^{t r}]``: the ``K = inf`` iterate without real data (T4),
+    in O(N) for any real ``t >= 0``, in log space."""
+    m = as_mass(mass)
+    r = as_reward(reward, m.shape)
+    t = float(t)
+    if not (t >= 0 and math.isfinite(t)):
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    with np.errstate(divide="ignore"):
+        lp = np.log(m) + t * (r - r[m > 0].max())
+    lp -= lp[m > 0].max()
+    out = np.exp(lp)
+    return out / out.sum()
+
+
+def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
+           method="auto", progress=None):
+    r"""Evolve ``p_0 = mass`` for ``steps`` retraining steps.
+
+    .. math::
+
+        p_{t+1} = C_K(p_t) = p_t H_{p_t}^K \quad (\lambda = \infty), \qquad
+        p_{t+1} = \frac{p_d + \lambda C_K(p_t)}{1 + \lambda} \quad (\lambda < \infty).
+
+    Parameters
+    ----------
+    mass, reward : array_like, same shape (any)
+        start masses ``p_0`` (normalized internally) and rewards.
+    K : float
+        real ``>= 1`` or ``math.inf``.
+    steps : int
+        number of steps, ``>= 0``.
+    lam : float
+        ratio of curated synthetic to real data; ``math.inf`` = curated only.
+    data : array_like or None
+        real-data masses ``p_d``; ``None`` with a finite ``lam`` means ``p_d = p_0``.
+    record_every : int
+        keep the masses of steps ``0, record_every, 2 record_every, ...`` and ``steps``.
+    method : {"auto", "direct", "compressed"}
+        see :func:`numerics.curation_factor`.
+    progress : callable ``(step, steps)`` or None
+        called after every step.
+
+    Returns
+    -------
+    Trajectory
+
+    Notes
+    -----
+    A step costs O(reward-law size x quadrature nodes), independent of the grid.  With
+    ``K = lam = inf`` the recorded masses use the closed form ``p_0 e^{t r}`` (T4).
+    On Ctrl-C, raises :class:`EvolutionInterrupted` carrying the completed steps.
+    """
+    m = as_mass(mass)
+    r = as_reward(reward, m.shape)
+    K = check_K(K)
+    steps = check_steps(steps)
+    lam = check_lam(lam)
+    record_every = check_steps(record_every, "record_every")
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    m = m / m.sum()
+    d = check_data(data, lam, m.shape, default=m)
+    separate_data = d is not None and d is not m
+    flat_d = (d / d.sum()).ravel() if separate_data else None
+    eng = CurationEngine(r.ravel(), m.ravel(), flat_d, K, lam, method=method)
+    r_star = eng.r_max
+    shift = 0.0 if r_star <= _EXP_SAFE else r_star
+    scale = math.exp(r_star - shift)
+    mean_r = np.empty(steps + 1)
+    mean_e = np.empty(steps + 1)
+    var_e = np.empty(steps + 1)
+    snaps, rec = [], []
+    closed_form = math.isinf(K) and math.isinf(lam)
+
+    def record(t, snap):
+        snaps.append((lambda t=t: tilt(m, r, t)) if closed_form else snap.materialize)
+        rec.append(t)
+
+    def stats(t):
+        mean_s, var_s, mr = eng.moments()
+        mean_r[t] = mr
+        mean_e[t] = scale * mean_s
+        var_e[t] = scale * scale * var_s
+
+    def result(done):
+        return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],
+                          mean_e[:done + 1], var_e[:done + 1], r_star, shift, K, lam, done,
+                          eng.method, eng.rebuilds)
+
+    stats(0)
+    last, done = eng.snapshot(), 0
+    record(0, last)
+    try:
+        for t in range(1, steps + 1):
+            eng.advance()
+            stats(t)
+            last, done = eng.snapshot(), t
+            if t % record_every == 0 or t == steps:
+                record(t, last)
+            if progress is not None:
+                progress(t, steps)
+    except KeyboardInterrupt:
+        if rec[-1] != done:
+            record(done, last)
+        raise EvolutionInterrupted(result(done)) from None
+    return result(steps)

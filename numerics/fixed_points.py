@@ -1,0 +1,334 @@
+"""Limits of the retraining loop (THEORY.md T3, T8, T9), solved directly, not by iterating.
+
+- ``lam = inf`` (curated data only, any ``K > 1``): ``p_0`` restricted to its top level set
+  ``{r = r_*}`` (T3).
+- ``K = inf``, finite ``lam`` (T8): ``p^lam = p_d / (1 + lam - lam e^r / Z)``.  Writing
+  ``Z = lam e^{r_*} (1 + eps) / (1 + lam)`` the equation ``E_{p_d}[1/(1+lam-lam e^r/Z)] = 1``
+  becomes
+
+      F(eps) = sum_k d_k (1 + eps) / ((1 + lam) (eps + 1 - s_k)) = 1,   s_k = e^{r_k - r_*},
+
+  a sum of positive terms (``1 - s_k`` from ``expm1``), decreasing in ``eps``, solved for
+  ``log eps``: relative accuracy is kept when the solution sits within 1e-16 (or 1e-300) of
+  the condensation threshold ``eps = 0``.  On a grid ``p_d`` has an atom at the top, so
+  ``I = inf`` and there is no singular part: the top cell carries the condensate.
+  For a continuous reward law (:class:`ContinuousRewardLaw`),
+  ``I = E_{p_d}[1 / ((1+lam)(1 - e^{r - r_*}))]`` by quadrature; if ``I < 1`` the condensate
+  ``1 - I`` sits on the top level set and ``Z = lam e^{r_*} / (1 + lam)``.
+- finite ``K`` and ``lam`` (T9): ``p^lam = p_d / (1 + lam - lam H^K_{p^lam})``.  The unknown
+  is the function ``y = log M_{p^lam}`` on the ``v``-nodes of L2; ``y = Phi(y)`` (build ``H``
+  from ``y``, then ``p`` from T9, then ``M`` from ``p``) is solved by Newton's method
+  (``scipy.optimize.root``, 'hybr') from a few plain iterations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import integrate, optimize
+
+from . import laplace
+from .engine import CurationEngine
+from .validation import as_mass, as_reward, check_K, check_lam, check_data
+
+__all__ = ["limit", "Limit", "ContinuousRewardLaw", "solve_kingman_eps"]
+
+
+@dataclass
+class Limit:
+    """A limit density.
+
+    ``mass``: grid masses of the absolutely continuous part (``None`` for a continuous law;
+    see ``density``); ``condensate``: mass on the top level set beyond what ``p_d`` gives it
+    (0 on grids, T8); ``expected_exp_reward``: ``E_{p^lam}[e^{r - c}]`` with
+    ``c = exp_reward_shift`` (0 unless rewards exceed 700 nats); ``how``: the method;
+    ``info``: solver details (``Z``, ``eps``, ``I``, residual, ...).
+    """
+
+    mass: np.ndarray | None
+    condensate: float
+    expected_exp_reward: float
+    exp_reward_shift: float
+    how: str
+    r_star: float
+    info: dict = field(default_factory=dict)
+    density: Callable | None = None
+
+
+@dataclass
+class ContinuousRewardLaw:
+    """The reward law of ``p_d`` given by a density in ``r`` on ``[lower, upper]``.
+
+    ``upper`` is ``r_*``, the top of the support.  The density need not be normalized
+    (it is, internally, by quadrature).  Example (THEORY.md T8): ``density = lambda r: 3 * r**2``
+    on ``[-1, 0]`` (the law ``b (-r)^{b-1}`` with ``b = 3``).
+    """
+
+    density: Callable[[float], float]
+    lower: float
+    upper: float
+
+    def __post_init__(self):
+        if not callable(self.density):
+            raise TypeError("density must be callable")
+        lo, hi = float(self.lower), float(self.upper)
+        if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+            raise ValueError(f"need finite lower < upper, got lower={self.lower!r}, "
+                             f"upper={self.upper!r}")
+        total, _ = integrate.quad(self.density, lo, hi, epsabs=0, epsrel=1e-13, limit=200)
+        if not total > 0 or not math.isfinite(total):
+            raise ValueError(f"density must have a positive finite integral, got {total!r}")
+        self.lower, self.upper, self._total = lo, hi, total
+
+    def expectation(self, f):
+        """``E[f(r)]`` by adaptive quadrature."""
+        val, _ = integrate.quad(lambda r: f(r) * self.density(r), self.lower, self.upper,
+                                epsabs=0, epsrel=1e-13, limit=400)
+        return val / self._total
+
+    def pdf(self, r):
+        return self.density(r) / self._total
+
+
+def limit(mass, reward=None, K=math.inf, lam=math.inf, data=None, *, method="auto"):
+    r"""The limit of the retraining loop, solved directly (THEORY.md T3, T8, T9).
+
+    Parameters
+    ----------
+    mass : array_like or ContinuousRewardLaw
+        the start ``p_0`` on a grid (any shape), or a continuous reward law (then
+        ``reward`` is ``None`` and the law is the one of ``p_d``).
+    reward : array_like, same shape as ``mass``
+    K : float, ``>= 1`` or ``math.inf``
+    lam : float, ``>= 0`` or ``math.inf``
+    data : array_like or None
+        ``p_d``; ``None`` with a finite ``lam`` means ``p_d = p_0``.  The fixed point is
+        the one supported on ``supp(p_d)``: ``mass`` must not put mass outside it.
+
+    Returns
+    -------
+    Limit
+
+    Examples
+    --------
+    >>> law = ContinuousRewardLaw(lambda r: 3 * r**2, -1.0, 0.0)
+    >>> round(limit(law, K=math.inf, lam=3).condensate, 4)   # T8's example
+    0.4845
+    """
+    K = check_K(K)
+    lam = check_lam(lam)
+    if isinstance(mass, ContinuousRewardLaw):
+        if reward is not None:
+            raise ValueError("reward must be None when mass is a ContinuousRewardLaw")
+        return _continuous_limit(mass, K, lam)
+    if reward is None:
+        raise TypeError("reward is required when mass is an array")
+    m = as_mass(mass)
+    r = as_reward(reward, m.shape)
+    m = m / m.sum()
+    d = check_data(data, lam, m.shape, default=m)
+    if math.isinf(lam) or lam == 0 or K == 1:
+        src = m if math.isinf(lam) else d / d.sum()
+        return _top_level_or_data(src, r, K, lam)
+    d = d / d.sum()
+    outside = (m > 0) & ~(d > 0)
+    if outside.any():
+        raise ValueError("mass puts mass outside the support of data; the fixed point solved "
+                         "by limit() is the one supported on supp(data)")
+    if math.isinf(K):
+        return _kingman_grid(d, r, lam)
+    res = _finite_k_fixed_point(d, r, K, lam, method=method)
+    res.info.pop("log_h_of")
+    return res
+
+
+def _shift(r_star):
+    return 0.0 if r_star <= 700.0 else r_star
+
+
+def _top_level_or_data(src, r, K, lam):
+    r_star = float(r[src > 0].max())
+    c = _shift(r_star)
+    if math.isinf(lam) and K > 1:
+        out = np.where((r == r_star) & (src > 0), src, 0.0)
+        out /= out.sum()
+        how = "closed form: p_0 restricted to the top level set (T3)"
+        return Limit(out, 0.0, math.exp(r_star - c), c, how, r_star,
+                     {"top_mass": float(src[(r == r_star) & (src > 0)].sum())})
+    # K = 1 (H = 1: T is affine, p_d is its fixed point) or lam = 0 (p_t = p_d for t >= 1)
+    s = np.exp(r[src > 0] - r_star)
+    how = "closed form: p_d (K = 1 or lam = 0)" if not math.isinf(lam) else \
+        "closed form: p_0 (K = 1, H = 1)"
+    return Limit(src.copy(), 0.0, math.exp(r_star - c) * float(np.dot(src[src > 0], s)), c,
+                 how, r_star)
+
+
+def solve_kingman_eps(d, one_minus_s, lam, top):
+    r"""Solve ``sum_k d_k (1 + eps) / ((1 + lam)(eps + one_minus_s_k)) = 1`` for ``eps > 0``
+    (T8 on a discrete law whose top atom ``one_minus_s = 0`` has mass ``top > 0``), in the
+    variable ``log eps``.  Returns ``eps``."""
+    if not top > 0:
+        raise ValueError("the discrete law needs an atom at its top reward")
+
+    def F(x):
+        eps = math.exp(x)
+        return float(np.sum(d / (eps + one_minus_s))) * (1.0 + eps) / (1.0 + lam) - 1.0
+
+    lo = math.log(top / (1.0 + lam))  # top term alone >= 1 there
+    hi = math.log(2.0 / lam) + 1.0      # (1+eps) < (1+lam) eps there: F < 0
+    while F(lo) < 0:
+        lo -= 10.0
+    while F(hi) > 0:
+        hi += 10.0
+    x = optimize.brentq(F, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return math.exp(x)
+
+
+def _kingman_grid(d, r, lam):
+    supp = d > 0
+    r_star = float(r[supp].max())
+    c = _shift(r_star)
+    vals, inv = np.unique(r[supp], return_inverse=True)
+    dd = np.bincount(inv, weights=d[supp])
+    one_minus_s = -np.expm1(vals - r_star)
+    eps = solve_kingman_eps(dd, one_minus_s, lam, dd[-1])
+    out = np.zeros_like(d)
+    out[supp] = d[supp] * (1.0 + eps) / ((1.0 + lam) * (eps + one_minus_s[inv]))
+    residual = float(out.sum() - 1.0)
+    out /= out.sum()
+    z = lam * (1.0 + eps) / (1.0 + lam)  # Z e^{-r_*}
+    i_rest = float(np.sum(dd[:-1] / one_minus_s[:-1])) / (1.0 + lam)
+    how = "scalar equation of T8 in log eps (K = inf)"
+    return Limit(out, 0.0, math.exp(r_star - c) * z, c, how, r_star,
+                 {"Z": z * math.exp(r_star - c), "eps": eps, "residual": residual,
+                  "I_below_top": i_rest, "top_mass": float(out[supp][inv == len(vals) - 1].sum())})
+
+
+def _continuous_limit(law, K, lam):
+    r_star = law.upper
+    c = _shift(r_star)
+    if math.isinf(lam) or lam == 0 or K == 1:
+        raise ValueError("a continuous reward law is supported for a finite lam > 0 and K > 1 "
+                         "(with lam = inf the iterates have no density limit, T3)")
+    if not math.isinf(K):
+        return _continuous_finite_k(law, K, lam)
+    one_minus_s = lambda r: -math.expm1(r - r_star)  # noqa: E731
+    I = law.expectation(lambda r: 1.0 / ((1.0 + lam) * one_minus_s(r)))
+    if I < 1.0:
+        z = lam / (1.0 + lam)
+        cond = 1.0 - I
+        dens = lambda r: law.pdf(r) / ((1.0 + lam) * one_minus_s(r))  # noqa: E731
+        how = "condensed solution of T8 (I < 1): condensate 1 - I on the top level set"
+        eps = 0.0
+    else:
+        def F(x):
+            eps = math.exp(x)
+            return law.expectation(lambda r: (1.0 + eps) / ((1.0 + lam) * (eps + one_minus_s(r)))) - 1.0
+        lo, hi = -60.0, math.log(2.0 / lam) + 1.0
+        while F(hi) > 0:
+            hi += 10.0
+        x = optimize.brentq(F, lo, hi, xtol=1e-14) if F(lo) > 0 else lo
+        eps = math.exp(x)
+        z = lam * (1.0 + eps) / (1.0 + lam)
+        cond = 0.0
+        dens = lambda r: law.pdf(r) * (1.0 + eps) / ((1.0 + lam) * (eps + one_minus_s(r)))  # noqa: E731
+        how = "scalar equation of T8 (I >= 1): no condensate"
+    return Limit(None, cond, math.exp(r_star - c) * z, c, how, r_star,
+                 {"I": I, "Z": z * math.exp(r_star - c), "eps": eps}, density=dens)
+
+
+def _continuous_finite_k(law, K, lam, panels=64, order=16):
+    """T9 for a continuous law: composite Gauss-Legendre discretization of ``p_d``'s reward
+    law (``panels x order`` atoms, no atom at the top), solved as a discrete law.  The
+    density of the limit is ``pdf(r) / (1 + lam - lam H(r))`` with ``H`` from the solution."""
+    x, w = np.polynomial.legendre.leggauss(order)
+    edges = np.linspace(law.lower, law.upper, panels + 1)
+    half = 0.5 * np.diff(edges)
+    r = ((edges[:-1] + half)[:, None] + half[:, None] * x[None, :]).ravel()
+    d = (half[:, None] * w[None, :]).ravel() * np.array([law.pdf(v) for v in r])
+    if np.any(d < 0) or not d.sum() > 0:
+        raise ValueError("density must be non-negative")
+    res = _finite_k_fixed_point(d / d.sum(), r, K, lam, method="direct")
+    log_h_of = res.info.pop("log_h_of")
+    r_star = law.upper
+    shift = math.log(res.expected_exp_reward) + res.exp_reward_shift - res.r_star
+
+    def dens(v):
+        lh = float(log_h_of(np.array([float(v) - res.r_star]))[0])
+        return law.pdf(v) / (1.0 + lam - lam * math.exp(lh))
+
+    c = _shift(r_star)
+    return Limit(None, 0.0, math.exp(r_star - c + shift), c,
+                 res.how + f", on a {panels}x{order}-point Gauss-Legendre discretization",
+                 r_star, res.info, density=dens)
+
+
+def _finite_k_fixed_point(d, r, K, lam, method="auto"):
+    """T9 by Newton on ``y = log M`` at the v-nodes (see module docstring)."""
+    eng = CurationEngine(r.ravel(), d.ravel(), None, K, lam, method=method)
+    base = eng.bases[0]
+    rules, cell_log_mass = base.rules, base.cell_log_mass  # before any re-tilt
+    # a few plain iterations from p_d give a starting point inside the basin
+    for _ in range(30):
+        eng.advance()
+    log_s, log_p, _ = eng._pooled()
+    node_log_s = rules.r - eng.r_max
+    node_log_d = rules.log_w - laplace._logsumexp(rules.log_w)
+    log_mean_d = laplace._logsumexp(node_log_d + node_log_s)
+    # v-grid wide enough for every iterate: E_p[s] >= E_{p_d}[s] / (1 + lam)
+    grid = laplace.v_grid(min(float(node_log_s.min()), float((eng.cheb_r - eng.r_max).min())),
+                          log_mean_d - math.log1p(lam), K, eng.step_h)
+    u = np.exp(grid.v)
+    kern_m, kern_h = laplace.log_laplace, laplace.log_curation_integral
+
+    def weights(y, at_log_s):
+        log_h = math.log(K) + kern_h(grid.v, grid.h, y, K - 1.0, at_log_s)
+        denom = 1.0 + lam - lam * np.exp(log_h)
+        return denom, log_h
+
+    def phi(y):
+        denom, _ = weights(y, node_log_s)
+        if np.any(denom <= 0):
+            return None
+        lp = node_log_d - np.log(denom)
+        tot = laplace._logsumexp(lp)
+        return kern_m(u, node_log_s, lp - tot) + tot
+
+    y0 = kern_m(u, log_s, log_p)
+    for _ in range(200):  # more plain iterations on y (cheap) while it moves
+        y1 = phi(y0)
+        if y1 is None:
+            break
+        if np.max(np.abs(y1 - y0)) < 1e-6:
+            y0 = y1
+            break
+        y0 = y1
+
+    def residual(y):
+        out = phi(y)
+        return np.full_like(y, 1e3) if out is None else out - y
+
+    sol = optimize.root(residual, y0, method="hybr", options={"xtol": 1e-14})
+    y = sol.x
+    res = float(np.max(np.abs(residual(y))))
+    if not res < 1e-10:
+        raise RuntimeError(f"T9 fixed-point solve did not converge (residual {res:.2e}, "
+                           f"{sol.message})")
+    denom_cheb, _ = weights(y, eng.cheb_r - eng.r_max)
+    denom_nodes, log_h_nodes = weights(y, node_log_s)
+    g = -np.log(denom_cheb)
+    out = eng._materialize((cell_log_mass,), (g,))
+    lp = node_log_d - np.log(denom_nodes)
+    p_nodes = np.exp(lp - laplace._logsumexp(lp))
+    s_nodes = np.exp(node_log_s)
+    c = _shift(eng.r_max)
+    how = "fixed-point solve of T9 (Newton on log M_p over the L2 nodes)"
+    return Limit(out.reshape(d.shape), 0.0, math.exp(eng.r_max - c) * float(p_nodes @ s_nodes),
+                 c, how, eng.r_max,
+                 {"residual": res, "newton_evaluations": int(sol.nfev),
+                  "min_denominator": float(denom_nodes.min()),
+                  "max_H": float(np.exp(log_h_nodes.max())),
+                  "log_h_of": lambda ls: weights(y, ls)[1]})

@@ -1,0 +1,295 @@
+"""Compression of a reward law into Gauss rules per reward panel (DESIGN.md, "reward law").
+
+The curation operator only sees a measure through its reward law ``mu = r_# p``.  Split the
+reward axis into panels of width ``panel_width`` (nats).  In each panel the discrete measure
+``mu`` restricted to the panel is replaced by its ``m``-point Gauss rule (nodes ``rho_k``,
+positive weights ``W_k``), obtained by the discretized Stieltjes procedure on the atoms and the
+eigen-decomposition of the Jacobi matrix (Golub-Welsch).  The rule integrates polynomials of
+degree ``2m - 1`` in ``r`` exactly; a panel with at most ``m`` distinct atoms is reproduced
+exactly (the procedure stops at its breakdown).  The integrands met here
+(``w(r) exp(-u e^r)``, ``w`` a smooth weight) vary by a few nats over a panel, so the rule is
+exact to ~1e-13 (measured against the direct per-atom computation in the tests).
+
+Functions of ``r`` (the weights ``w_t(r)``, the curation factor) are tracked at ``n``
+Chebyshev points of each panel and carried to the atoms by barycentric interpolation.
+
+Cost: building is O(N m) (one numba pass per Stieltjes step); interpolation is O(N m).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = [
+    "PanelRules",
+    "panel_index",
+    "build_rules",
+    "stieltjes",
+    "stieltjes_numpy",
+    "chebyshev_points",
+    "interpolate",
+    "interpolate_numpy",
+]
+
+#: sentinel diagonal entry used to decouple the unused part of a Jacobi matrix
+_SENTINEL = 1e3
+
+
+class PanelRules:
+    """Gauss rules of one base measure, panel by panel.
+
+    Attributes
+    ----------
+    ptr : int array (P + 1,)
+        nodes of panel ``q`` are ``ptr[q]:ptr[q+1]``.
+    r : float array (n,)
+        node rewards.
+    log_w : float array (n,)
+        log of the (positive) quadrature weights.
+    """
+
+    __slots__ = ("ptr", "r", "log_w")
+
+    def __init__(self, ptr, r, log_w):
+        self.ptr, self.r, self.log_w = ptr, r, log_w
+
+    @property
+    def size(self) -> int:
+        return int(self.r.shape[0])
+
+
+def panel_index(reward, support, r_max, panel_width):
+    """Panel of each cell: ``floor((r_max - r) / panel_width)`` (``-1`` outside ``support``),
+    renumbered to the non-empty panels.  Returns ``(cell_panel, centers, half_widths)``.
+
+    ``panel_width = 0`` means one panel per distinct reward value (the direct mode).
+    """
+    if panel_width == 0:
+        vals, inverse = np.unique(reward[support], return_inverse=True)
+        cell_panel = np.full(reward.shape, -1, dtype=np.int64)
+        cell_panel[support] = inverse
+        return cell_panel, vals, np.zeros_like(vals)
+    raw = np.full(reward.shape, -1, dtype=np.int64)
+    raw[support] = np.floor((r_max - reward[support]) / panel_width).astype(np.int64)
+    n_raw = int(raw.max()) + 1
+    used = np.bincount(raw[support], minlength=n_raw) > 0
+    renumber = np.cumsum(used) - 1
+    cell_panel = np.where(raw >= 0, renumber[np.maximum(raw, 0)], -1)
+    upper = r_max - panel_width * np.flatnonzero(used)
+    centers = upper - 0.5 * panel_width
+    return cell_panel, centers, np.full(centers.shape, 0.5 * panel_width)
+
+
+@numba.njit(cache=True)
+def stieltjes(cell_panel, cell_x, cell_w, n_panels, m):
+    """Recurrence coefficients ``alpha (P, m)``, ``beta (P, m)`` of the monic orthogonal
+    polynomials of each panel's discrete measure (discretized Stieltjes procedure), and the
+    panel masses ``beta[:, 0]``.  ``n_used[q]`` is the number of steps before breakdown
+    (a panel with ``n`` distinct atoms breaks down after ``n`` steps)."""
+    n = cell_panel.shape[0]
+    alpha = np.zeros((n_panels, m))
+    beta = np.zeros((n_panels, m))
+    n_used = np.full(n_panels, m, dtype=np.int64)
+    pi_prev = np.zeros(n)
+    pi_cur = np.ones(n)
+    norm_prev = np.ones(n_panels)
+    for k in range(m):
+        num = np.zeros(n_panels)
+        den = np.zeros(n_panels)
+        for i in range(n):
+            q = cell_panel[i]
+            if q >= 0:
+                wp = cell_w[i] * pi_cur[i] * pi_cur[i]
+                den[q] += wp
+                num[q] += wp * cell_x[i]
+        for q in range(n_panels):
+            if n_used[q] > k:
+                if k == 0:
+                    beta[q, 0] = den[q]
+                elif den[q] <= 1e-26 * norm_prev[q] or den[q] <= 1e-300:
+                    n_used[q] = k
+                    continue
+                else:
+                    beta[q, k] = den[q] / norm_prev[q]
+                alpha[q, k] = num[q] / den[q]
+                norm_prev[q] = den[q]
+        # next polynomial, evaluated at the atoms
+        for i in range(n):
+            q = cell_panel[i]
+            if q >= 0 and n_used[q] > k:
+                nxt = (cell_x[i] - alpha[q, k]) * pi_cur[i]
+                if k > 0:
+                    nxt -= beta[q, k] * pi_prev[i]
+                pi_prev[i] = pi_cur[i]
+                pi_cur[i] = nxt
+    return alpha, beta, n_used
+
+
+def stieltjes_numpy(cell_panel, cell_x, cell_w, n_panels, m):
+    """Pure numpy twin of :func:`stieltjes`."""
+    inside = cell_panel >= 0
+    q = cell_panel[inside]
+    x = cell_x[inside]
+    w = cell_w[inside]
+    alpha = np.zeros((n_panels, m))
+    beta = np.zeros((n_panels, m))
+    n_used = np.full(n_panels, m, dtype=np.int64)
+    pi_prev = np.zeros_like(x)
+    pi_cur = np.ones_like(x)
+    norm_prev = np.ones(n_panels)
+    for k in range(m):
+        wp = w * pi_cur**2
+        den = np.bincount(q, weights=wp, minlength=n_panels)
+        num = np.bincount(q, weights=wp * x, minlength=n_panels)
+        active = n_used > k
+        if k > 0:
+            broken = active & ((den <= 1e-26 * norm_prev) | (den <= 1e-300))
+            n_used[broken] = k
+            active &= ~broken
+            beta[active, k] = den[active] / norm_prev[active]
+        else:
+            beta[:, 0] = den
+        alpha[active, k] = num[active] / den[active]
+        norm_prev[active] = den[active]
+        live = active[q]
+        nxt = (x - alpha[q, k]) * pi_cur - (beta[q, k] * pi_prev if k > 0 else 0.0)
+        pi_prev = np.where(live, pi_cur, pi_prev)
+        pi_cur = np.where(live, nxt, pi_cur)
+    return alpha, beta, n_used
+
+
+def _gauss_from_recurrence(alpha, beta, n_used):
+    """Golub-Welsch, batched over panels: nodes and weights (relative to the panel mass)."""
+    n_panels, m = alpha.shape
+    k = np.arange(m)
+    live = k[None, :] < n_used[:, None]
+    diag = np.where(live, alpha, _SENTINEL * (2 + k[None, :]))
+    off = np.where(live[:, 1:], np.sqrt(np.maximum(beta[:, 1:], 0.0)), 0.0)
+    jac = np.zeros((n_panels, m, m))
+    jac[:, k, k] = diag
+    jac[:, k[:-1], k[:-1] + 1] = off
+    jac[:, k[:-1] + 1, k[:-1]] = off
+    vals, vecs = np.linalg.eigh(jac)
+    weights = vecs[:, 0, :] ** 2
+    keep = np.abs(vals) < 0.5 * _SENTINEL
+    return vals, weights, keep
+
+
+def build_rules(cell_panel, cell_r, cell_log_mass, centers, half_widths, m, use_numba=True):
+    """Gauss rules (``m`` nodes at most per panel) of the measure with log-masses
+    ``cell_log_mass`` (``-inf`` = no mass) on the panels of ``cell_panel``."""
+    n_panels = centers.shape[0]
+    has = np.isfinite(cell_log_mass) & (cell_panel >= 0)
+    panel = np.where(has, cell_panel, -1)
+    # scale masses per panel (they may span thousands of nats across panels)
+    top = np.full(n_panels, -np.inf)
+    if has.any():
+        np.maximum.at(top, panel[has], cell_log_mass[has])
+    w = np.zeros(cell_r.shape)
+    w[has] = np.exp(cell_log_mass[has] - top[panel[has]])
+    safe_hw = np.where(half_widths > 0, half_widths, 1.0)
+    x = np.zeros(cell_r.shape)
+    x[has] = (cell_r[has] - centers[panel[has]]) / safe_hw[panel[has]]
+    if m == 1 or np.all(half_widths == 0):
+        alpha, beta, n_used = _one_node(panel, x, w, n_panels)
+    elif use_numba:
+        alpha, beta, n_used = stieltjes(panel, x, w, n_panels, m)
+    else:
+        alpha, beta, n_used = stieltjes_numpy(panel, x, w, n_panels, m)
+    nonempty = beta[:, 0] > 0
+    n_used = np.where(nonempty, n_used, 0)
+    xs, ws, keep = _gauss_from_recurrence(alpha, beta, n_used)
+    keep &= (ws > 0) & nonempty[:, None]
+    counts = keep.sum(axis=1)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows = np.repeat(np.arange(n_panels), counts)
+    node_x = xs[keep]
+    log_w = np.log(ws[keep]) + np.log(beta[rows, 0]) + top[rows]
+    node_r = centers[rows] + half_widths[rows] * node_x
+    return PanelRules(ptr, node_r, log_w)
+
+
+def _one_node(panel, x, w, n_panels):
+    alpha = np.zeros((n_panels, 1))
+    beta = np.zeros((n_panels, 1))
+    inside = panel >= 0
+    den = np.bincount(panel[inside], weights=w[inside], minlength=n_panels)
+    num = np.bincount(panel[inside], weights=(w * x)[inside], minlength=n_panels)
+    beta[:, 0] = den
+    alpha[:, 0] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return alpha, beta, np.ones(n_panels, dtype=np.int64)
+
+
+def chebyshev_points(centers, half_widths, n):
+    """``n`` Chebyshev points of the second kind in each panel (one point in a panel of zero
+    width), with their barycentric weights ``(-1)^j`` (halved at the ends).  Returns
+    ``(ptr, r, x, bary)``; interpolation through them is well conditioned on the whole
+    panel (Lebesgue constant ``O(log n)``)."""
+    n_panels = centers.shape[0]
+    counts = np.where(half_widths > 0, n, 1)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows = np.repeat(np.arange(n_panels), counts)
+    slot = np.arange(ptr[-1]) - ptr[rows]
+    x = np.where(counts[rows] > 1, np.cos(np.pi * slot / np.maximum(counts[rows] - 1, 1)), 0.0)
+    bary = np.where(slot % 2 == 0, 1.0, -1.0)
+    bary = np.where((slot == 0) | (slot == counts[rows] - 1), 0.5 * bary, bary)
+    return ptr, centers[rows] + half_widths[rows] * x, x, bary
+
+
+@numba.njit(cache=True)
+def interpolate(cell_panel, cell_x, ptr, node_x, bary, values):
+    """Barycentric interpolation (second form) of ``values`` given at the nodes, at each
+    cell, through the nodes of the cell's panel; ``nan`` where ``cell_panel < 0``."""
+    n = cell_panel.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        q = cell_panel[i]
+        if q < 0:
+            out[i] = np.nan
+            continue
+        a = ptr[q]
+        b = ptr[q + 1]
+        if b - a == 1:
+            out[i] = values[a]
+            continue
+        num = 0.0
+        den = 0.0
+        hit = -1
+        for k in range(a, b):
+            d = cell_x[i] - node_x[k]
+            if d == 0.0:
+                hit = k
+                break
+            t = bary[k] / d
+            num += t * values[k]
+            den += t
+        out[i] = values[hit] if hit >= 0 else num / den
+    return out
+
+
+def interpolate_numpy(cell_panel, cell_x, ptr, node_x, bary, values):
+    """Pure numpy twin of :func:`interpolate` (loops over the node slots of the panels)."""
+    out = np.full(cell_panel.shape, np.nan)
+    inside = cell_panel >= 0
+    q = cell_panel[inside]
+    x = cell_x[inside]
+    a = ptr[q]
+    count = ptr[q + 1] - a
+    num = np.zeros_like(x)
+    den = np.zeros_like(x)
+    hit_value = np.full_like(x, np.nan)
+    for slot in range(int(count.max()) if count.size else 0):
+        use = slot < count
+        k = np.where(use, a + slot, 0)
+        d = x - node_x[k]
+        exact = use & ((d == 0.0) | (count == 1))
+        hit_value = np.where(exact & np.isnan(hit_value), values[k], hit_value)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(use & ~exact, bary[k] / np.where(d == 0, 1.0, d), 0.0)
+        num += t * values[k]
+        den += t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = np.where(np.isnan(hit_value), num / den, hit_value)
+    out[inside] = res
+    return out

@@ -1,0 +1,96 @@
+"""Argument checks shared by the public functions (errors name the argument, as in scipy)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["as_mass", "as_reward", "check_K", "check_lam", "check_steps", "check_data"]
+
+
+def as_mass(value, name="mass"):
+    """A finite, non-negative float64 array with a positive total (not normalized)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if arr.ndim == 0 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty array, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN")
+    if np.isinf(arr).any():
+        raise ValueError(f"{name} contains an infinite value")
+    if (arr < 0).any():
+        raise ValueError(f"{name} contains a negative value (min {arr.min()!r})")
+    total = arr.sum()
+    if not total > 0:
+        raise ValueError(f"{name} has zero total mass")
+    if not np.isfinite(total):  # finite entries whose sum overflows
+        arr = arr / arr.max()
+    return arr
+
+
+def as_reward(value, shape, name="reward"):
+    """A finite float64 array of the given shape."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN")
+    if np.isinf(arr).any():
+        raise ValueError(f"{name} contains an infinite value")
+    return arr
+
+
+def _real(value, name):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} is NaN")
+    return value
+
+
+def check_K(K, name="K"):
+    """``K``: a real ``>= 1`` or ``math.inf``."""
+    K = _real(K, name)
+    if K < 1:
+        raise ValueError(f"{name} must be >= 1 (or math.inf), got {K!r}")
+    return K
+
+
+def check_lam(lam, name="lam"):
+    """``lam``: a real ``>= 0`` or ``math.inf`` (curated data only)."""
+    lam = _real(lam, name)
+    if lam < 0:
+        raise ValueError(f"{name} must be >= 0 (or math.inf), got {lam!r}")
+    return lam
+
+
+def check_steps(steps, name="steps"):
+    if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(steps).__name__}")
+    if steps < 0:
+        raise ValueError(f"{name} must be >= 0, got {steps}")
+    return int(steps)
+
+
+def check_data(data, lam, shape, default=None, name="data"):
+    """``data`` for a finite ``lam``: an array like ``mass``, or ``default`` when ``None``.
+
+    Returns ``None`` when ``lam`` is infinite (real data play no role)."""
+    if math.isinf(lam):
+        return None
+    if data is None:
+        if default is None:
+            raise ValueError(f"{name} is required when lam is finite (lam={lam!r})")
+        return default
+    arr = as_mass(data, name)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
+    return arr
