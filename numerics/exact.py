@@ -1,0 +1,78 @@
+"""Exact rational oracle for the curation operator (THEORY.md L1, "exactness oracle").
+
+For a discrete law with rational masses ``p_i`` and rational ``s_i = e^{r_i - c}`` and an
+integer ``K``, L1 is a finite sum over the multiset of the other ``K - 1`` draws:
+
+    H(x_i) = sum_{n_1+...+n_A = K-1} multinomial(K-1; n) prod_j p_j^{n_j}
+             * K s_i / (s_i + sum_j n_j s_j).
+
+Everything is a :class:`fractions.Fraction`: the results are exact, which is what the tests
+and :mod:`proofs_check` hold the floating-point engine against.  Cost is
+``C(A + K - 2, K - 1)`` terms per atom: small laws and small ``K`` only.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import factorial
+
+__all__ = ["curation_factor_exact", "curate_exact", "retrain_step_exact", "compositions"]
+
+
+def compositions(total, parts):
+    """All tuples of ``parts`` non-negative integers summing to ``total``."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in compositions(total - first, parts - 1):
+            yield (first,) + rest
+
+
+def _fractions(values, name):
+    out = [Fraction(v) for v in values]
+    if any(v < 0 for v in out):
+        raise ValueError(f"{name} must be non-negative")
+    return out
+
+
+def curation_factor_exact(mass, s, K):
+    """``H_p^K`` at every atom, exactly (L1).  ``mass``: masses (normalized here);
+    ``s``: positive ``e^{r}`` values (any common scale); ``K``: integer ``>= 1``."""
+    if isinstance(K, bool) or int(K) != K or K < 1:
+        raise ValueError(f"K must be an integer >= 1, got {K!r}")
+    K = int(K)
+    p = _fractions(mass, "mass")
+    total = sum(p)
+    if total == 0:
+        raise ValueError("mass has zero total mass")
+    p = [v / total for v in p]
+    s = _fractions(s, "s")
+    if len(s) != len(p) or any(v == 0 for v in s):
+        raise ValueError("s must be positive, one value per atom")
+    terms = []  # (probability of the multiset, sum of its s values)
+    fk = factorial(K - 1)
+    for n in compositions(K - 1, len(p)):
+        prob = Fraction(fk)
+        for nj, pj in zip(n, p):
+            if nj:
+                prob = prob * pj ** nj / factorial(nj)
+        if prob:
+            terms.append((prob, sum(nj * sj for nj, sj in zip(n, s))))
+    return [sum(prob * K * si / (si + tot) for prob, tot in terms) for si in s]
+
+
+def curate_exact(mass, s, K):
+    """``C_K(p) = p H_p^K`` exactly (normalized masses)."""
+    total = sum(Fraction(v) for v in mass)
+    H = curation_factor_exact(mass, s, K)
+    return [Fraction(m) / total * h for m, h in zip(mass, H)]
+
+
+def retrain_step_exact(mass, s, K, lam, data):
+    """``(p_d + lam C_K(p)) / (1 + lam)`` exactly, for a rational ``lam >= 0``."""
+    lam = Fraction(lam)
+    d = _fractions(data, "data")
+    dt = sum(d)
+    c = curate_exact(mass, s, K)
+    return [(dj / dt + lam * cj) / (1 + lam) for dj, cj in zip(d, c)]
