@@ -191,16 +191,15 @@ class CurationEngine:
         node_h = np.concatenate([h[self.n_cheb:] for h in per_base])
         log_eh = _lse(log_p + node_h)  # log E_p[H] (= 0 by P1, up to rounding)
         lam = self.lam
+        log_lam = math.log(lam) if lam > 0 else -math.inf
         for b, lh in zip(self.bases, per_base):
             curated = b.L - log_z + lh - log_eh
             if math.isinf(lam):
                 b.L = curated
             elif b.is_data:
-                with np.errstate(divide="ignore"):
-                    b.L = np.logaddexp(0.0, math.log(lam) + curated) - math.log1p(lam)
+                b.L = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
             else:
-                with np.errstate(divide="ignore"):
-                    b.L = curated + math.log(lam) - math.log1p(lam)
+                b.L = curated + log_lam - math.log1p(lam)
         if self.method == "compressed":
             self._retilt()
 

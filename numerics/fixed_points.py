@@ -266,69 +266,92 @@ def _continuous_finite_k(law, K, lam, panels=64, order=16):
                  r_star, res.info, density=dens)
 
 
-def _finite_k_fixed_point(d, r, K, lam, method="auto"):
-    """T9 by Newton on ``y = log M`` at the v-nodes (see module docstring)."""
+def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
+    """T9: iterate ``T`` on the reward law until it settles, then polish with Newton.
+
+    The unknown of the Newton step is ``y = log M_p`` on the v-nodes of L2, ``p`` normalized;
+    ``Phi(y)``: ``H`` from ``y`` (L2), ``p = p_d / (1 + lam - lam H)``, ``y' = log M_{p/|p|}``.
+    A solution is accepted only if it is a true fixed point: ``|p| = 1`` to 1e-10 (the
+    normalized map also has spurious roots with ``|p| != 1``), every denominator positive,
+    and ``T(p)`` within 1e-10 of ``p`` in total variation on the reward law.  Otherwise the
+    iterate itself is returned (``how`` says so, ``info["residual"]`` is its last change).
+    """
     eng = CurationEngine(r.ravel(), d.ravel(), None, K, lam, method=method)
     base = eng.bases[0]
     rules, cell_log_mass = base.rules, base.cell_log_mass  # before any re-tilt
-    # a few plain iterations from p_d give a starting point inside the basin
-    for _ in range(30):
-        eng.advance()
-    log_s, log_p, _ = eng._pooled()
     node_log_s = rules.r - eng.r_max
     node_log_d = rules.log_w - laplace._logsumexp(rules.log_w)
     log_mean_d = laplace._logsumexp(node_log_d + node_log_s)
     # v-grid wide enough for every iterate: E_p[s] >= E_{p_d}[s] / (1 + lam)
     grid = laplace.v_grid(min(float(node_log_s.min()), float((eng.cheb_r - eng.r_max).min())),
                           log_mean_d - math.log1p(lam), K, eng.step_h)
-    u = np.exp(grid.v)
     kern_m, kern_h = laplace.log_laplace, laplace.log_curation_integral
 
-    def weights(y, at_log_s):
-        log_h = math.log(K) + kern_h(grid.v, grid.h, y, K - 1.0, at_log_s)
-        denom = 1.0 + lam - lam * np.exp(log_h)
-        return denom, log_h
+    def log_h(y, at_log_s):
+        return math.log(K) + kern_h(grid.v, grid.h, y, K - 1.0, at_log_s)
+
+    def unnormalized(y):
+        denom = 1.0 + lam - lam * np.exp(log_h(y, node_log_s))
+        if np.any(denom <= 0):
+            return None, denom
+        return node_log_d - np.log(denom), denom
 
     def phi(y):
-        denom, _ = weights(y, node_log_s)
-        if np.any(denom <= 0):
+        lp, _ = unnormalized(y)
+        if lp is None:
             return None
-        lp = node_log_d - np.log(denom)
-        tot = laplace._logsumexp(lp)
-        return kern_m(u, node_log_s, lp - tot) + tot
+        return kern_m(grid.v, node_log_s, lp - laplace._logsumexp(lp))
 
-    y0 = kern_m(u, log_s, log_p)
-    for _ in range(200):  # more plain iterations on y (cheap) while it moves
-        y1 = phi(y0)
-        if y1 is None:
-            break
-        if np.max(np.abs(y1 - y0)) < 1e-6:
-            y0 = y1
-            break
-        y0 = y1
+    # 1. plain iteration of T (the dynamics itself) until the mean reward settles
+    prev = eng.moments()[0]
+    change, steps = math.inf, 0
+    while steps < max_iter and change > 1e-13:
+        eng.advance()
+        steps += 1
+        cur = eng.moments()[0]
+        change = abs(cur - prev) / cur
+        prev = cur
+    log_s, log_p, _ = eng._pooled()
+    y_iter = kern_m(grid.v, log_s, log_p)
 
+    # 2. Newton polish, accepted only for a true fixed point
     def residual(y):
         out = phi(y)
         return np.full_like(y, 1e3) if out is None else out - y
 
-    sol = optimize.root(residual, y0, method="hybr", options={"xtol": 1e-14})
+    sol = optimize.root(residual, y_iter, method="hybr", options={"xtol": 1e-14})
     y = sol.x
-    res = float(np.max(np.abs(residual(y))))
-    if not res < 1e-10:
-        raise RuntimeError(f"T9 fixed-point solve did not converge (residual {res:.2e}, "
-                           f"{sol.message})")
-    denom_cheb, _ = weights(y, eng.cheb_r - eng.r_max)
-    denom_nodes, log_h_nodes = weights(y, node_log_s)
-    g = -np.log(denom_cheb)
+    lp, denom = unnormalized(y)
+    accepted = False
+    if lp is not None and sol.success:
+        tau = math.exp(laplace._logsumexp(lp))
+        p = np.exp(lp - math.log(tau))
+        p_next = np.exp(node_log_d) + lam * p * np.exp(log_h(y, node_log_s))
+        p_next /= p_next.sum()
+        tv_step = 0.5 * float(np.abs(p_next - p).sum())
+        accepted = abs(tau - 1.0) < 1e-10 and tv_step < 1e-10
+    if accepted:
+        how = "fixed-point solve of T9 (iteration, then Newton on log M_p over the L2 nodes)"
+        residual_value = tv_step
+    else:
+        y = y_iter
+        lp, denom = unnormalized(y)
+        how = (f"iteration of T ({steps} steps; Newton rejected: not a normalized fixed "
+               f"point)")
+        residual_value = change
+        if lp is None:
+            raise RuntimeError("T9: the iterates reach 1 + lam - lam H <= 0 "
+                               "(finite-K condensation, an open question of T9)")
+    lh_cheb = log_h(y, eng.cheb_r - eng.r_max)
+    g = -np.log(1.0 + lam - lam * np.exp(lh_cheb))
     out = eng._materialize((cell_log_mass,), (g,))
-    lp = node_log_d - np.log(denom_nodes)
     p_nodes = np.exp(lp - laplace._logsumexp(lp))
     s_nodes = np.exp(node_log_s)
     c = _shift(eng.r_max)
-    how = "fixed-point solve of T9 (Newton on log M_p over the L2 nodes)"
     return Limit(out.reshape(d.shape), 0.0, math.exp(eng.r_max - c) * float(p_nodes @ s_nodes),
                  c, how, eng.r_max,
-                 {"residual": res, "newton_evaluations": int(sol.nfev),
-                  "min_denominator": float(denom_nodes.min()),
-                  "max_H": float(np.exp(log_h_nodes.max())),
-                  "log_h_of": lambda ls: weights(y, ls)[1]})
+                 {"residual": residual_value, "iterations": steps,
+                  "newton_accepted": accepted, "newton_evaluations": int(sol.nfev),
+                  "min_denominator": float(denom.min()),
+                  "max_H": float(np.exp(log_h(y, node_log_s).max())),
+                  "log_h_of": lambda ls: log_h(y, ls)})

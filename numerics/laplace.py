@@ -79,38 +79,94 @@ def v_grid(log_s_min: float, log_mean_s: float, K: float, h: float = DEFAULT_STE
 # ----------------------------------------------------------------------------------------
 
 
+#: nats below the integrand's maximum beyond which nodes are skipped (relative error e^-45)
+_WINDOW = 45.0
+#: ``log(e^v s)`` at the right end of a point's window (integrand < e^{-50} x max beyond)
+_RIGHT_LOG = math.log(55.0)
+#: beyond this ``v`` the product ``e^v s`` is formed as ``exp(v + log s)`` (no overflow)
+_V_BIG = 700.0
+
+
 @numba.njit(cache=True, fastmath=False)
-def log_laplace(u, log_s, log_p):
-    """``log M(u_j) = log sum_k p_k exp(-u_j s_k)`` for normalized log-masses ``log_p``."""
-    n_u = u.shape[0]
-    n = log_s.shape[0]
-    out = np.empty(n_u)
-    s = np.exp(log_s)
-    p = np.exp(log_p)
-    for j in range(n_u):
-        one_minus = 0.0
-        for k in range(n):
-            one_minus -= p[k] * math.expm1(-u[j] * s[k])
+def log_laplace(v, log_s, log_p):
+    """``log M(e^{v_j}) = log sum_k p_k exp(-e^{v_j} s_k)`` for normalized log-masses.
+
+    With the atoms sorted by ``s``, each node sums explicitly only the atoms with
+    ``1e-5 <= u s_k <= u s_0 + 800``: below, ``1 - e^{-us}`` is its 3-term Taylor series
+    (relative error < 1e-17) summed through prefix sums of ``p s^i``; above, ``e^{-u s_k}``
+    is below ``e^{-800}`` times the smallest atom's term (and contributes ``p_k`` to
+    ``1 - M``, through suffix sums).  Cost per node: the atoms of a ~20-nat window of ``r``.
+    """
+    n_v = v.shape[0]
+    order = np.argsort(log_s)
+    ls = log_s[order]
+    lp = log_p[order]
+    n = ls.shape[0]
+    p = np.exp(lp)
+    # log prefix sums of p s^i (s may underflow: kept in log space)
+    c = np.full((4, n + 1), -np.inf)
+    for k in range(n):
+        for i in range(4):
+            c[i, k + 1] = _logaddexp(c[i, k], lp[k] + i * ls[k])
+    tail = np.zeros(n + 1)  # tail[k] = sum_{i >= k} p_i, summed from the top
+    for k in range(n - 1, -1, -1):
+        tail[k] = tail[k + 1] + p[k]
+    out = np.empty(n_v)
+    lo_cut = math.log(1e-5)
+    for j in range(n_v):
+        vj = v[j]
+        # first atom with u s_k > 1e-5, and first with u s_k > u s_0 + 800
+        a = np.searchsorted(ls, lo_cut - vj, side="right")
+        us0 = math.exp(vj + ls[0]) if vj + ls[0] < _V_BIG else np.inf
+        b = n if us0 == np.inf else np.searchsorted(ls, math.log(us0 + 800.0) - vj, side="right")
+        if b <= a:
+            b = min(a + 1, n)
+        one_minus = tail[b]
+        if a > 0:
+            t1 = math.exp(vj + c[1, a])
+            t2 = math.exp(2.0 * vj + c[2, a])
+            t3 = math.exp(3.0 * vj + c[3, a])
+            one_minus += t1 - 0.5 * t2 + t3 / 6.0
+        for k in range(a, b):
+            one_minus -= p[k] * math.expm1(-math.exp(vj + ls[k]))
         if one_minus <= 0.5:
             out[j] = math.log1p(-one_minus)
-        else:
-            top = -np.inf
-            for k in range(n):
-                a = log_p[k] - u[j] * s[k]
-                if a > top:
-                    top = a
-            acc = 0.0
-            for k in range(n):
-                acc += math.exp(log_p[k] - u[j] * s[k] - top)
-            out[j] = top + math.log(acc)
+            continue
+        top = -np.inf
+        for k in range(a, b):
+            t = lp[k] - math.exp(vj + ls[k])
+            if t > top:
+                top = t
+        log_m_low = -np.inf  # log of the low atoms' part of M, in log space
+        if a > 0:
+            r1 = math.exp(vj + c[1, a] - c[0, a])
+            r2 = math.exp(2.0 * vj + c[2, a] - c[0, a])
+            r3 = math.exp(3.0 * vj + c[3, a] - c[0, a])
+            log_m_low = c[0, a] + math.log1p(-(r1 - 0.5 * r2 + r3 / 6.0))
+            if log_m_low > top:
+                top = log_m_low
+        acc = math.exp(log_m_low - top)
+        for k in range(a, b):
+            acc += math.exp(lp[k] - math.exp(vj + ls[k]) - top)
+        out[j] = top + math.log(acc)
     return out
 
 
-def log_laplace_numpy(u, log_s, log_p):
+@numba.njit(cache=True)
+def _logaddexp(x, y):
+    if x == -np.inf:
+        return y
+    if y == -np.inf:
+        return x
+    top = max(x, y)
+    return top + math.log1p(math.exp(-abs(x - y)))
+
+
+def log_laplace_numpy(v, log_s, log_p):
     """Pure numpy twin of :func:`log_laplace` (same formulas, vectorized)."""
-    s = np.exp(log_s)[None, :]
     p = np.exp(log_p)[None, :]
-    us = u[:, None] * s
+    with np.errstate(over="ignore"):
+        us = np.exp(v[:, None] + log_s[None, :])
     one_minus = -(p * np.expm1(-us)).sum(axis=1)
     a = log_p[None, :] - us
     top = a.max(axis=1)
@@ -129,26 +185,45 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     """``log( h sum_j exp(v_j + log s - e^{v_j} s + (K-1) log M_j) + left tail )``.
 
     The left tail is ``h sum_{j<0} exp(f(v_0) + j h) = exp(f(v_0)) h / (e^h - 1)``.
+    One pass per point, with a running log-sum-exp, over the window of nodes where the
+    integrand ``f`` can exceed ``e^{-WINDOW}`` times its maximum: ``f(v) <= v + log s`` on the
+    left and ``f(v) <= log(e^v s) - e^v s + c(-log s)`` right of ``v = -log s`` (``c = (K-1)
+    log M`` is non-increasing), while ``max f >= f(-log s) = -1 + c(-log s)``.
     """
     n_v = v.shape[0]
     n = log_s_eval.shape[0]
     out = np.empty(n)
-    ev = np.exp(v)
+    ev = np.exp(np.minimum(v, _V_BIG))
     c = k_minus_1 * log_m
     log_tail = math.log(h / math.expm1(h))
     log_h = math.log(h)
+    v0 = v[0]
     for i in range(n):
         ls = log_s_eval[i]
         s = math.exp(ls)
-        top = -np.inf
-        for j in range(n_v):
-            a = v[j] + ls - ev[j] * s + c[j]
+        # node nearest to v = -log s, and the window around it
+        jm = int(round((-ls - v0) / h))
+        jm = min(max(jm, 0), n_v - 1)
+        floor = -1.0 + c[jm] - _WINDOW
+        j_lo = int(math.floor((floor - ls - v0) / h))
+        j_lo = min(max(j_lo, 0), n_v - 1)
+        j_hi = int(math.ceil((-ls + _RIGHT_LOG - v0) / h)) + 1
+        j_hi = min(max(j_hi, j_lo + 1), n_v)
+        if j_lo == 0:
+            f0 = v0 + ls - ev[0] * s + c[0]
+            top = f0 + log_tail - log_h
+            acc = 1.0
+        else:
+            top = -np.inf
+            acc = 0.0
+        for j in range(j_lo, j_hi):
+            us = ev[j] * s if v[j] < _V_BIG else math.exp(v[j] + ls)
+            a = v[j] + ls - us + c[j]
             if a > top:
+                acc = acc * math.exp(top - a) + 1.0
                 top = a
-        f0 = v[0] + ls - ev[0] * s + c[0]
-        acc = math.exp(f0 + log_tail - log_h - top)
-        for j in range(n_v):
-            acc += math.exp(v[j] + ls - ev[j] * s + c[j] - top)
+            else:
+                acc += math.exp(a - top)
         out[i] = log_h + top + math.log(acc)
     return out
 
@@ -156,7 +231,9 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
 def log_curation_integral_numpy(v, h, log_m, k_minus_1, log_s_eval):
     """Pure numpy twin of :func:`log_curation_integral`."""
     ls = log_s_eval[:, None]
-    a = v[None, :] + ls - np.exp(v)[None, :] * np.exp(ls) + (k_minus_1 * log_m)[None, :]
+    with np.errstate(over="ignore"):
+        us = np.exp(v[None, :] + ls)
+    a = v[None, :] + ls - us + (k_minus_1 * log_m)[None, :]
     tail = a[:, 0] + math.log(h / math.expm1(h))
     a = np.concatenate([a, tail[:, None] - math.log(h)], axis=1)
     top = a.max(axis=1)
@@ -179,12 +256,11 @@ def log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=DEFAULT_STEP, use_n
         return log_s_eval - log_mean_s
     grid = v_grid(min(float(log_s.min()), float(log_s_eval.min())), log_mean_s, K, h,
                   log_s_max=max(0.0, float(log_s_eval.max())))
-    u = np.exp(grid.v)
     if use_numba:
-        log_m = log_laplace(u, log_s, log_p)
+        log_m = log_laplace(grid.v, log_s, log_p)
         integral = log_curation_integral(grid.v, grid.h, log_m, K - 1.0, log_s_eval)
     else:
-        log_m = log_laplace_numpy(u, log_s, log_p)
+        log_m = log_laplace_numpy(grid.v, log_s, log_p)
         integral = log_curation_integral_numpy(grid.v, grid.h, log_m, K - 1.0, log_s_eval)
     return math.log(K) + integral
 

@@ -21,8 +21,11 @@ def atomic_path(path):
     stem, ext = os.path.splitext(base)
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; follow the umask like open()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -51,8 +51,8 @@ def scenario_from_args(args):
     from numerics.scenarios import DEFAULT_SCENARIO, get_scenario
     from numerics.validation import check_K, check_lam
 
-    K = _override(args, "K", lambda t: check_K(_real(t), "--K"))
-    lam = _override(args, "lam", lambda t: check_lam(_real(t), "--lam"))
+    K = _override(args, "K", lambda t: check_K(_real(t), "value"))
+    lam = _override(args, "lam", lambda t: check_lam(_real(t), "value"))
     steps = _override(args, "steps", _int)
     if steps is not None and steps < 0:
         raise UsageError(f"--steps: must be >= 0, got {steps}")

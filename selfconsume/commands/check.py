@@ -1,0 +1,67 @@
+"""``selfconsume check``: run a scenario and hold it against THEORY.md (P1-P6, T1-T9).
+
+Prints the table id | statement | applicable | predicted | measured | slack | tolerance |
+holds (or, with ``--json``, the same records as JSON on stdout).  Exit code 0 if every
+applicable check holds, 1 otherwise.  Ctrl-C during the run checks the completed steps,
+prints that report and exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UsageError
+from ..options import add_scenario_options, scenario_from_args
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "check", help="theorem table: hold a run against THEORY.md (exit 1 if a check fails)",
+        description="Evolve the scenario (every step recorded), solve its limit where a "
+                    "statement needs it, and check every statement of THEORY.md sections 2-4 "
+                    "whose hypotheses the run meets.  Exit code 0 if all applicable checks "
+                    "hold, 1 if one fails.")
+    add_scenario_options(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print the records as JSON (all fields) instead of the table")
+    parser.add_argument("--only", metavar="IDS", default=None,
+                        help="comma-separated statement ids to check (e.g. T1,T2,P6)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _ids(text):
+    if text is None:
+        return None
+    from theory import STATEMENTS
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in ids if t not in STATEMENTS]
+    if unknown or not ids:
+        raise UsageError(f"--only: unknown statement id(s) {', '.join(unknown) or '(none)'}; "
+                         f"known: {', '.join(STATEMENTS)}")
+    return ids
+
+
+def run(args):
+    sc = scenario_from_args(args)
+    ids = _ids(args.only)
+    import theory
+    from numerics import EvolutionInterrupted
+
+    from ..io import Progress
+    code = None
+    try:
+        report = theory.check(sc, ids=ids, progress=Progress(f"check {sc.name}"))
+    except EvolutionInterrupted as exc:
+        traj = exc.trajectory
+        sys.stderr.write(f"selfconsume check: interrupted after step {traj.steps}; checking the "
+                         f"completed steps\n")
+        report = theory.check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous,
+                                         axes=sc.axes, ids=ids,
+                                         title=f"{sc.name}: interrupted after {traj.steps} "
+                                               f"of {sc.steps} steps")
+        code = 130
+    sys.stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
+    if code is not None:
+        return code
+    return 0 if report.all_hold else 1

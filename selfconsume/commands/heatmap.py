@@ -1,0 +1,72 @@
+"""``selfconsume heatmap [scenario opts] --out DIR``: reward level sets, ``p_0`` and the limit
+density of a scenario, side by side (the paper's figure; THEORY.md T3, T8, T9).
+
+Without ``--scenario``/``--config`` it draws ``mog8`` (the default scenario of the other
+commands, ``gauss1d``, is 1-D).  A 2-D scenario gives the three heatmaps; a 1-D one its
+analogue on one axis (``p_0``, iterates, the limit, the reward)."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import UsageError
+from ..options import add_scenario_options
+
+HEATMAP_DEFAULT_SCENARIO = "mog8"
+
+
+def add_output_options(parser, what):
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"directory for {what} (created if missing)")
+    parser.add_argument("--format", metavar="FMT[,FMT]", default="png,pdf",
+                        help="image formats, comma-separated: png, pdf (default: png,pdf)")
+
+
+def output_dir_and_formats(args):
+    """``(out_dir, formats)`` from ``--out``/``--format``; :class:`UsageError` naming the
+    option if ``--out`` exists and is not a directory or a format is unknown."""
+    from figures.saving import FORMATS
+    out = args.out
+    if out is None:
+        raise UsageError("--out: required (the directory to write the images to)")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise UsageError(f"--format: unknown format {', '.join(bad) or '(none)'} "
+                         f"(known: {', '.join(FORMATS)})")
+    return out, formats
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "heatmap", help="reward level sets, p_0 and the limit density of a scenario",
+        description=__doc__.split("\n\n", 1)[1] if "\n\n" in __doc__ else None)
+    add_scenario_options(parser)
+    add_output_options(parser, "heatmap-<scenario>.png/.pdf")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args):
+    from ..io import atomic_path
+    from ..options import scenario_from_args
+
+    out, formats = output_dir_and_formats(args)
+    if args.scenario is None and args.config is None:
+        args.scenario = HEATMAP_DEFAULT_SCENARIO
+    sc = scenario_from_args(args)
+    import numpy as np
+    from figures import demo_figure
+
+    opt = f"--scenario {args.scenario}" if args.config is None else f"--config {args.config}"
+    if np.ndim(sc.mass) not in (1, 2):
+        raise UsageError(f"{opt}: a {np.ndim(sc.mass)}-D grid cannot be drawn (1-D or 2-D only)")
+    try:
+        paths = demo_figure(sc, out, formats, atomic=atomic_path)
+    except RuntimeError as exc:  # the T9 solver found no fixed point
+        raise UsageError(f"--lam/--K: no limit for K={sc.K:g}, lam={sc.lam:g}: {exc}") from None
+    for p in paths:
+        print(p)
+    return 0

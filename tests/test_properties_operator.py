@@ -1,0 +1,281 @@
+"""Property tests of the curation operator (THEORY.md L1-L3, P1-P6) and of the numba kernels
+against their numpy twins.
+
+Tolerances (each stated where used) come from the engine's documented accuracy: ``H`` is
+computed by the L2 trapezoid rule with relative error below ~1e-13 (laplace.py, measured
+against 40-digit mpmath), so identities are checked to 1e-10 (absolute on O(1) quantities,
+relative on H) - 1000x that, and far below any real defect.  Against the exact rational
+oracle (``numerics.exact``) the engine is held to 1e-12 relative.  The numba kernels and their
+numpy twins evaluate the same formulas in a different summation order: 1e-13 relative.
+
+Examples are derandomized (reproducible in CI); 100-200 per property.
+"""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from numerics import curation_factor, curate
+from numerics.exact import curation_factor_exact, curate_exact
+from numerics import laplace, quadrature_rules as qr
+from numerics.testing import Ks, discrete_laws, grids, masses, rewards, lams, instances
+
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(SETTINGS, max_examples=60)
+
+# identities on O(1) quantities: 1000x the engine's ~1e-13 relative accuracy
+TOL = 1e-10
+
+
+def _p(mass):
+    return mass / mass.sum()
+
+
+def _s(mass, reward):
+    return np.exp(reward - reward[mass > 0].max())
+
+
+# ----------------------------------------------------------------------------------------
+# P1-P6 on the float engine
+# ----------------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(grids(max_spread=300.0), Ks())
+def test_P1_normalization(grid, K):
+    mass, reward = grid
+    H = curation_factor(mass, reward, K)
+    assert H.shape == mass.shape
+    assert abs(float(np.sum(_p(mass) * H)) - 1.0) <= TOL
+
+
+@SETTINGS
+@given(discrete_laws(max_spread=300.0), Ks())
+def test_P2_bounds(law, K):
+    mass, reward = law
+    H = curation_factor(mass, reward, K)
+    on = mass > 0
+    s = _s(mass, reward)[on]
+    Es = float(np.dot(_p(mass)[on], s))
+    lower = s / Es if math.isinf(K) else K * s / (s + (K - 1) * Es)
+    assert np.all(H[on] >= lower * (1 - TOL))           # Jensen (relative rounding)
+    if math.isfinite(K):
+        assert np.all(H <= K * (1 + TOL))               # every cell, zero-mass ones too
+
+
+@SETTINGS
+@given(st.integers(1, 4), st.floats(710.0, 3000.0), Ks(allow_inf=False))
+def test_P2_upper_bound_at_zero_mass_cells_far_above_the_support(n, gap, K):
+    # H_p^K(x) <= K for every x (L2 integrand <= K s e^{-us}); a cell of zero mass whose
+    # reward lies `gap` nats above the support has H -> K, a finite number: no overflow.
+    mass = np.append(np.ones(n), 0.0)
+    reward = np.append(np.arange(n, dtype=float), n + gap)
+    H = curation_factor(mass, reward, K)
+    assert np.all(np.isfinite(H)) and np.all(H <= K * (1 + TOL))
+
+
+@SETTINGS
+@given(grids(max_spread=300.0), Ks())
+def test_P3_monotone_in_reward(grid, K):
+    mass, reward = grid
+    H = curation_factor(mass, reward, K).ravel()
+    r = reward.ravel()
+    order = np.argsort(r, kind="stable")
+    h, rs = H[order], r[order]
+    # non-decreasing along increasing r, equal for equal r (relative rounding)
+    assert np.all(np.diff(h) >= -TOL * h.max())
+    assert np.all(np.abs(np.diff(h))[np.diff(rs) == 0] <= TOL * h.max())
+
+
+@SETTINGS
+@given(grids(), Ks(), st.floats(-3000.0, 3000.0))
+def test_P4_trivial_cases(grid, K, c):
+    mass, reward = grid
+    assert np.all(np.abs(curation_factor(mass, reward, 1.0) - 1.0) <= TOL)     # K = 1
+    const = np.full(mass.shape, c)
+    assert np.all(np.abs(curation_factor(mass, const, K) - 1.0) <= TOL)        # r constant
+
+
+@SETTINGS
+@given(discrete_laws(max_spread=300.0), Ks(), st.floats(-2000.0, 2000.0))
+def test_P5_shift_invariance(law, K, c):
+    mass, reward = law
+    H = curation_factor(mass, reward, K)
+    Hc = curation_factor(mass, reward + c, K)
+    # r + c is rounded to float64: |c| * 2^-53 changes s by that much relative, and H is
+    # Lipschitz in log s with constant <= 1 (P2): allow TOL + |c| * 2.3e-16 relative
+    assert np.all(np.abs(Hc / H - 1.0) <= TOL + abs(c) * 2.3e-16 * 4)
+
+
+def _tails(p, reward):
+    levels, inverse = np.unique(reward, return_inverse=True)
+    per = np.bincount(inverse, weights=p.ravel(), minlength=levels.size)
+    return np.cumsum(per[::-1])[::-1]
+
+
+@SETTINGS
+@given(grids(max_spread=300.0), Ks())
+def test_P6_stochastic_dominance(grid, K):
+    mass, reward = grid
+    c = curate(mass, reward, K)
+    assert abs(c.sum() - 1.0) <= TOL
+    # P(r >= level) can only grow: for every threshold (absolute mass, rounding 1e-10)
+    assert np.all(_tails(c, reward.ravel()) >= _tails(_p(mass), reward.ravel()) - TOL)
+
+
+# ----------------------------------------------------------------------------------------
+# against the exact rational oracle (L1 enumerated in Fractions)
+# ----------------------------------------------------------------------------------------
+
+small_laws = st.integers(1, 4).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 9), min_size=n, max_size=n).filter(any),
+    st.lists(st.integers(1, 12), min_size=n, max_size=n)))
+
+
+@FEW
+@given(small_laws, st.integers(1, 6))
+def test_engine_matches_exact_rationals(law, K):
+    mass_i, s_i = law
+    H_exact = curation_factor_exact(mass_i, s_i, K)
+    mass = np.array(mass_i, float)
+    reward = np.log(np.array(s_i, float))
+    H = curation_factor(mass, reward, K)
+    # the reward log(n) is rounded (2^-53 relative on s); engine accuracy ~1e-13
+    assert np.allclose(H, [float(h) for h in H_exact], rtol=1e-12, atol=0)
+    # and the exact values satisfy P1 and P2 exactly (with a rational E_p[s])
+    p = [Fraction(m, sum(mass_i)) for m in mass_i]
+    assert sum(pi * h for pi, h in zip(p, H_exact)) == 1
+    Es = sum(pi * si for pi, si in zip(p, s_i))
+    for si, h in zip(s_i, H_exact):
+        assert Fraction(K * si) / (si + (K - 1) * Es) <= h <= K
+
+
+@FEW
+@given(small_laws, st.integers(1, 5))
+def test_curate_matches_exact_rationals(law, K):
+    mass_i, s_i = law
+    exact = curate_exact(mass_i, s_i, K)
+    c = curate(np.array(mass_i, float), np.log(np.array(s_i, float)), K)
+    assert np.allclose(c, [float(x) for x in exact], rtol=1e-12, atol=1e-300)
+
+
+# ----------------------------------------------------------------------------------------
+# numba kernels vs their numpy twins (same formulas, different summation order: 1e-13)
+# ----------------------------------------------------------------------------------------
+
+
+def _law_nodes(mass, reward):
+    on = mass > 0
+    log_p = np.log(mass[on] / mass[on].sum())
+    log_s = reward[on] - reward[on].max()
+    return log_s, log_p
+
+
+@SETTINGS
+@given(discrete_laws(allow_zero=False, max_spread=300.0), Ks(allow_inf=False))
+def test_log_laplace_matches_numpy_twin(law, K):
+    log_s, log_p = _law_nodes(*law)
+    Es = laplace._logsumexp(log_p + log_s)
+    grid = laplace.v_grid(float(log_s.min()), Es, max(K, 1.0 + 1e-9))
+    a = laplace.log_laplace(grid.v, log_s, log_p)
+    b = laplace.log_laplace_numpy(grid.v, log_s, log_p)
+    assert np.all(np.isfinite(a)) and np.all(a <= 0)
+    assert np.allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@SETTINGS
+@given(discrete_laws(allow_zero=False, max_spread=300.0), Ks(allow_inf=False),
+       st.lists(st.floats(-50.0, 5.0), min_size=1, max_size=5))
+def test_log_curation_integral_matches_numpy_twin(law, K, extra):
+    log_s, log_p = _law_nodes(*law)
+    K = max(K, 1.0 + 1e-9)
+    log_eval = np.concatenate([log_s, extra])
+    Es = laplace._logsumexp(log_p + log_s)
+    grid = laplace.v_grid(float(log_eval.min()), Es, K, log_s_max=max(0.0, max(extra)))
+    log_m = laplace.log_laplace_numpy(grid.v, log_s, log_p)
+    a = laplace.log_curation_integral(grid.v, grid.h, log_m, K - 1.0, log_eval)
+    b = laplace.log_curation_integral_numpy(grid.v, grid.h, log_m, K - 1.0, log_eval)
+    assert np.all(np.isfinite(a))
+    assert np.allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@st.composite
+def _panels(draw):
+    n_panels = draw(st.integers(1, 5))
+    n = draw(st.integers(1, 40))
+    cell_panel = np.array(draw(st.lists(st.integers(-1, n_panels - 1), min_size=n,
+                                        max_size=n)), dtype=np.int64)
+    # every panel holds a cell (panel_index numbers the non-empty panels only)
+    cell_panel = np.concatenate([np.arange(n_panels), cell_panel])
+    n += n_panels
+    # atoms at multiples of 1/16: near-coincident atoms (1e-10 apart) make the last
+    # recurrence coefficients ill-conditioned, where any two summation orders differ
+    # (measured: 1e-3 relative), which says nothing about the kernel
+    cell_x = np.array(draw(st.lists(st.integers(-16, 16), min_size=n, max_size=n))) / 16.0
+    # weights within a factor 8: the discretized Stieltjes procedure loses digits with
+    # the weight ratio and the breakdown test (den <= 1e-26 norm) then flips on rounding
+    cell_w = np.array(draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))) / 8.0
+    return cell_panel, cell_x, cell_w, n_panels
+
+
+@SETTINGS
+@given(_panels(), st.integers(1, 8))
+def test_stieltjes_matches_numpy_twin(panels, m):
+    cell_panel, cell_x, cell_w, n_panels = panels
+    a1, b1, n1 = qr.stieltjes(cell_panel, cell_x, cell_w, n_panels, m)
+    a2, b2, n2 = qr.stieltjes_numpy(cell_panel, cell_x, cell_w, n_panels, m)
+    assert np.array_equal(n1, n2)
+    used = np.arange(m)[None, :] < n1[:, None]
+    assert np.allclose(a1[used], a2[used], rtol=1e-10, atol=1e-12)
+    assert np.allclose(b1[used], b2[used], rtol=1e-10, atol=1e-12)
+
+
+@SETTINGS
+@given(st.integers(1, 5), st.integers(1, 10), st.data())
+def test_interpolate_matches_numpy_twin(n_panels, n_nodes, data):
+    half = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.05, 1.0]), min_size=n_panels,
+                                       max_size=n_panels)))
+    centers = np.arange(n_panels, dtype=float)
+    ptr, _, node_x, bary = qr.chebyshev_points(centers, half, n_nodes)
+    size = int(ptr[-1])
+    values = np.array(data.draw(st.lists(st.floats(-50.0, 50.0), min_size=size,
+                                         max_size=size)))
+    n = data.draw(st.integers(1, 30))
+    cell_panel = np.array(data.draw(st.lists(st.integers(-1, n_panels - 1), min_size=n,
+                                             max_size=n)), dtype=np.int64)
+    # cells anywhere in the panel, and exactly on nodes (the hit branch)
+    xs = st.one_of(st.floats(-1.0, 1.0), st.sampled_from(sorted(set(node_x.tolist()))))
+    cell_x = np.array(data.draw(st.lists(xs, min_size=n, max_size=n)))
+    a = qr.interpolate(cell_panel, cell_x, ptr, node_x, bary, values)
+    b = qr.interpolate_numpy(cell_panel, cell_x, ptr, node_x, bary, values)
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    ok = ~np.isnan(a)
+    assert np.allclose(a[ok], b[ok], rtol=1e-13, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------
+# the strategies themselves produce what they advertise
+# ----------------------------------------------------------------------------------------
+
+
+def test_strategies_cover_the_edge_cases():
+    from hypothesis import find
+    from numerics.validation import as_mass
+    assert find(masses(), lambda m: (m == 0).any() and (m > 0).any()).sum() > 0
+    assert find(masses(), lambda m: (m > 0).all() and m.min() < 1e-299).min() <= 1e-299
+    assert find(rewards(), lambda r: r.max() - r.min() > 2000).size >= 2
+    assert find(rewards(), lambda r: r.size > 2 and len(set(r.tolist())) < r.size).size > 2
+    assert find(rewards(), lambda r: r.min() > 1000).min() > 1000
+    assert find(Ks(), math.isinf) == math.inf
+    assert find(Ks(), lambda K: K >= 1e5) >= 1e5
+    assert find(Ks(integer=False), lambda K: True) % 1 != 0
+    assert find(lams(), lambda x: x == 0) == 0.0
+    assert find(lams(), math.isinf) == math.inf
+    g = find(grids(ndim=2), lambda g: min(g[0].shape) > 1)
+    assert g[0].ndim == 2 and g[0].shape == g[1].shape
+    inst = find(instances(data="independent"), lambda i: i.data is not None)
+    assert inst.data.shape == inst.mass.shape
+    as_mass(inst.data)  # valid input for the engine

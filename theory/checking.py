@@ -1,0 +1,72 @@
+"""Hold a run against every statement of THEORY.md sections 2-4: :func:`check` (a scenario)
+and :func:`check_trajectory` (a trajectory you computed)."""
+
+from __future__ import annotations
+
+import math
+
+from . import curated_checks, mixed_checks, operator_checks  # noqa: F401  (register checks)
+from .context import RunContext
+from .report import Report
+from .statements import STATEMENTS
+
+__all__ = ["check", "check_trajectory", "run_checks"]
+
+
+def run_checks(ctx, ids=None):
+    """Run the checks ``ids`` (default: all, in THEORY.md order) on a :class:`RunContext`."""
+    ids = list(STATEMENTS) if ids is None else list(ids)
+    unknown = [i for i in ids if i not in STATEMENTS]
+    if unknown:
+        raise ValueError(f"ids: unknown statement id(s) {unknown} (known: {list(STATEMENTS)})")
+    return [STATEMENTS[i].check(ctx) for i in ids]
+
+
+def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(), limit=None,
+                     ids=None, title=""):
+    """Check a :class:`numerics.Trajectory` (from :func:`numerics.evolve`, best with
+    ``record_every=1``) of the rewards ``reward``.
+
+    ``data``: ``p_d`` for a finite ``lam`` (``None``: ``p_d = p_0``, as in ``evolve``);
+    ``continuous``: the :class:`numerics.ContinuousRewardLaw` of ``p_d`` for T8's condensate;
+    ``axes``: grid coordinates (T4's Gaussian moments); ``limit``: a precomputed
+    :class:`numerics.Limit` (else solved when needed); ``ids``: a subset of statement ids.
+
+    Returns a :class:`theory.report.Report`.
+    """
+    ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit)
+    return Report(run_checks(ctx, ids), title=title)
+
+
+def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=None, **kw):
+    """Run a scenario and hold it against THEORY.md.
+
+    ``scenario_or_trajectory``: a :class:`numerics.scenarios.Scenario` (evolved here for
+    ``scenario.steps`` steps, every step recorded) or a :class:`numerics.Trajectory` (then
+    ``reward`` is required, see :func:`check_trajectory`).  ``progress``: callback
+    ``(step, steps)`` passed to :func:`numerics.evolve`.
+
+    >>> import theory
+    >>> from numerics.scenarios import get_scenario
+    >>> theory.check(get_scenario("gauss1d", K=3, steps=5)).all_hold
+    True
+    """
+    from numerics import Trajectory, evolve
+    if isinstance(scenario_or_trajectory, Trajectory):
+        if reward is None:
+            raise TypeError("reward is required when checking a trajectory")
+        return check_trajectory(scenario_or_trajectory, reward, data, ids=ids, **kw)
+    sc = scenario_or_trajectory
+    if reward is not None or data is not None:
+        raise TypeError("reward and data come from the scenario; pass them only with a "
+                        "trajectory")
+    traj = evolve(sc.mass, sc.reward, sc.K, sc.steps, sc.lam, sc.data, record_every=1,
+                  progress=progress)
+    title = (f"{sc.name}: K = {_num(sc.K)}, lam = {_num(sc.lam)}, steps = {sc.steps}, "
+             f"{sc.mass.size} cells ({traj.method})")
+    return check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous, axes=sc.axes,
+                            ids=ids, title=title, **kw)
+
+
+def _num(x):
+    return "inf" if math.isinf(x) else f"{x:g}"

@@ -1,0 +1,92 @@
+"""What the checks read from one run: the start, the data, the reward, the trajectory, and
+(lazily) the limit."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["RunContext"]
+
+
+class RunContext:
+    """One run of the retraining loop.
+
+    Parameters
+    ----------
+    trajectory : numerics.Trajectory
+        its step 0 must be recorded (it always is); ``masses[0]`` is ``p_0``.
+    reward : array shaped like the masses
+    data : array or None
+        ``p_d`` (``None`` with a finite ``lam``: ``p_d = p_0``, as in ``evolve``).
+    continuous : numerics.ContinuousRewardLaw or None
+        the reward law of ``p_d`` where the scenario has one (T8's condensate).
+    axes : tuple of 1-D arrays
+        grid coordinates (T4's Gaussian moments).
+    limit : numerics.Limit or None
+        a precomputed limit (else computed by ``numerics.limit`` when a check needs it).
+    """
+
+    def __init__(self, trajectory, reward, data=None, continuous=None, axes=(), limit=None):
+        from numerics.validation import as_reward
+        self._masses = {}
+        self.trajectory = trajectory
+        self.K = float(trajectory.K)
+        self.lam = float(trajectory.lam)
+        if trajectory.recorded_steps[0] != 0:
+            raise ValueError("trajectory must record step 0")
+        self.mass = self.mass_at(0)
+        self.reward = as_reward(reward, self.mass.shape)
+        self.data_is_start = data is None
+        if math.isinf(self.lam):
+            self.data = None
+        elif data is None:
+            self.data = self.mass
+        else:
+            d = np.asarray(data, dtype=float)
+            self.data = d / d.sum()
+            self.data_is_start = bool(np.array_equal(self.data, self.mass))
+        self.continuous = continuous
+        self.axes = tuple(axes)
+        self.support = self.mass > 0 if self.data is None else (self.mass > 0) | (self.data > 0)
+        self.r_star = float(self.reward[self.support].max())
+        self.r_min = float(self.reward[self.support].min())
+        self.shift = float(trajectory.exp_reward_shift)
+        self.exp_r_star = math.exp(self.r_star - self.shift)
+        self._limit = limit
+
+    @property
+    def steps(self):
+        return int(self.trajectory.steps)
+
+    @property
+    def recorded_steps(self):
+        return [int(t) for t in self.trajectory.recorded_steps]
+
+    def mass_at(self, i):
+        """Normalized masses at ``recorded_steps[i]`` (materialized once)."""
+        if i not in self._masses:
+            m = np.asarray(self.trajectory.masses[i], dtype=float)
+            self._masses[i] = m / m.sum()
+        return self._masses[i]
+
+    def iterates(self):
+        """``[(t, p_t)]`` at every recorded step."""
+        return [(t, self.mass_at(i)) for i, t in enumerate(self.recorded_steps)]
+
+    def sample_iterates(self, count=4):
+        """A few iterates for the operator checks (P1-P6): ``p_0``, ``p_1``, the middle and
+        the last recorded step."""
+        rec = self.recorded_steps
+        picks = sorted({0, min(1, len(rec) - 1), (len(rec) - 1) // 2, len(rec) - 1})
+        return [(rec[i], self.mass_at(i)) for i in picks][:count]
+
+    @cached_property
+    def limit(self):
+        """``numerics.limit`` of this run (solved once)."""
+        if self._limit is not None:
+            return self._limit
+        from numerics import limit
+        return limit(self.mass, self.reward, self.K, self.lam, self.data)

@@ -1,0 +1,224 @@
+"""Check records and the report a run produces.
+
+A :class:`CheckResult` holds one statement of THEORY.md against one run.  ``relation`` says
+what the statement predicts about the measured number:
+
+- ``"="``: ``measured = predicted``; ``slack = measured - predicted``; holds iff
+  ``|slack| <= tolerance``;
+- ``">="``: ``measured >= predicted``; ``slack = measured - predicted``;
+- ``"<="``: ``measured <= predicted``; ``slack = predicted - measured``;
+
+so for an inequality a positive slack is the margin by which it holds, and it holds iff
+``slack >= -tolerance``.  Where a statement is checked at many points (cells, steps, reward
+levels), the record shows the worst point: the one with the smallest ``slack / tolerance``
+(the largest ``|slack| / tolerance`` for an identity); ``note`` says where it is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+
+__all__ = ["CheckResult", "Report", "verdict", "worst_of", "combine", "not_applicable",
+           "Where"]
+
+
+@dataclass
+class CheckResult:
+    """One statement held against one run (see the module docstring for the fields)."""
+
+    id: str
+    statement: str
+    applicable: bool
+    reason: str = ""
+    predicted: float | None = None
+    measured: float | None = None
+    slack: float | None = None
+    holds: bool | None = None
+    tolerance: float | None = None
+    relation: str = ""
+    note: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def _statement(stmt_id):
+    from .statements import STATEMENTS
+    return STATEMENTS[stmt_id].statement
+
+
+def not_applicable(stmt_id, reason, **details):
+    """The record of a statement whose hypotheses this run does not meet."""
+    return CheckResult(stmt_id, _statement(stmt_id), False, reason=reason, details=details)
+
+
+def verdict(stmt_id, predicted, measured, relation, tolerance, note="", **details):
+    """The record of one comparison (scalars)."""
+    predicted, measured, tolerance = float(predicted), float(measured), float(tolerance)
+    if relation == "<=":
+        slack = predicted - measured
+    elif relation in ("=", ">="):
+        slack = measured - predicted
+    else:
+        raise ValueError(f"relation must be '=', '>=' or '<=', got {relation!r}")
+    if math.isnan(slack):
+        holds = False
+    elif relation == "=":
+        holds = abs(slack) <= tolerance
+    else:
+        holds = slack >= -tolerance
+    return CheckResult(stmt_id, _statement(stmt_id), True, predicted=predicted,
+                       measured=measured, slack=slack, holds=bool(holds), tolerance=tolerance,
+                       relation=relation, note=note, details=details)
+
+
+def worst_of(stmt_id, predicted, measured, relation, tolerance, where=None, note="",
+             **details):
+    """The record of a comparison at many points: arrays ``predicted``, ``measured``,
+    ``tolerance`` (broadcast); ``where[i]`` describes point ``i`` (e.g. ``"t=3"``).  The
+    record shows the worst point and holds iff every point holds."""
+    pred, meas, tol = np.broadcast_arrays(np.asarray(predicted, dtype=float),
+                                          np.asarray(measured, dtype=float),
+                                          np.asarray(tolerance, dtype=float))
+    pred, meas, tol = pred.ravel(), meas.ravel(), tol.ravel()
+    if pred.size == 0:
+        raise ValueError("nothing to compare")
+    slack = pred - meas if relation == "<=" else meas - pred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = -np.abs(slack) / tol if relation == "=" else slack / tol
+    score = np.where(np.isnan(slack), -np.inf, score)
+    i = int(np.argmin(score))
+    where_i = where(i) if callable(where) else (where[i] if where is not None else None)
+    text = f"worst at {where_i}" if where_i is not None else ""
+    if note:
+        text = f"{text}; {note}" if text else note
+    rec = verdict(stmt_id, pred[i], meas[i], relation, tol[i], text, **details)
+    if rec.holds:  # every point must hold, not only the worst by score
+        ok = np.abs(slack) <= tol if relation == "=" else slack >= -tol
+        rec.holds = bool(np.all(ok))
+    return rec
+
+
+class Where:
+    """Lazy descriptions of the points of a many-point comparison, in blocks: ``add(n, f)``
+    appends ``n`` points, point ``j`` of the block described by ``f(j)`` (only the worst
+    point is ever described)."""
+
+    def __init__(self):
+        self._blocks = []
+        self._size = 0
+
+    def add(self, n, describe):
+        self._blocks.append((self._size, int(n), describe))
+        self._size += int(n)
+        return self
+
+    def __len__(self):
+        return self._size
+
+    def __call__(self, i):
+        for start, n, describe in self._blocks:
+            if start <= i < start + n:
+                return describe(i - start)
+        raise IndexError(i)
+
+
+def _score(rec):
+    if rec.relation == "=":
+        return -abs(rec.slack) / rec.tolerance
+    return rec.slack / rec.tolerance
+
+
+def combine(records):
+    """Several comparisons of one statement: the worst record (by ``slack / tolerance``),
+    which holds iff all of them hold."""
+    recs = [r for r in records if r is not None]
+    worst = min(recs, key=lambda r: (bool(r.holds), _score(r)))
+    worst.holds = all(r.holds for r in recs)
+    return worst
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return f"{value:.6g}"
+
+
+class Report:
+    """The results of :func:`theory.check`: ``results`` (list of :class:`CheckResult`),
+    ``all_hold`` (every applicable check holds), ``to_table()``, ``to_json()``."""
+
+    def __init__(self, results, title=""):
+        self.results = list(results)
+        self.title = title
+
+    @property
+    def all_hold(self):
+        return all(r.holds for r in self.results if r.applicable)
+
+    def __getitem__(self, stmt_id):
+        for r in self.results:
+            if r.id == stmt_id:
+                return r
+        raise KeyError(stmt_id)
+
+    def failures(self):
+        return [r for r in self.results if r.applicable and not r.holds]
+
+    def to_table(self, width=48):
+        """A plain-text table: id | statement | applicable | predicted | measured | slack |
+        tolerance | holds, then one line per note or reason."""
+        head = ("id", "statement", "applicable", "predicted", "measured", "slack",
+                "tolerance", "holds")
+        rows = []
+        for r in self.results:
+            stmt = r.statement if len(r.statement) <= width else r.statement[:width - 3] + "..."
+            rows.append((r.id, stmt, "yes" if r.applicable else "no",
+                         _fmt(r.predicted), _fmt(r.measured), _fmt(r.slack),
+                         _fmt(r.tolerance), _fmt(r.holds) if r.applicable else "n/a"))
+        widths = [max(len(h), *(len(row[j]) for row in rows)) for j, h in enumerate(head)]
+
+        def line(cells):
+            return " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+        out = [self.title] if self.title else []
+        out += [line(head), "-+-".join("-" * w for w in widths)]
+        out += [line(row) for row in rows]
+        notes = [(r.id, r.note if r.applicable else f"not applicable: {r.reason}")
+                 for r in self.results if (r.note if r.applicable else r.reason)]
+        if notes:
+            out.append("")
+            out += [f"{i}: {text}" for i, text in notes]
+        n_app = sum(r.applicable for r in self.results)
+        n_fail = len(self.failures())
+        out.append("")
+        out.append(f"{n_app} applicable checks, {n_app - n_fail} hold, {n_fail} fail"
+                   + ("" if n_fail == 0 else ": " + ", ".join(r.id for r in self.failures())))
+        return "\n".join(out)
+
+    def to_dict(self):
+        return {"title": self.title, "all_hold": self.all_hold,
+                "results": [_jsonable(asdict(r)) for r in self.results]}
+
+    def to_json(self, indent=2):
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _jsonable(obj):
+    """Floats that JSON cannot hold (inf, nan) become strings; numpy scalars become floats."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else str(f)
+    return obj
