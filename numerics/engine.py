@@ -101,22 +101,16 @@ class CurationEngine:
         support = model > 0
         if two_bases:
             support = support | (data > 0)
-        self.r_max = float(reward[support].max())
+        self.r_max = float(np.max(reward, where=support, initial=-np.inf))
         if method == "auto":
             method = "direct" if int(support.sum()) <= AUTO_DIRECT_CELLS else "compressed"
         if method not in ("direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
         self.method = method
         width = 0.0 if method == "direct" else float(panel_width or DEFAULT_PANEL_WIDTH)
-        self.cell_panel, self.centers, self.half_widths = qr.panel_index(
-            reward, support, self.r_max, width)
+        self.cell_panel, self.cell_x, self.centers, self.half_widths = qr.panel_index(
+            reward, support, self.r_max, width, use_numba=use_numba)
         del support
-        hw = np.where(self.half_widths > 0, self.half_widths, 1.0)
-        inside = self.cell_panel >= 0
-        self.cell_x = np.zeros(self.shape)
-        q = self.cell_panel[inside]
-        self.cell_x[inside] = (reward[inside] - self.centers[q]) / hw[q]
-        del q, inside
         self.nodes = 1 if method == "direct" else int(nodes)
         (self.cheb_ptr, self.cheb_r, self.cheb_x,
          self.cheb_bary) = qr.chebyshev_points(self.centers, self.half_widths, self.nodes)
@@ -137,7 +131,7 @@ class CurationEngine:
 
     # ------------------------------------------------------------------------------------
     def _rules(self, cell_log_mass):
-        return qr.build_rules(self.cell_panel, self.reward, cell_log_mass, self.centers,
+        return qr.build_rules(self.cell_panel, self.cell_x, cell_log_mass, self.centers,
                               self.half_widths, self.nodes, use_numba=self.use_numba)
 
     def _pooled(self):

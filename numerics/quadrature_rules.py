@@ -18,6 +18,8 @@ Cost: building is O(N m) (one numba pass per Stieltjes step); interpolation is O
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -59,26 +61,99 @@ class PanelRules:
         return int(self.r.shape[0])
 
 
-def panel_index(reward, support, r_max, panel_width):
-    """Panel of each cell: ``floor((r_max - r) / panel_width)`` (``-1`` outside ``support``),
-    renumbered to the non-empty panels.  Returns ``(cell_panel, centers, half_widths)``.
+def panel_index(reward, support, r_max, panel_width, use_numba=True):
+    """Panel of each cell, ``floor((r_max - r) / panel_width)`` renumbered to the non-empty
+    panels (``-1`` outside ``support``), and the cell's position ``x`` in its panel scaled to
+    ``[-1, 1]``.  Returns ``(cell_panel, cell_x, centers, half_widths)``.
 
-    ``panel_width = 0`` means one panel per distinct reward value (the direct mode).
+    ``panel_width = 0`` means one panel per distinct reward value (the direct mode; x = 0).
     """
     if panel_width == 0:
         vals, inverse = np.unique(reward[support], return_inverse=True)
         cell_panel = np.full(reward.shape, -1, dtype=np.int64)
         cell_panel[support] = inverse
-        return cell_panel, vals, np.zeros_like(vals)
+        return cell_panel, np.zeros(reward.shape), vals, np.zeros_like(vals)
+    if use_numba:
+        cell_panel, cell_x, raw_used = _panels(reward, support, r_max, panel_width)
+    else:
+        cell_panel, cell_x, raw_used = _panels_numpy(reward, support, r_max, panel_width)
+    centers = r_max - panel_width * (raw_used + 0.5)
+    return cell_panel, cell_x, centers, np.full(centers.shape, 0.5 * panel_width)
+
+
+@numba.njit(cache=True)
+def _panels(reward, support, r_max, width):
+    """Two passes: raw panel ids (and which are used), then compact ids and positions."""
+    n = reward.shape[0]
+    cell_panel = np.full(n, -1, dtype=np.int64)
+    n_raw = 0
+    for i in range(n):
+        if support[i]:
+            q = int(math.floor((r_max - reward[i]) / width))
+            cell_panel[i] = q
+            if q + 1 > n_raw:
+                n_raw = q + 1
+    renumber = np.full(n_raw, -1, dtype=np.int64)
+    for i in range(n):
+        if cell_panel[i] >= 0:
+            renumber[cell_panel[i]] = 0
+    count = 0
+    for q in range(n_raw):
+        if renumber[q] == 0:
+            renumber[q] = count
+            count += 1
+    raw_used = np.empty(count, dtype=np.int64)
+    for q in range(n_raw):
+        if renumber[q] >= 0:
+            raw_used[renumber[q]] = q
+    cell_x = np.zeros(n)
+    half = 0.5 * width
+    for i in range(n):
+        q = cell_panel[i]
+        if q >= 0:
+            center = r_max - width * (q + 0.5)
+            cell_x[i] = (reward[i] - center) / half
+            cell_panel[i] = renumber[q]
+    return cell_panel, cell_x, raw_used
+
+
+def _panels_numpy(reward, support, r_max, width):
+    """Pure numpy twin of :func:`_panels`."""
     raw = np.full(reward.shape, -1, dtype=np.int64)
-    raw[support] = np.floor((r_max - reward[support]) / panel_width).astype(np.int64)
-    n_raw = int(raw.max()) + 1
-    used = np.bincount(raw[support], minlength=n_raw) > 0
+    raw[support] = np.floor((r_max - reward[support]) / width).astype(np.int64)
+    used = np.bincount(raw[support], minlength=int(raw.max()) + 1) > 0
     renumber = np.cumsum(used) - 1
     cell_panel = np.where(raw >= 0, renumber[np.maximum(raw, 0)], -1)
-    upper = r_max - panel_width * np.flatnonzero(used)
-    centers = upper - 0.5 * panel_width
-    return cell_panel, centers, np.full(centers.shape, 0.5 * panel_width)
+    center = r_max - width * (raw + 0.5)
+    cell_x = np.where(raw >= 0, (reward - center) / (0.5 * width), 0.0)
+    return cell_panel, cell_x, np.flatnonzero(used)
+
+
+@numba.njit(cache=True)
+def _scaled_weights(cell_panel, cell_log_mass, n_panels):
+    """``w_i = exp(log m_i - max_{panel} log m)`` (0 without mass) and the panel maxima."""
+    top = np.full(n_panels, -np.inf)
+    n = cell_panel.shape[0]
+    for i in range(n):
+        q = cell_panel[i]
+        if q >= 0 and cell_log_mass[i] > top[q]:
+            top[q] = cell_log_mass[i]
+    w = np.zeros(n)
+    for i in range(n):
+        q = cell_panel[i]
+        if q >= 0 and cell_log_mass[i] > -np.inf:
+            w[i] = math.exp(cell_log_mass[i] - top[q])
+    return w, top
+
+
+def _scaled_weights_numpy(cell_panel, cell_log_mass, n_panels):
+    """Pure numpy twin of :func:`_scaled_weights`."""
+    has = np.isfinite(cell_log_mass) & (cell_panel >= 0)
+    top = np.full(n_panels, -np.inf)
+    np.maximum.at(top, cell_panel[has], cell_log_mass[has])
+    w = np.zeros(cell_panel.shape)
+    w[has] = np.exp(cell_log_mass[has] - top[cell_panel[has]])
+    return w, top
 
 
 @numba.njit(cache=True)
@@ -86,7 +161,8 @@ def stieltjes(cell_panel, cell_x, cell_w, n_panels, m):
     """Recurrence coefficients ``alpha (P, m)``, ``beta (P, m)`` of the monic orthogonal
     polynomials of each panel's discrete measure (discretized Stieltjes procedure), and the
     panel masses ``beta[:, 0]``.  ``n_used[q]`` is the number of steps before breakdown
-    (a panel with ``n`` distinct atoms breaks down after ``n`` steps)."""
+    (a panel with ``n`` distinct atoms breaks down after ``n`` steps).  One pass over the
+    cells per step: the pass that evaluates ``pi_{k+1}`` also accumulates its moments."""
     n = cell_panel.shape[0]
     alpha = np.zeros((n_panels, m))
     beta = np.zeros((n_panels, m))
@@ -94,15 +170,14 @@ def stieltjes(cell_panel, cell_x, cell_w, n_panels, m):
     pi_prev = np.zeros(n)
     pi_cur = np.ones(n)
     norm_prev = np.ones(n_panels)
+    num = np.zeros(n_panels)
+    den = np.zeros(n_panels)
+    for i in range(n):  # moments of pi_0 = 1
+        q = cell_panel[i]
+        if q >= 0:
+            den[q] += cell_w[i]
+            num[q] += cell_w[i] * cell_x[i]
     for k in range(m):
-        num = np.zeros(n_panels)
-        den = np.zeros(n_panels)
-        for i in range(n):
-            q = cell_panel[i]
-            if q >= 0:
-                wp = cell_w[i] * pi_cur[i] * pi_cur[i]
-                den[q] += wp
-                num[q] += wp * cell_x[i]
         for q in range(n_panels):
             if n_used[q] > k:
                 if k == 0:
@@ -112,17 +187,23 @@ def stieltjes(cell_panel, cell_x, cell_w, n_panels, m):
                     continue
                 else:
                     beta[q, k] = den[q] / norm_prev[q]
-                alpha[q, k] = num[q] / den[q]
+                alpha[q, k] = num[q] / den[q] if den[q] > 0 else 0.0
                 norm_prev[q] = den[q]
-        # next polynomial, evaluated at the atoms
+            num[q] = 0.0
+            den[q] = 0.0
+        if k == m - 1:
+            break
         for i in range(n):
             q = cell_panel[i]
-            if q >= 0 and n_used[q] > k:
+            if q >= 0 and n_used[q] > k and cell_w[i] > 0:
                 nxt = (cell_x[i] - alpha[q, k]) * pi_cur[i]
                 if k > 0:
                     nxt -= beta[q, k] * pi_prev[i]
                 pi_prev[i] = pi_cur[i]
                 pi_cur[i] = nxt
+                wp = cell_w[i] * nxt * nxt
+                den[q] += wp
+                num[q] += wp * cell_x[i]
     return alpha, beta, n_used
 
 
@@ -150,7 +231,8 @@ def stieltjes_numpy(cell_panel, cell_x, cell_w, n_panels, m):
             beta[active, k] = den[active] / norm_prev[active]
         else:
             beta[:, 0] = den
-        alpha[active, k] = num[active] / den[active]
+        safe = np.where(den > 0, den, 1.0)
+        alpha[active, k] = np.where(den > 0, num / safe, 0.0)[active]
         norm_prev[active] = den[active]
         live = active[q]
         nxt = (x - alpha[q, k]) * pi_cur - (beta[q, k] * pi_prev if k > 0 else 0.0)
@@ -176,27 +258,23 @@ def _gauss_from_recurrence(alpha, beta, n_used):
     return vals, weights, keep
 
 
-def build_rules(cell_panel, cell_r, cell_log_mass, centers, half_widths, m, use_numba=True):
+def build_rules(cell_panel, cell_x, cell_log_mass, centers, half_widths, m, use_numba=True):
     """Gauss rules (``m`` nodes at most per panel) of the measure with log-masses
-    ``cell_log_mass`` (``-inf`` = no mass) on the panels of ``cell_panel``."""
+    ``cell_log_mass`` (``-inf`` = no mass) on the panels of ``cell_panel`` (cells at
+    positions ``cell_x`` in ``[-1, 1]`` within their panel)."""
     n_panels = centers.shape[0]
-    has = np.isfinite(cell_log_mass) & (cell_panel >= 0)
-    panel = np.where(has, cell_panel, -1)
-    # scale masses per panel (they may span thousands of nats across panels)
-    top = np.full(n_panels, -np.inf)
-    if has.any():
-        np.maximum.at(top, panel[has], cell_log_mass[has])
-    w = np.zeros(cell_r.shape)
-    w[has] = np.exp(cell_log_mass[has] - top[panel[has]])
-    safe_hw = np.where(half_widths > 0, half_widths, 1.0)
-    x = np.zeros(cell_r.shape)
-    x[has] = (cell_r[has] - centers[panel[has]]) / safe_hw[panel[has]]
-    if m == 1 or np.all(half_widths == 0):
-        alpha, beta, n_used = _one_node(panel, x, w, n_panels)
-    elif use_numba:
-        alpha, beta, n_used = stieltjes(panel, x, w, n_panels, m)
+    # masses scaled per panel (they may span thousands of nats across panels)
+    if use_numba:
+        w, top = _scaled_weights(cell_panel, cell_log_mass, n_panels)
     else:
-        alpha, beta, n_used = stieltjes_numpy(panel, x, w, n_panels, m)
+        w, top = _scaled_weights_numpy(cell_panel, cell_log_mass, n_panels)
+    if m == 1 or np.all(half_widths == 0):
+        alpha, beta, n_used = _one_node(cell_panel, cell_x, w, n_panels)
+    elif use_numba:
+        alpha, beta, n_used = stieltjes(cell_panel, cell_x, w, n_panels, m)
+    else:
+        alpha, beta, n_used = stieltjes_numpy(cell_panel, cell_x, w, n_panels, m)
+    del w
     nonempty = beta[:, 0] > 0
     n_used = np.where(nonempty, n_used, 0)
     xs, ws, keep = _gauss_from_recurrence(alpha, beta, n_used)

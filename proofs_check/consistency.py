@@ -16,7 +16,7 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
-from .curation_operator import discrete_law, l1_factor, l2_integrand, u
+from .curation_operator import l1_factor
 from .gaussian import tilt_claimed
 from .rates import rho_derived, kinf_tv_bound_derived
 from .record import verification, checked_on_cases, failed

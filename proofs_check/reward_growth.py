@@ -8,8 +8,6 @@ exp-reward ``E[sum a_k^2 / sum a_k]``, so one step raises ``E[e^r]`` by
 
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import product
 
 import sympy as sp
 

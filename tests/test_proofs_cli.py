@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import proofs_check
 from proofs_check.record import FAILED
 from selfconsume.cli import main

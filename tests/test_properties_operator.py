@@ -6,7 +6,8 @@ computed by the L2 trapezoid rule with relative error below ~1e-13 (laplace.py, 
 against 40-digit mpmath), so identities are checked to 1e-10 (absolute on O(1) quantities,
 relative on H) - 1000x that, and far below any real defect.  Against the exact rational
 oracle (``numerics.exact``) the engine is held to 1e-12 relative.  The numba kernels and their
-numpy twins evaluate the same formulas in a different summation order: 1e-13 relative.
+numpy twins evaluate the same formulas in a different summation order: 1e-13 relative
+(1e-10 for the Stieltjes recurrence coefficients, which lose digits with the degree).
 
 Examples are derandomized (reproducible in CI); 100-200 per property.
 """

@@ -33,11 +33,12 @@ def rho_K(delta, K):
     mass, ``rho_K(delta) = K e^{-delta} / (e^{-delta} + K - 1)``; ``K = inf`` gives
     ``e^{-delta}``.
 
-    Evaluated as ``e^{-delta} / (1 + expm1(-delta) / K)`` (same value, no cancellation for
-    large ``K``)."""
+    Evaluated as ``K q / (q + (K - 1))`` with ``q = e^{-delta}``: a ratio of sums of
+    non-negative terms, so no digit is lost by cancellation for any ``K >= 1`` (the form
+    ``q / (1 + expm1(-delta)/K)`` loses all digits for ``K`` near 1 and large ``delta``)."""
     delta = np.asarray(delta, dtype=float)
     q = np.exp(-delta)
-    return _scalar_or_array(q if math.isinf(K) else q / (1.0 + np.expm1(-delta) / K))
+    return _scalar_or_array(q if math.isinf(K) else K * q / (q + (K - 1.0)))
 
 
 def t1_increment_lower_bound(var_exp_reward, K, exp_r_star):

@@ -65,7 +65,8 @@ def format_table(results, detail=False):
         out.append("")
     counts = {s: sum(v.status == s for v in results)
               for s in ("proved", "checked-on-cases", "failed")}
-    out.append(f"{len(results)} verifications: {counts['proved']} proved, "
+    noun = "verification" if len(results) == 1 else "verifications"
+    out.append(f"{len(results)} {noun}: {counts['proved']} proved, "
                f"{counts['checked-on-cases']} checked on cases, {counts['failed']} failed "
                f"({sum(v.seconds for v in results):.1f} s)")
     return "\n".join(out)
