@@ -30,13 +30,14 @@ from . import laplace, quadrature_rules as qr
 __all__ = ["CurationEngine", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "AUTO_DIRECT_CELLS"]
 
 #: panel width in nats of reward (compressed mode)
-DEFAULT_PANEL_WIDTH = 0.1
-#: Gauss nodes and Chebyshev points per panel
-DEFAULT_NODES = 8
+DEFAULT_PANEL_WIDTH = 0.25
+#: Gauss nodes and Chebyshev points per panel (with 0.25-nat panels: 1e-14 relative against
+#: the direct per-atom computation on smooth grids; 6 nodes give 6e-9, 8 give 8e-12)
+DEFAULT_NODES = 10
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
 AUTO_DIRECT_CELLS = 4096
 #: largest variation (nats) of a weight across one panel before its base is re-tilted
-TILT_LIMIT = 1.0
+TILT_LIMIT = 6.0
 
 
 def _lse(a):
@@ -119,8 +120,8 @@ class CurationEngine:
         masses = [model] if not two_bases else [model, data]
         single_data = (not math.isinf(lam)) and not two_bases
         for i, m in enumerate(masses):
-            with np.errstate(divide="ignore"):
-                clm = np.log(m)
+            log_norm = qr.log_normalized if use_numba else qr.log_normalized_numpy
+            clm = log_norm(m, float(m.sum()))
             rules = self._rules(clm)
             L = np.zeros(self.n_cheb + rules.size)
             if i == 1:  # the data base starts with weight 0 (p_0 = model)
@@ -206,9 +207,10 @@ class CurationEngine:
             spread = np.maximum.reduceat(g, ptr[:-1]) - np.minimum.reduceat(g, ptr[:-1])
             if spread.max() <= TILT_LIMIT:
                 continue
-            g_cell = self._interp(g)
-            b.cell_log_mass = b.cell_log_mass + g_cell
-            b.rules = self._rules(b.cell_log_mass)
+            new_clm = self._interp(g)
+            new_clm += b.cell_log_mass  # in place: one grid-sized array, not two
+            b.cell_log_mass = new_clm
+            b.rules = self._rules(new_clm)
             L_nodes = self._interp_at_nodes(b.L[:self.n_cheb], b.rules)
             b.L = np.concatenate([b.L[:self.n_cheb], L_nodes])
             b.T = b.L.copy()
@@ -236,8 +238,9 @@ class CurationEngine:
             if not np.any(np.isfinite(g)):
                 continue
             lm = self._interp(g)
-            lm += clm
-            out = lm if out is None else np.logaddexp(out, lm)
+            with np.errstate(invalid="ignore"):  # nan outside the support, -inf + ... there
+                lm += clm
+                out = lm if out is None else np.logaddexp(out, lm)
         top = np.max(out[np.isfinite(out)])
         out -= top
         np.exp(out, out=out)

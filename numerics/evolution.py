@@ -155,10 +155,9 @@ def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
     record_every = check_steps(record_every, "record_every")
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
-    m = m / m.sum()
-    d = check_data(data, lam, m.shape, default=m)
+    d = check_data(data, lam, m.shape, default=m)  # (masses are normalized by the engine)
     separate_data = d is not None and d is not m
-    flat_d = (d / d.sum()).ravel() if separate_data else None
+    flat_d = d.ravel() if separate_data else None
     eng = CurationEngine(r.ravel(), m.ravel(), flat_d, K, lam, method=method)
     r_star = eng.r_max
     shift = 0.0 if r_star <= _EXP_SAFE else r_star
@@ -170,7 +169,10 @@ def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
     closed_form = math.isinf(K) and math.isinf(lam)
 
     def record(t, snap):
-        snaps.append((lambda t=t: tilt(m, r, t)) if closed_form else snap.materialize)
+        if t == 0:  # the start itself: no need to keep the engine's arrays of step 0
+            snaps.append(lambda: m / m.sum())
+        else:
+            snaps.append((lambda t=t: tilt(m, r, t)) if closed_form else snap.materialize)
         rec.append(t)
 
     def stats(t):

@@ -288,7 +288,7 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     kern_m, kern_h = laplace.log_laplace, laplace.log_curation_integral
 
     def log_h(y, at_log_s):
-        return math.log(K) + kern_h(grid.v, grid.h, y, K - 1.0, at_log_s)
+        return math.log(K) + kern_h(grid.v, grid.h, y, K - 1.0, at_log_s)[0]
 
     def unnormalized(y):
         denom = 1.0 + lam - lam * np.exp(log_h(y, node_log_s))

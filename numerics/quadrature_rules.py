@@ -34,6 +34,9 @@ __all__ = [
     "interpolate_numpy",
 ]
 
+#: a cell this close to a node (panel coordinates in [-1, 1]) takes the node's value: the
+#: interpolant there equals it to double precision, and ``bary / d`` would overflow
+_HIT = 1e-290
 #: sentinel diagonal entry used to decouple the unused part of a Jacobi matrix
 _SENTINEL = 1e3
 
@@ -81,20 +84,17 @@ def panel_index(reward, support, r_max, panel_width, use_numba=True):
     return cell_panel, cell_x, centers, np.full(centers.shape, 0.5 * panel_width)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _panels(reward, support, r_max, width):
-    """Two passes: raw panel ids (and which are used), then compact ids and positions."""
+    """Raw panel ids, which are used, then compact ids and positions (parallel passes)."""
     n = reward.shape[0]
     cell_panel = np.full(n, -1, dtype=np.int64)
-    n_raw = 0
-    for i in range(n):
+    for i in numba.prange(n):
         if support[i]:
-            q = int(math.floor((r_max - reward[i]) / width))
-            cell_panel[i] = q
-            if q + 1 > n_raw:
-                n_raw = q + 1
+            cell_panel[i] = int(math.floor((r_max - reward[i]) / width))
+    n_raw = cell_panel.max() + 1
     renumber = np.full(n_raw, -1, dtype=np.int64)
-    for i in range(n):
+    for i in numba.prange(n):
         if cell_panel[i] >= 0:
             renumber[cell_panel[i]] = 0
     count = 0
@@ -108,7 +108,7 @@ def _panels(reward, support, r_max, width):
             raw_used[renumber[q]] = q
     cell_x = np.zeros(n)
     half = 0.5 * width
-    for i in range(n):
+    for i in numba.prange(n):
         q = cell_panel[i]
         if q >= 0:
             center = r_max - width * (q + 0.5)
@@ -129,7 +129,23 @@ def _panels_numpy(reward, support, r_max, width):
     return cell_panel, cell_x, np.flatnonzero(used)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
+def log_normalized(mass, total):
+    """``log(mass / total)`` (``-inf`` where the mass is 0), on both cores."""
+    out = np.empty(mass.shape[0])
+    log_total = math.log(total)
+    for i in numba.prange(mass.shape[0]):
+        out[i] = math.log(mass[i]) - log_total if mass[i] > 0 else -np.inf
+    return out
+
+
+def log_normalized_numpy(mass, total):
+    """Pure numpy twin of :func:`log_normalized`."""
+    with np.errstate(divide="ignore"):
+        return np.log(mass) - math.log(total)
+
+
+@numba.njit(cache=True, parallel=True)
 def _scaled_weights(cell_panel, cell_log_mass, n_panels):
     """``w_i = exp(log m_i - max_{panel} log m)`` (0 without mass) and the panel maxima."""
     top = np.full(n_panels, -np.inf)
@@ -139,7 +155,7 @@ def _scaled_weights(cell_panel, cell_log_mass, n_panels):
         if q >= 0 and cell_log_mass[i] > top[q]:
             top[q] = cell_log_mass[i]
     w = np.zeros(n)
-    for i in range(n):
+    for i in numba.prange(n):
         q = cell_panel[i]
         if q >= 0 and cell_log_mass[i] > -np.inf:
             w[i] = math.exp(cell_log_mass[i] - top[q])
@@ -157,53 +173,73 @@ def _scaled_weights_numpy(cell_panel, cell_log_mass, n_panels):
 
 
 @numba.njit(cache=True)
+def _panel_order(cell_panel, n_panels):
+    """Counting sort of the cells by panel: ``order[start[q]:start[q+1]]`` are the cells of
+    panel ``q`` (in increasing index order)."""
+    start = np.zeros(n_panels + 1, dtype=np.int64)
+    for q in cell_panel:
+        if q >= 0:
+            start[q + 1] += 1
+    for q in range(n_panels):
+        start[q + 1] += start[q]
+    order = np.empty(start[n_panels], dtype=np.int64)
+    pos = start[:-1].copy()
+    for i in range(cell_panel.shape[0]):
+        q = cell_panel[i]
+        if q >= 0:
+            order[pos[q]] = i
+            pos[q] += 1
+    return order, start
+
+
+@numba.njit(cache=True, parallel=True)
 def stieltjes(cell_panel, cell_x, cell_w, n_panels, m):
     """Recurrence coefficients ``alpha (P, m)``, ``beta (P, m)`` of the monic orthogonal
     polynomials of each panel's discrete measure (discretized Stieltjes procedure), and the
     panel masses ``beta[:, 0]``.  ``n_used[q]`` is the number of steps before breakdown
-    (a panel with ``n`` distinct atoms breaks down after ``n`` steps).  One pass over the
-    cells per step: the pass that evaluates ``pi_{k+1}`` also accumulates its moments."""
-    n = cell_panel.shape[0]
+    (a panel with ``n`` distinct atoms breaks down after ``n`` steps).
+
+    The cells are sorted by panel (counting sort) and each panel runs its ``m`` steps on a
+    local copy of its atoms, panels in parallel: the work stays in cache."""
+    order, start = _panel_order(cell_panel, n_panels)
     alpha = np.zeros((n_panels, m))
     beta = np.zeros((n_panels, m))
     n_used = np.full(n_panels, m, dtype=np.int64)
-    pi_prev = np.zeros(n)
-    pi_cur = np.ones(n)
-    norm_prev = np.ones(n_panels)
-    num = np.zeros(n_panels)
-    den = np.zeros(n_panels)
-    for i in range(n):  # moments of pi_0 = 1
-        q = cell_panel[i]
-        if q >= 0:
-            den[q] += cell_w[i]
-            num[q] += cell_w[i] * cell_x[i]
-    for k in range(m):
-        for q in range(n_panels):
-            if n_used[q] > k:
-                if k == 0:
-                    beta[q, 0] = den[q]
-                elif den[q] <= 1e-26 * norm_prev[q] or den[q] <= 1e-300:
-                    n_used[q] = k
-                    continue
-                else:
-                    beta[q, k] = den[q] / norm_prev[q]
-                alpha[q, k] = num[q] / den[q] if den[q] > 0 else 0.0
-                norm_prev[q] = den[q]
-            num[q] = 0.0
-            den[q] = 0.0
-        if k == m - 1:
-            break
-        for i in range(n):
-            q = cell_panel[i]
-            if q >= 0 and n_used[q] > k and cell_w[i] > 0:
-                nxt = (cell_x[i] - alpha[q, k]) * pi_cur[i]
+    for q in numba.prange(n_panels):
+        a = start[q]
+        n = start[q + 1] - a
+        xs = np.empty(n)
+        ws = np.empty(n)
+        for k in range(n):
+            xs[k] = cell_x[order[a + k]]
+            ws[k] = cell_w[order[a + k]]
+        pi_prev = np.zeros(n)
+        pi_cur = np.ones(n)
+        norm_prev = 1.0
+        for k in range(m):
+            den = 0.0
+            num = 0.0
+            for c in range(n):
+                wp = ws[c] * pi_cur[c] * pi_cur[c]
+                den += wp
+                num += wp * xs[c]
+            if k == 0:
+                beta[q, 0] = den
+            elif den <= 1e-26 * norm_prev or den <= 1e-300:
+                n_used[q] = k
+                break
+            else:
+                beta[q, k] = den / norm_prev
+            alpha[q, k] = num / den if den > 0 else 0.0
+            norm_prev = den
+            if k == m - 1:
+                break
+            for c in range(n):
+                nxt = (xs[c] - alpha[q, k]) * pi_cur[c]
                 if k > 0:
-                    nxt -= beta[q, k] * pi_prev[i]
-                pi_prev[i] = pi_cur[i]
-                pi_cur[i] = nxt
-                wp = cell_w[i] * nxt * nxt
-                den[q] += wp
-                num[q] += wp * cell_x[i]
+                    nxt -= beta[q, k] * pi_prev[c]
+                pi_prev[c] = pi_cur[c]
+                pi_cur[c] = nxt
     return alpha, beta, n_used
 
 
@@ -315,13 +351,13 @@ def chebyshev_points(centers, half_widths, n):
     return ptr, centers[rows] + half_widths[rows] * x, x, bary
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def interpolate(cell_panel, cell_x, ptr, node_x, bary, values):
     """Barycentric interpolation (second form) of ``values`` given at the nodes, at each
     cell, through the nodes of the cell's panel; ``nan`` where ``cell_panel < 0``."""
     n = cell_panel.shape[0]
     out = np.empty(n)
-    for i in range(n):
+    for i in numba.prange(n):
         q = cell_panel[i]
         if q < 0:
             out[i] = np.nan
@@ -336,7 +372,7 @@ def interpolate(cell_panel, cell_x, ptr, node_x, bary, values):
         hit = -1
         for k in range(a, b):
             d = cell_x[i] - node_x[k]
-            if d == 0.0:
+            if abs(d) <= _HIT:
                 hit = k
                 break
             t = bary[k] / d
@@ -361,10 +397,10 @@ def interpolate_numpy(cell_panel, cell_x, ptr, node_x, bary, values):
         use = slot < count
         k = np.where(use, a + slot, 0)
         d = x - node_x[k]
-        exact = use & ((d == 0.0) | (count == 1))
+        exact = use & ((np.abs(d) <= _HIT) | (count == 1))
         hit_value = np.where(exact & np.isnan(hit_value), values[k], hit_value)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(use & ~exact, bary[k] / np.where(d == 0, 1.0, d), 0.0)
+            t = np.where(use & ~exact, bary[k] / np.where(exact, 1.0, d), 0.0)
         num += t * values[k]
         den += t
     with np.errstate(divide="ignore", invalid="ignore"):

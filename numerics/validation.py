@@ -18,18 +18,24 @@ def as_mass(value, name="mass"):
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.ndim == 0 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty array, got shape {arr.shape}")
+    total = arr.sum()  # one pass finds NaN and inf (the sum is then not finite)
+    if not np.isfinite(total):
+        _check_finite(arr, name)
+        arr = arr / arr.max()  # finite entries whose sum overflows
+        total = arr.sum()
+    smallest = arr.min()
+    if smallest < 0:
+        raise ValueError(f"{name} contains a negative value (min {smallest!r})")
+    if not total > 0:
+        raise ValueError(f"{name} has zero total mass")
+    return arr
+
+
+def _check_finite(arr, name):
     if np.isnan(arr).any():
         raise ValueError(f"{name} contains NaN")
     if np.isinf(arr).any():
         raise ValueError(f"{name} contains an infinite value")
-    if (arr < 0).any():
-        raise ValueError(f"{name} contains a negative value (min {arr.min()!r})")
-    total = arr.sum()
-    if not total > 0:
-        raise ValueError(f"{name} has zero total mass")
-    if not np.isfinite(total):  # finite entries whose sum overflows
-        arr = arr / arr.max()
-    return arr
 
 
 def as_reward(value, shape, name="reward"):
@@ -40,10 +46,8 @@ def as_reward(value, shape, name="reward"):
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} contains an infinite value")
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+        _check_finite(arr, name)
     return arr
 
 
