@@ -12,3 +12,6 @@ __all__ = ["curation_factor", "curate", "retrain_step", "evolve", "Trajectory",
 from .fixed_points import limit, Limit, ContinuousRewardLaw
 
 __all__ += ["limit", "Limit", "ContinuousRewardLaw"]
+from .sampling import simulate, Simulation, compare_with_exact
+
+__all__ += ["simulate", "Simulation", "compare_with_exact"]
