@@ -18,7 +18,6 @@ import math
 
 import numpy as np
 
-from . import laplace
 from .engine import CurationEngine
 from .validation import as_mass, as_reward, check_K, check_lam, check_data
 

@@ -30,7 +30,7 @@ from .fixed_points import ContinuousRewardLaw
 from .validation import check_K, check_lam, check_steps
 
 __all__ = ["Scenario", "get_scenario", "list_scenarios", "register_scenario", "DEFAULT_SCENARIO",
-           "scenario_parameters", "two_level_rate"]
+           "scenario_parameters"]
 
 DEFAULT_SCENARIO = "gauss1d"
 
@@ -159,15 +159,6 @@ def _gauss1d(grid=None, mean=0.0, sd=1.0, center=1.0, width=6.0):
 
 
 # --------------------------------------------------------------------------- two-level
-def two_level_rate(K, delta):
-    """``rho_K(delta) = K e^{-delta} / (e^{-delta} + K - 1)`` (THEORY.md T3): the factor by
-    which the low-level mass of a two-level reward shrinks per step, asymptotically
-    (``e^{-delta}`` for ``K = inf``)."""
-    K = check_K(K)
-    q = math.exp(-float(delta))
-    return q if math.isinf(K) else K * q / (q + K - 1)
-
-
 @register_scenario("two-level", "two reward levels 0 and -delta (delta=1), top mass m_star=0.2: "
                                 "the rate rho_K(delta) of T3")
 def _two_level(grid=None, delta=1.0, m_star=0.2):

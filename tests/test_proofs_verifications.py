@@ -9,7 +9,6 @@ import mpmath
 import pytest
 import sympy as sp
 
-import proofs_check
 from proofs_check import run, run_all, PROVED, CHECKED, FAILED
 from proofs_check.algebra import sign_certificate, vanishes
 

@@ -31,7 +31,7 @@ search decides.  Register your own with :func:`register_claim`:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
