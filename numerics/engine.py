@@ -233,19 +233,24 @@ class CurationEngine:
                         tuple((b.L - b.T)[:self.n_cheb].copy() for b in self.bases))
 
     def _materialize(self, cell_log_masses, weights):
+        """Normalized masses on the grid: ``sum_b exp(cell_log_mass_b + g_b(r))``."""
         out = None
         for clm, g in zip(cell_log_masses, weights):
             if not np.any(np.isfinite(g)):
                 continue
-            lm = self._interp(g)
-            with np.errstate(invalid="ignore"):  # nan outside the support, -inf + ... there
-                lm += clm
-                out = lm if out is None else np.logaddexp(out, lm)
-        top = np.max(out[np.isfinite(out)])
-        out -= top
-        np.exp(out, out=out)
-        np.nan_to_num(out, copy=False, nan=0.0)
-        out /= out.sum()
+            if self.use_numba:
+                lm = qr.interpolate_log_mass(self.cell_panel, self.cell_x, self.cheb_ptr,
+                                             self.cheb_x, self.cheb_bary, g, clm)
+            else:
+                with np.errstate(invalid="ignore"):
+                    lm = np.nan_to_num(self._interp(g) + clm, nan=-np.inf)
+            out = lm if out is None else np.logaddexp(out, lm)
+        top = float(out.max())
+        if self.use_numba:
+            qr.exp_normalize(out, top)
+        else:
+            out = np.exp(out - top)
+            out /= out.sum()
         return out
 
     def log_curation_factor_at_cells(self):

@@ -32,6 +32,8 @@ __all__ = [
     "chebyshev_points",
     "interpolate",
     "interpolate_numpy",
+    "interpolate_log_mass",
+    "exp_normalize",
 ]
 
 #: a cell this close to a node (panel coordinates in [-1, 1]) takes the node's value: the
@@ -351,6 +353,24 @@ def chebyshev_points(centers, half_widths, n):
     return ptr, centers[rows] + half_widths[rows] * x, x, bary
 
 
+@numba.njit(cache=True, inline="always")
+def _barycentric(x, a, b, node_x, bary, values):
+    """Second barycentric form through nodes ``a:b`` at ``x`` (a node within ``_HIT``: its
+    value)."""
+    if b - a == 1:
+        return values[a]
+    num = 0.0
+    den = 0.0
+    for k in range(a, b):
+        d = x - node_x[k]
+        if abs(d) <= _HIT:
+            return values[k]
+        t = bary[k] / d
+        num += t * values[k]
+        den += t
+    return num / den
+
+
 @numba.njit(cache=True, parallel=True)
 def interpolate(cell_panel, cell_x, ptr, node_x, bary, values):
     """Barycentric interpolation (second form) of ``values`` given at the nodes, at each
@@ -361,25 +381,38 @@ def interpolate(cell_panel, cell_x, ptr, node_x, bary, values):
         q = cell_panel[i]
         if q < 0:
             out[i] = np.nan
-            continue
-        a = ptr[q]
-        b = ptr[q + 1]
-        if b - a == 1:
-            out[i] = values[a]
-            continue
-        num = 0.0
-        den = 0.0
-        hit = -1
-        for k in range(a, b):
-            d = cell_x[i] - node_x[k]
-            if abs(d) <= _HIT:
-                hit = k
-                break
-            t = bary[k] / d
-            num += t * values[k]
-            den += t
-        out[i] = values[hit] if hit >= 0 else num / den
+        else:
+            out[i] = _barycentric(cell_x[i], ptr[q], ptr[q + 1], node_x, bary, values)
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def interpolate_log_mass(cell_panel, cell_x, ptr, node_x, bary, values, cell_log_mass):
+    """``cell_log_mass + interpolate(values)`` in one pass, ``-inf`` outside the panels and
+    where the cell has no mass (the log-masses of a tilted base on the grid)."""
+    n = cell_panel.shape[0]
+    out = np.empty(n)
+    for i in numba.prange(n):
+        q = cell_panel[i]
+        if q < 0 or cell_log_mass[i] == -np.inf:
+            out[i] = -np.inf
+        else:
+            out[i] = cell_log_mass[i] + _barycentric(cell_x[i], ptr[q], ptr[q + 1], node_x,
+                                                     bary, values)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def exp_normalize(log_mass, top):
+    """In place: ``m_i = exp(log m_i - top)``, then divided by their sum (returned)."""
+    total = 0.0
+    for i in numba.prange(log_mass.shape[0]):
+        v = math.exp(log_mass[i] - top)
+        log_mass[i] = v
+        total += v
+    for i in numba.prange(log_mass.shape[0]):
+        log_mass[i] /= total
+    return total
 
 
 def interpolate_numpy(cell_panel, cell_x, ptr, node_x, bary, values):

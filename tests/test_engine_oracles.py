@@ -57,7 +57,7 @@ def test_real_k_matches_mpmath(K):
     masses, s = LAWS[1]
     mass, reward = _float_law(masses, s)
     H = curation_factor(mass, reward, K)
-    ref = np.array([float(_mp_curation_factor(masses, s, K, x, dps=30)) for x in s])
+    ref = np.array([float(_mp_curation_factor(masses, s, K, x, dps=40)) for x in s])
     assert np.abs(H / ref - 1).max() < 1e-12
 
 
