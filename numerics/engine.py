@@ -99,12 +99,20 @@ class CurationEngine:
         self.reward = reward
         self.shape = reward.shape
         two_bases = data is not None and not math.isinf(lam)
+        masses_in = [model] if not two_bases else [model, data]
         support = model > 0
         if two_bases:
             support = support | (data > 0)
         self.r_max = float(np.max(reward, where=support, initial=-np.inf))
         if method == "auto":
-            method = "direct" if int(support.sum()) <= AUTO_DIRECT_CELLS else "compressed"
+            # compressed tracks ~2 x nodes points per panel: worth it only with fewer points
+            # than cells (wide reward spans on small grids are cheaper per atom)
+            n_cells = int(support.sum())
+            span = self.r_max - float(np.min(reward, where=support, initial=np.inf))
+            width_ = float(panel_width or DEFAULT_PANEL_WIDTH)
+            n_points = 2 * int(nodes) * (span / width_ + 1) * len(masses_in)
+            method = ("direct" if n_cells <= AUTO_DIRECT_CELLS or n_points >= n_cells
+                      else "compressed")
         if method not in ("direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
         self.method = method
