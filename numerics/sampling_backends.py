@@ -31,6 +31,8 @@ Random streams: numpy uses ``numpy.random.default_rng(seed)`` (PCG64); cupy uses
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 __all__ = ["SamplingBackend", "ArrayBackend", "NumpyBackend", "get_backend", "BACKENDS"]
@@ -39,8 +41,8 @@ __all__ = ["SamplingBackend", "ArrayBackend", "NumpyBackend", "get_backend", "BA
 BACKENDS = ("auto", "numpy", "cupy")
 
 
-class SamplingBackend:
-    """Interface: ``name``, ``xp`` (array module), ``rng`` (generator with ``random`` and
+class SamplingBackend(abc.ABC):
+    """Abstract interface: ``name``, ``xp`` (array module), ``rng`` (generator with ``random`` and
     ``standard_exponential``), ``draw_cells``, ``draw_counts``, ``gaussian_filter1d``,
     ``asarray`` (host -> device) and ``to_host`` (device -> numpy)."""
 
@@ -53,18 +55,21 @@ class SamplingBackend:
     def to_host(self, a):
         return np.asarray(a)
 
+    @abc.abstractmethod
     def set_law(self, q):
         """Prepare ``q`` (flat, normalized, on the device) for drawing; returns a handle."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def draw_cells(self, law, n):
-        raise NotImplementedError
+        """Implemented by each backend."""
 
+    @abc.abstractmethod
     def draw_counts(self, law, n):
-        raise NotImplementedError
+        """Implemented by each backend."""
 
+    @abc.abstractmethod
     def gaussian_filter1d(self, a, sigma, axis, truncate):
-        raise NotImplementedError
+        """Implemented by each backend."""
 
 
 class ArrayBackend(SamplingBackend):
