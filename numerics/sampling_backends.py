@@ -61,15 +61,15 @@ class SamplingBackend(abc.ABC):
 
     @abc.abstractmethod
     def draw_cells(self, law, n):
-        """Implemented by each backend."""
+        """``n`` i.i.d. cell indices drawn from ``law`` (a :meth:`set_law` handle)."""
 
     @abc.abstractmethod
     def draw_counts(self, law, n):
-        """Implemented by each backend."""
+        """Counts per cell of ``n`` i.i.d. draws from ``law`` (multinomial)."""
 
     @abc.abstractmethod
     def gaussian_filter1d(self, a, sigma, axis, truncate):
-        """Implemented by each backend."""
+        """Gaussian smoothing of ``a`` along ``axis`` (zero outside), as scipy.ndimage."""
 
 
 class ArrayBackend(SamplingBackend):
