@@ -104,6 +104,7 @@ def log_laplace(v, log_s, log_p):
     lp = log_p[order]
     n = ls.shape[0]
     p = np.exp(lp)
+    s = np.exp(ls)
     # log prefix sums of p s^i (s may underflow: kept in log space)
     c = np.full((4, n + 1), -np.inf)
     for k in range(n):
@@ -128,14 +129,22 @@ def log_laplace(v, log_s, log_p):
             t2 = math.exp(2.0 * vj + c[2, a])
             t3 = math.exp(3.0 * vj + c[3, a])
             one_minus += t1 - 0.5 * t2 + t3 / 6.0
+        us = np.empty(b - a)  # u s_k of the explicit atoms, formed once
+        if vj < _V_BIG and ls[a] > -_V_BIG:
+            u = math.exp(vj)
+            for k in range(a, b):
+                us[k - a] = u * s[k]
+        else:
+            for k in range(a, b):
+                us[k - a] = math.exp(vj + ls[k])
         for k in range(a, b):
-            one_minus -= p[k] * math.expm1(-math.exp(vj + ls[k]))
+            one_minus -= p[k] * math.expm1(-us[k - a])
         if one_minus <= 0.5:
             out[j] = math.log1p(-one_minus)
             continue
         top = -np.inf
         for k in range(a, b):
-            t = lp[k] - math.exp(vj + ls[k])
+            t = lp[k] - us[k - a]
             if t > top:
                 top = t
         log_m_low = -np.inf  # log of the low atoms' part of M, in log space
@@ -148,7 +157,7 @@ def log_laplace(v, log_s, log_p):
                 top = log_m_low
         acc = math.exp(log_m_low - top)
         for k in range(a, b):
-            acc += math.exp(lp[k] - math.exp(vj + ls[k]) - top)
+            acc += math.exp(lp[k] - us[k - a] - top)
         out[j] = top + math.log(acc)
     return out
 
