@@ -274,7 +274,8 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     A solution is accepted only if it is a true fixed point: ``|p| = 1`` to 1e-10 (the
     normalized map also has spurious roots with ``|p| != 1``), every denominator positive,
     and ``T(p)`` within 1e-10 of ``p`` in total variation on the reward law.  Otherwise the
-    iterate itself is returned (``how`` says so, ``info["residual"]`` is its last change).
+    iterate itself is returned (``how`` says so).  ``info["residual"]`` is ``TV(T(p), p)``
+    on the reward law for the returned ``p`` either way.
     """
     eng = CurationEngine(r.ravel(), d.ravel(), None, K, lam, method=method)
     base = eng.bases[0]
@@ -322,26 +323,29 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     sol = optimize.root(residual, y_iter, method="hybr", options={"xtol": 1e-14})
     y = sol.x
     lp, denom = unnormalized(y)
-    accepted = False
-    if lp is not None and sol.success:
+    def one_step_tv(lp, y):
+        """``(|p| - 1, TV(T(p), p))`` for ``p = p_d / (1 + lam - lam H[y])`` on the nodes."""
         tau = math.exp(laplace._logsumexp(lp))
         p = np.exp(lp - math.log(tau))
         p_next = np.exp(node_log_d) + lam * p * np.exp(log_h(y, node_log_s))
         p_next /= p_next.sum()
-        tv_step = 0.5 * float(np.abs(p_next - p).sum())
-        accepted = abs(tau - 1.0) < 1e-10 and tv_step < 1e-10
+        return tau - 1.0, 0.5 * float(np.abs(p_next - p).sum())
+
+    accepted = False
+    if lp is not None and sol.success:
+        norm_error, tv_step = one_step_tv(lp, y)
+        accepted = abs(norm_error) < 1e-10 and tv_step < 1e-10
     if accepted:
         how = "fixed-point solve of T9 (iteration, then Newton on log M_p over the L2 nodes)"
-        residual_value = tv_step
     else:
         y = y_iter
         lp, denom = unnormalized(y)
         how = (f"iteration of T ({steps} steps; Newton rejected: not a normalized fixed "
                f"point)")
-        residual_value = change
         if lp is None:
             raise RuntimeError("T9: the iterates reach 1 + lam - lam H <= 0 "
                                "(finite-K condensation, an open question of T9)")
+        norm_error, tv_step = one_step_tv(lp, y)
     lh_cheb = log_h(y, eng.cheb_r - eng.r_max)
     g = -np.log(1.0 + lam - lam * np.exp(lh_cheb))
     out = eng._materialize((cell_log_mass,), (g,))
@@ -350,7 +354,8 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     c = _shift(eng.r_max)
     return Limit(out.reshape(d.shape), 0.0, math.exp(eng.r_max - c) * float(p_nodes @ s_nodes),
                  c, how, eng.r_max,
-                 {"residual": residual_value, "iterations": steps,
+                 {"residual": tv_step, "normalization_error": norm_error,
+                  "last_change": change, "iterations": steps,
                   "newton_accepted": accepted, "newton_evaluations": int(sol.nfev),
                   "min_denominator": float(denom.min()),
                   "max_H": float(np.exp(log_h(y, node_log_s).max())),

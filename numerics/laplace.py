@@ -79,8 +79,10 @@ def v_grid(log_s_min: float, log_mean_s: float, K: float, h: float = DEFAULT_STE
 # ----------------------------------------------------------------------------------------
 
 
-#: nats below the integrand's maximum beyond which nodes are skipped (relative error e^-45)
-_WINDOW = 45.0
+#: nodes with ``e^v s <= e^{-_SERIES_EDGE}`` are summed through a Taylor series in ``s e^v``
+_SERIES_EDGE = 4.0
+#: terms of that series beyond the constant one (remainder < (e^-4)^9 / 9! ~ 6e-22)
+_SERIES = 8
 #: ``log(e^v s)`` at the right end of a point's window (integrand < e^{-50} x max beyond)
 _RIGHT_LOG = math.log(55.0)
 #: beyond this ``v`` the product ``e^v s`` is formed as ``exp(v + log s)`` (no overflow)
@@ -190,24 +192,49 @@ def log_laplace_numpy(v, log_s, log_p):
 # ----------------------------------------------------------------------------------------
 
 
+@numba.njit(cache=True)
+def _left_prefix_sums(v, h, g):
+    """``P[q, j] = log sum_{i<j} w_i exp(g_i + q v_i)`` for ``q = 0.._SERIES``, with the
+    trapezoid weights ``w_i = h`` (plus the closed-form left tail ``h/(e^h - 1)`` at
+    ``i = 0``), for step ``h`` (all nodes) and step ``2h`` (even nodes): shape (2, Q, n+1)."""
+    n = v.shape[0]
+    Q = _SERIES + 1
+    P = np.full((2, Q, n + 1), -np.inf)
+    for level in range(2):
+        step = h * (level + 1)
+        log_w = math.log(step)
+        log_w0 = math.log(step + step / math.expm1(step))
+        for q in range(Q):
+            acc = -np.inf
+            for i in range(n):
+                if level == 0 or i % 2 == 0:
+                    t = (log_w0 if i == 0 else log_w) + g[i] + q * v[i]
+                    acc = _logaddexp(acc, t)
+                P[level, q, i + 1] = acc
+    return P
+
+
 @numba.njit(cache=True, parallel=True)
 def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     """``log( h sum_j exp(f(v_j)) + left tail )`` with
     ``f(v) = v + log s - e^{v} s + (K-1) log M(e^v)``, and the same with step ``2h`` (even
-    nodes only), whose difference estimates the trapezoid error.
+    nodes only), whose difference estimates the trapezoid error.  The left tail beyond the
+    first node is ``h sum_{j<0} exp(f(v_0) + j h) = exp(f(v_0)) h / (e^h - 1)``.
 
-    The left tail is ``h sum_{j<0} exp(f(v_0) + j h) = exp(f(v_0)) h / (e^h - 1)``.
-    One pass per point, with a running log-sum-exp, over the window of nodes where the
-    integrand can exceed ``e^{-WINDOW}`` times its maximum: ``f(v) <= v + log s`` on the
-    left and ``f(v) <= log(e^v s) - e^v s + c(-log s)`` right of ``v = -log s`` (``c = (K-1)
-    log M`` is non-increasing), while ``max f >= f(-log s) = -1 + c(-log s)``.
+    Nodes with ``e^{v_j} s <= e^{-4}`` are summed in O(1) per point: there
+    ``exp(-e^{v} s) = sum_q (-s e^v)^q / q!`` (``_SERIES`` terms, remainder < 1e-21), so their
+    sum is ``e^{log s} sum_q (-s)^q/q! exp(P[q, j])`` with the prefix sums ``P`` of
+    ``exp(g_j + q v_j)``, ``g = v + (K-1) log M``, shared by all points.  The remaining
+    nodes, up to ``e^{v} s = 55`` (the integrand is below ``e^{-50}`` of its value beyond),
+    are summed explicitly with a running log-sum-exp.
     """
     n_v = v.shape[0]
     n = log_s_eval.shape[0]
     out = np.empty(n)
     out2 = np.empty(n)
+    g = v + k_minus_1 * log_m
+    P = _left_prefix_sums(v, h, g)
     ev = np.exp(np.minimum(v, _V_BIG))
-    c = k_minus_1 * log_m
     tail_h = h / math.expm1(h)
     tail_2h = 2.0 * h / math.expm1(2.0 * h)
     v0 = v[0]
@@ -215,36 +242,45 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
         ls = log_s_eval[i]
         s = math.exp(min(ls, 0.0))
         fast = ls <= 0.0
-        jm = int(round((-ls - v0) / h))
-        jm = min(max(jm, 0), n_v - 1)
-        floor = -1.0 + c[jm] - _WINDOW
-        j_lo = int(math.floor((floor - ls - v0) / h))
-        j_lo = min(max(j_lo, 0), n_v - 1)
+        j_r = int(math.ceil((-ls - _SERIES_EDGE - v0) / h))
+        j_r = min(max(j_r, 0), n_v)
         j_hi = int(math.ceil((-ls + _RIGHT_LOG - v0) / h)) + 1
-        j_hi = min(max(j_hi, j_lo + 1), n_v)
-        top = -np.inf
-        acc = 0.0
-        acc2 = 0.0
-        if j_lo == 0:
-            us = ev[0] * s if fast else math.exp(v0 + ls)
-            top = v0 + ls - us + c[0]
-            acc = tail_h
-            acc2 = tail_2h
-        for j in range(j_lo, j_hi):
-            us = ev[j] * s if (fast and v[j] < _V_BIG) else math.exp(v[j] + ls)
-            a = v[j] + ls - us + c[j]
-            if a > top:
-                scale = math.exp(top - a)
-                acc = acc * scale + h
-                acc2 = acc2 * scale + (2.0 * h if j % 2 == 0 else 0.0)
-                top = a
-            else:
-                e = math.exp(a - top)
-                acc += h * e
-                if j % 2 == 0:
-                    acc2 += 2.0 * h * e
-        out[i] = top + math.log(acc)
-        out2[i] = top + math.log(acc2) if acc2 > 0.0 else -np.inf
+        j_hi = min(max(j_hi, j_r), n_v)
+        res = np.empty(2)
+        for level in range(2):
+            # left part by the series
+            left = -np.inf
+            if j_r > 0:
+                t0 = P[level, 0, j_r]
+                acc = 0.0
+                fact = 1.0
+                for q in range(_SERIES + 1):
+                    if q > 0:
+                        fact *= -q
+                    acc += math.exp(P[level, q, j_r] + q * ls - t0) / fact
+                left = ls + t0 + math.log(acc)
+            # right part explicitly
+            top = -np.inf
+            accr = 0.0
+            if j_r == 0:
+                us = ev[0] * s if fast else math.exp(v0 + ls)
+                top = v0 + ls - us + k_minus_1 * log_m[0]
+                accr = tail_h if level == 0 else tail_2h
+            step = h * (level + 1)
+            for j in range(j_r, j_hi):
+                if level == 1 and j % 2 == 1:
+                    continue
+                us = ev[j] * s if (fast and v[j] < _V_BIG) else math.exp(v[j] + ls)
+                a = g[j] + ls - us
+                if a > top:
+                    accr = accr * math.exp(top - a) + step
+                    top = a
+                else:
+                    accr += step * math.exp(a - top)
+            right = top + math.log(accr) if accr > 0.0 else -np.inf
+            res[level] = _logaddexp(left, right)
+        out[i] = res[0]
+        out2[i] = res[1]
     return out, out2
 
 
