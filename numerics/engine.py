@@ -81,8 +81,8 @@ class CurationEngine:
     Parameters
     ----------
     reward : (N,) float array
-    model : (N,) float array, normalized, the start ``p_0``
-    data : (N,) float array or None
+    model : (N,) non-negative float array, the start ``p_0`` (normalized here)
+    data : (N,) non-negative float array or None
         the real-data law ``p_d``; ``None`` with a finite ``lam`` means ``p_d = p_0``.
     K : float, ``>= 1`` or ``inf``
     lam : float, ``>= 0`` or ``inf``
@@ -99,7 +99,8 @@ class CurationEngine:
         self.reward = reward
         self.shape = reward.shape
         two_bases = data is not None and not math.isinf(lam)
-        masses_in = [model] if not two_bases else [model, data]
+        masses = [model] if not two_bases else [model, data]
+        width = float(panel_width or DEFAULT_PANEL_WIDTH)
         support = model > 0
         if two_bases:
             support = support | (data > 0)
@@ -109,26 +110,24 @@ class CurationEngine:
             # than cells (wide reward spans on small grids are cheaper per atom)
             n_cells = int(support.sum())
             span = self.r_max - float(np.min(reward, where=support, initial=np.inf))
-            width_ = float(panel_width or DEFAULT_PANEL_WIDTH)
-            n_points = 2 * int(nodes) * (span / width_ + 1) * len(masses_in)
+            n_points = 2 * int(nodes) * (span / width + 1) * len(masses)
             method = ("direct" if n_cells <= AUTO_DIRECT_CELLS or n_points >= n_cells
                       else "compressed")
         if method not in ("direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
         self.method = method
-        width = 0.0 if method == "direct" else float(panel_width or DEFAULT_PANEL_WIDTH)
         self.cell_panel, self.cell_x, self.centers, self.half_widths = qr.panel_index(
-            reward, support, self.r_max, width, use_numba=use_numba)
+            reward, support, self.r_max, 0.0 if method == "direct" else width,
+            use_numba=use_numba)
         del support
         self.nodes = 1 if method == "direct" else int(nodes)
         (self.cheb_ptr, self.cheb_r, self.cheb_x,
          self.cheb_bary) = qr.chebyshev_points(self.centers, self.half_widths, self.nodes)
         self.n_cheb = self.cheb_r.shape[0]
         self.bases = []
-        masses = [model] if not two_bases else [model, data]
         single_data = (not math.isinf(lam)) and not two_bases
+        log_norm = qr.log_normalized if use_numba else qr.log_normalized_numpy
         for i, m in enumerate(masses):
-            log_norm = qr.log_normalized if use_numba else qr.log_normalized_numpy
             clm = log_norm(m, float(m.sum()))
             rules = self._rules(clm)
             L = np.zeros(self.n_cheb + rules.size)
