@@ -17,8 +17,8 @@
   ``1 - I`` sits on the top level set and ``Z = lam e^{r_*} / (1 + lam)``.
 - finite ``K`` and ``lam`` (T9): ``p^lam = p_d / (1 + lam - lam H^K_{p^lam})``.  The unknown
   is the function ``y = log M_{p^lam}`` on the ``v``-nodes of L2; ``y = Phi(y)`` (build ``H``
-  from ``y``, then ``p`` from T9, then ``M`` from ``p``) is solved by Newton's method
-  (``scipy.optimize.root``, 'hybr') from a few plain iterations.
+  from ``y``, then ``p`` from T9, then ``M`` from ``p``) with ``|p| = 1`` is solved by
+  Levenberg-Marquardt from the iterates of ``T`` (and accepted only if it is a fixed point).
 """
 
 from __future__ import annotations
@@ -270,7 +270,9 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     """T9: iterate ``T`` on the reward law until it settles, then polish with Newton.
 
     The unknown of the Newton step is ``y = log M_p`` on the v-nodes of L2, ``p`` normalized;
-    ``Phi(y)``: ``H`` from ``y`` (L2), ``p = p_d / (1 + lam - lam H)``, ``y' = log M_{p/|p|}``.
+    ``Phi(y)``: ``H`` from ``y`` (L2), ``p = p_d / (1 + lam - lam H)``, ``y' = log M_{p/|p|}``;
+    the equations ``Phi(y) = y`` and ``log |p| = 0`` are solved together by Levenberg-Marquardt
+    (``scipy.optimize.least_squares``), which is Gauss-Newton near the root.
     A solution is accepted only if it is a true fixed point: ``|p| = 1`` to 1e-10 (the
     normalized map also has spurious roots with ``|p| != 1``), every denominator positive,
     and ``T(p)`` within 1e-10 of ``p`` in total variation on the reward law.  Otherwise the
@@ -304,25 +306,35 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
         return kern_m(grid.v, node_log_s, lp - laplace._logsumexp(lp))
 
     # 1. plain iteration of T (the dynamics itself) until the mean reward settles
-    prev = eng.moments()[0]
-    change, steps = math.inf, 0
-    while steps < max_iter and change > 1e-13:
-        eng.advance()
-        steps += 1
-        cur = eng.moments()[0]
-        change = abs(cur - prev) / cur
-        prev = cur
-    log_s, log_p, _ = eng._pooled()
-    y_iter = kern_m(grid.v, log_s, log_p)
+    state = {"prev": eng.moments()[0], "change": math.inf, "steps": 0}
+
+    def iterate_until(tol):
+        while state["steps"] < max_iter and state["change"] > tol:
+            eng.advance()
+            state["steps"] += 1
+            cur = eng.moments()[0]
+            state["change"] = abs(cur - state["prev"]) / cur
+            state["prev"] = cur
+        log_s, log_p, _ = eng._pooled()
+        return kern_m(grid.v, log_s, log_p)
+
+    y_iter = iterate_until(1e-8)
 
     # 2. Newton polish, accepted only for a true fixed point
     def residual(y):
-        out = phi(y)
-        return np.full_like(y, 1e3) if out is None else out - y
+        """``Phi(y) - y`` and ``log |p|``: the normalization is an equation of its own, so
+        the spurious roots of the normalized map (``|p| != 1``) are not zeros."""
+        lp, _ = unnormalized(y)
+        if lp is None:
+            return np.full(y.shape[0] + 1, 1e3)
+        tot = laplace._logsumexp(lp)
+        return np.append(kern_m(grid.v, node_log_s, lp - tot) - y, tot)
 
-    sol = optimize.root(residual, y_iter, method="hybr", options={"xtol": 1e-14})
+    sol = optimize.least_squares(residual, y_iter, method="lm", xtol=1e-15, ftol=1e-15,
+                                 gtol=1e-15)
     y = sol.x
     lp, denom = unnormalized(y)
+
     def one_step_tv(lp, y):
         """``(|p| - 1, TV(T(p), p))`` for ``p = p_d / (1 + lam - lam H[y])`` on the nodes."""
         tau = math.exp(laplace._logsumexp(lp))
@@ -332,16 +344,16 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
         return tau - 1.0, 0.5 * float(np.abs(p_next - p).sum())
 
     accepted = False
-    if lp is not None and sol.success:
+    if lp is not None and sol.status > 0:
         norm_error, tv_step = one_step_tv(lp, y)
         accepted = abs(norm_error) < 1e-10 and tv_step < 1e-10
     if accepted:
         how = "fixed-point solve of T9 (iteration, then Newton on log M_p over the L2 nodes)"
-    else:
-        y = y_iter
+    else:  # iterate on to 1e-13 and return the iterate
+        y = iterate_until(1e-13)
         lp, denom = unnormalized(y)
-        how = (f"iteration of T ({steps} steps; Newton rejected: not a normalized fixed "
-               f"point)")
+        how = (f"iteration of T ({state['steps']} steps; Newton rejected: not a normalized "
+               f"fixed point)")
         if lp is None:
             raise RuntimeError("T9: the iterates reach 1 + lam - lam H <= 0 "
                                "(finite-K condensation, an open question of T9)")
@@ -355,7 +367,7 @@ def _finite_k_fixed_point(d, r, K, lam, method="auto", max_iter=5000):
     return Limit(out.reshape(d.shape), 0.0, math.exp(eng.r_max - c) * float(p_nodes @ s_nodes),
                  c, how, eng.r_max,
                  {"residual": tv_step, "normalization_error": norm_error,
-                  "last_change": change, "iterations": steps,
+                  "last_change": state["change"], "iterations": state["steps"],
                   "newton_accepted": accepted, "newton_evaluations": int(sol.nfev),
                   "min_denominator": float(denom.min()),
                   "max_H": float(np.exp(log_h(y, node_log_s).max())),
