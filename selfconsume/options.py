@@ -45,6 +45,18 @@ def _int(text):
         raise ValueError(f"not an integer: {text!r}") from None
 
 
+def parse_ids(text, known, what):
+    """``--only A,B,...``: the listed ids, each one of ``known`` (``None`` when absent)."""
+    if text is None:
+        return None
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in ids if t not in known]
+    if unknown or not ids:
+        raise UsageError(f"--only: unknown {what} id(s) {', '.join(unknown) or '(none)'}; "
+                         f"known: {', '.join(known)}")
+    return ids
+
+
 def scenario_from_args(args):
     """The :class:`numerics.scenarios.Scenario` described by the options (errors name the
     option or config key and raise :class:`UsageError`)."""
@@ -73,4 +85,4 @@ def scenario_from_args(args):
         raise UsageError(f"--scenario {name}: {exc}") from None
 
 
-__all__ = ["add_scenario_options", "scenario_from_args"]
+__all__ = ["add_scenario_options", "scenario_from_args", "parse_ids"]

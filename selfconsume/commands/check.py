@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import UsageError
-from ..options import add_scenario_options, scenario_from_args
+from ..options import add_scenario_options, parse_ids, scenario_from_args
 
 
 def register(subparsers):
@@ -34,12 +33,7 @@ def _ids(text):
     if text is None:
         return None
     from theory import STATEMENTS
-    ids = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in ids if t not in STATEMENTS]
-    if unknown or not ids:
-        raise UsageError(f"--only: unknown statement id(s) {', '.join(unknown) or '(none)'}; "
-                         f"known: {', '.join(STATEMENTS)}")
-    return ids
+    return parse_ids(text, STATEMENTS, "statement")
 
 
 def run(args):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from ..errors import UsageError
+from ..options import parse_ids
 
 WIDTHS = (52, 46, 16)   # statement, how, status (the id column fits the longest id)
 
@@ -34,14 +34,7 @@ def register(subparsers):
 
 
 def _ids(text, registry):
-    if text is None:
-        return None
-    ids = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in ids if t not in registry]
-    if unknown or not ids:
-        raise UsageError(f"--only: unknown verification id(s) {', '.join(unknown) or '(none)'}; "
-                         f"known: {', '.join(registry)}")
-    return ids
+    return parse_ids(text, registry, "verification")
 
 
 def format_table(results, detail=False):
