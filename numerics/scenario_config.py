@@ -31,7 +31,10 @@ from __future__ import annotations
 import ast
 import math
 import os
-import tomllib
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+    import tomli as tomllib
 
 import numpy as np
 
