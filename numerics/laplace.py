@@ -13,7 +13,10 @@ evaluated in log space:
   from a log-sum-exp otherwise (``M`` far below the smallest float);
 - ``log H`` by a log-sum-exp over the nodes, plus the exact geometric sum of the left tail
   ``h sum_{j<0} e^{f(v_0) + j h}`` (the integrand is ``~ e^v s`` there), which makes the
-  truncation error second order in ``e^{v_0}``.
+  truncation error second order in ``e^{v_0}``; the nodes with ``e^v s <= e^{-4}`` are summed
+  in O(1) per point through a Taylor series in ``s e^v`` over prefix sums shared by all points;
+- the step is checked against step ``2h`` (even nodes) and halved where they disagree; for a
+  non-integer ``K`` it starts at ``h/2`` (branch points of ``M^{K-1}`` near the real axis).
 
 Each hot loop is a small numba kernel with a pure numpy twin (``*_numpy``); the tests hold
 the two against each other.
