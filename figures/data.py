@@ -204,7 +204,7 @@ def _kingman_limit(b, lam):
     with warnings.catch_warnings():
         # quad's roundoff notice near the integrable singularity (-r)^(b-2) at r = 0
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        return numerics.limit(_kingman_law(b), K=INF, lam=float(lam))
+        return numerics.limit_continuous(_kingman_law(b), K=INF, lam=float(lam))
 
 
 def kingman_critical_lam(b):

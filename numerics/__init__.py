@@ -9,9 +9,11 @@ from .evolution import evolve, Trajectory, EvolutionInterrupted, tilt
 
 __all__ = ["curation_factor", "curate", "retrain_step", "evolve", "Trajectory",
            "EvolutionInterrupted", "tilt"]
-from .fixed_points import limit, Limit, ContinuousRewardLaw
+from .limits import limit, limit_continuous, critical_lam, Limit, LimitMethod
+from .reward_law import ContinuousRewardLaw
 
-__all__ += ["limit", "Limit", "ContinuousRewardLaw"]
+__all__ += ["limit", "limit_continuous", "critical_lam", "Limit", "LimitMethod",
+            "ContinuousRewardLaw"]
 from .sampling import simulate, Simulation, compare_with_exact
 
 __all__ += ["simulate", "Simulation", "compare_with_exact"]

@@ -9,7 +9,7 @@ Examples
 >>> float(np.dot(mass, H))          # P1: E_p[H] = 1
 1.0
 >>> curate(mass, reward, K=math.inf).round(4)   # L3: p e^r / E_p[e^r]
-array([0.1554, 0.2112, 0.5741])
+array([0.1652, 0.2245, 0.6103])
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from .engine import CurationEngine
+from .engine import CurationEngine, resolved
+from .threads import serial_blas
 from .validation import as_mass, as_reward, check_K, check_lam, check_data
 
 __all__ = ["curation_factor", "curate", "retrain_step"]
@@ -31,6 +32,7 @@ def _prepare(mass, reward, K):
     return m, r, K
 
 
+@serial_blas
 def curation_factor(mass, reward, K, *, method="auto"):
     r"""The curation factor ``H_p^K`` at every cell (THEORY.md L1-L3).
 
@@ -60,18 +62,19 @@ def curation_factor(mass, reward, K, *, method="auto"):
     ndarray shaped like ``mass``: ``H_p^K`` at every cell, including cells of zero mass.
     """
     m, r, K = _prepare(mass, reward, K)
-    flat_m = (m / m.sum()).ravel()
-    flat_r = r.ravel()
-    eng = CurationEngine(flat_r, flat_m, None, K, math.inf, method=method)
-    out = np.empty(flat_r.shape)
-    inside = eng.cell_panel >= 0
-    log_h = eng.log_curation_factor_at_cells()
-    out[inside] = log_h[inside]
-    if not inside.all():
-        # cells outside the support: H is still defined through r(x); evaluate directly
-        log_s, log_p, _ = eng._pooled()
-        vals, inv = np.unique(flat_r[~inside], return_inverse=True)
-        out[~inside] = eng.log_curation_factor(vals - eng.r_max, log_s, log_p)[inv]
+    flat_m, flat_r = m.ravel(), r.ravel()
+
+    def factor(eng):
+        log_h = eng.log_factor_at_cells()
+        outside = np.isnan(log_h)
+        if outside.any():
+            # cells outside the support: H is still defined through r(x); evaluated directly
+            vals, inv = np.unique(flat_r[outside], return_inverse=True)
+            log_h[outside] = eng.log_factor(vals - eng.r_max)[inv]
+        return log_h
+
+    out, _, _ = resolved(lambda res: CurationEngine(flat_r, flat_m, None, K, math.inf,
+                                                    method=method, resolution=res), factor)
     with np.errstate(over="ignore"):
         res = np.exp(out)
     if not np.all(np.isfinite(res)):
@@ -88,6 +91,7 @@ def curate(mass, reward, K, *, method="auto"):
     return retrain_step(mass, reward, K, math.inf, None, method=method)
 
 
+@serial_blas
 def retrain_step(mass, reward, K, lam=math.inf, data=None, *, method="auto"):
     r"""One retraining step ``T(p) = (p_d + lam C_K(p)) / (1 + lam)`` (THEORY.md sec. 4).
 
@@ -99,7 +103,12 @@ def retrain_step(mass, reward, K, lam=math.inf, data=None, *, method="auto"):
     m, r, K = _prepare(mass, reward, K)
     lam = check_lam(lam)
     d = check_data(data, lam, m.shape)
-    flat_d = None if d is None else (d / d.sum()).ravel()
-    eng = CurationEngine(r.ravel(), (m / m.sum()).ravel(), flat_d, K, lam, method=method)
-    eng.advance()
-    return eng.snapshot().materialize().reshape(m.shape)
+    flat_d = None if d is None else d.ravel()
+
+    def step(eng):
+        eng.advance()
+        return eng.snapshot().materialize()
+
+    out, _, _ = resolved(lambda res: CurationEngine(r.ravel(), m.ravel(), flat_d, K, lam,
+                                                    method=method, resolution=res), step)
+    return out.reshape(m.shape)

@@ -1,82 +1,188 @@
-"""The curation dynamics on the reward law (DESIGN.md "everything is a function of the reward").
+"""The curation dynamics on the reward law (DESIGN.md, "everything is a function of the reward").
 
-A model is ``p_t = sum_b w_{b,t}(r) base_b`` with bases ``p_0`` (and ``p_d`` when the real
-data differ from the start).  The recurrences (THEORY.md L1-L3, sections 3-4) act on the
-weights only:
+A model is ``p_t = sum_b w_{b,t}(r) base_b`` with bases ``p_0`` (and ``p_d`` when the real data
+differ from the start).  The recurrences (THEORY.md L1-L3, sections 3-4) act on the weights
+only:
 
 - curated data only:  ``w_{t+1} = w_t H_{p_t}^K / E_{p_t}[H]``;
 - with real data, ``p_{t+1} = (p_d + lam C_K(p_t)) / (1 + lam)``:
   ``w_{0,t+1} = lam w_{0,t} H / ((1+lam) E[H])`` and
   ``w_{d,t+1} = (1 + lam w_{d,t} H / E[H]) / (1 + lam)``.
 
-The weights are tracked in log space at a few points per reward panel (Chebyshev points,
-for interpolation to the cells; Gauss nodes of each base, for the integrals ``M_p(u)`` and the
-moments, see :mod:`numerics.quadrature_rules`).  A step costs O(points x v-nodes), independent
-of the grid size; densities on the grid are materialized only when asked, in O(N m).
+The log weights are tracked at a few points per reward panel (:mod:`numerics.panels`):
+Chebyshev points, for interpolation to the cells (:mod:`numerics.chebyshev`), and the Gauss
+nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments.  A step costs
+O(points x v-nodes), independent of the grid; densities are materialized only when asked, in
+one pass over the grid that reads the caller's ``reward`` and masses (the engine keeps no
+grid-sized array of its own, except the distinct-reward index of the direct mode).
+
+Exactness: the weights at the points are exact up to the L2 quadrature (each step applies the
+recurrence pointwise); the interpolation to the cells is checked at every step by the size of
+the last Chebyshev coefficients of every panel that carries mass (:data:`INTERPOLATION_TOL`).
+When it fails, the step raises :class:`ResolutionLost`, and the callers
+(:func:`numerics.evolve`, ...) start over on finer panels or in the direct mode, and say so.
 
 When a weight varies by more than ``TILT_LIMIT`` nats across a panel (long runs without real
-data, where ``w_t ~ e^{t r}``), the base measure of that panel is re-tilted: its cell masses
-absorb the current weight and its Gauss rule is rebuilt (O(N m), rarely).
+data, where ``w_t ~ e^{t r}``), the base measure of that panel is re-tilted: its Gauss rule is
+rebuilt for the current weight (one pass over the grid, rarely).
+
+The public interface (used by :mod:`numerics.curation`, :mod:`numerics.fixed_points` and the
+curation rules) is :class:`CurationEngine` with :meth:`~CurationEngine.law`,
+:meth:`~CurationEngine.log_factor`, :meth:`~CurationEngine.advance`,
+:meth:`~CurationEngine.moments`, :meth:`~CurationEngine.snapshot`,
+:meth:`~CurationEngine.points`, :meth:`~CurationEngine.materialize` and
+:meth:`~CurationEngine.log_factor_at_cells`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import laplace, quadrature_rules as qr
+from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
+from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 
-__all__ = ["CurationEngine", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "AUTO_DIRECT_CELLS"]
+__all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
+           "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
-#: panel width in nats of reward (compressed mode)
-DEFAULT_PANEL_WIDTH = 0.25
-#: Gauss nodes and Chebyshev points per panel (with 0.25-nat panels: 1e-14 relative against
-#: the direct per-atom computation on smooth grids; 6 nodes give 6e-9, 8 give 8e-12)
-DEFAULT_NODES = 10
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
 AUTO_DIRECT_CELLS = 4096
 #: largest variation (nats) of a weight across one panel before its base is re-tilted
 TILT_LIMIT = 6.0
+#: largest accepted interpolation error of a log weight (absolute, i.e. relative on masses),
+#: estimated per panel by its last two Chebyshev coefficients, plus 64 ulps of the weight
+INTERPOLATION_TOL = 1e-10
+#: panels lighter than this fraction of the heaviest are not held to INTERPOLATION_TOL
+NEGLIGIBLE_PANEL = 1e-20
+#: fixed blocks of cells for the parallel passes (sums do not depend on the thread count)
+_CHUNK_CELLS = 1 << 15
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How finely the compressed law resolves the reward axis.  ``direct`` means one node per
+    distinct reward (exact).  :meth:`refined` is the next finer one (finer panels, then
+    direct)."""
+
+    direct: bool = False
+    width: float = DEFAULT_PANEL_WIDTH
+    nodes: int = DEFAULT_NODES
+    fine_nodes: int = FINE_NODES
+    graded_depth: float = panels.GRADED_DEPTH
+    fine_depth: float = panels.FINE_DEPTH
+    level: int = 0
+
+    def refined(self):
+        """The next resolution: the fine layout (:data:`REFINED`), then the direct mode."""
+        if self.direct or self.level >= REFINED.level:
+            return Resolution(direct=True, level=self.level + 1)
+        return REFINED
+
+    def describe(self):
+        if self.direct:
+            return "direct (one node per distinct reward)"
+        return (f"compressed ({self.width:g}-nat panels, {self.nodes} nodes, {self.fine_nodes} "
+                f"near the top, graded below {self.graded_depth:g} nats)")
+
+
+#: the finer compressed layout tried after the standard one loses resolution: 64 nodes per
+#: graded panel resolve the front that a condensing run with real data moves toward the top
+#: (``log w_t`` changes slope by ``t`` over ``~2 pi / t`` nats at depth ``d_0(t) ~ c / t``, a
+#: pair of log singularities at relative distance ``~ 2 pi / c`` from the real axis)
+REFINED = Resolution(False, DEFAULT_PANEL_WIDTH, 16, 64, panels.GRADED_DEPTH, panels.FINE_DEPTH,
+                     level=1)
+
+
+class ResolutionLost(ArithmeticError):
+    """The compressed law no longer resolves a weight to :data:`INTERPOLATION_TOL` (raised by
+    :meth:`CurationEngine.advance`; the callers restart on finer panels)."""
+
+    def __init__(self, step, panel_depth, error, tolerance):
+        super().__init__(f"step {step}: interpolation error {error:.2g} > {tolerance:.2g} in "
+                         f"the panel at depth {panel_depth:.4g} nats below the top reward")
+        self.step, self.panel_depth, self.error, self.tolerance = (step, panel_depth, error,
+                                                                   tolerance)
+
+
+@dataclass(frozen=True)
+class RewardLaw:
+    """A law on the reward axis as the engine holds it: nodes at ``log s = r - r_max <= 0``
+    with normalized log-masses ``log_p`` (``-inf`` allowed)."""
+
+    log_s: np.ndarray
+    log_p: np.ndarray
+    r_max: float
+
+    def mean_s(self):
+        return float(np.exp(self.log_p) @ np.exp(self.log_s))
+
+
+def resolved(make_engine, body, resolution=None, restarts=None):
+    """``body(engine)`` for ``engine = make_engine(resolution)``, started over on the next
+    finer resolution (:meth:`Resolution.refined`: the fine layout, then the direct mode)
+    whenever it raises :class:`ResolutionLost`.
+
+    Returns ``(result, engine, restarts)``; ``restarts`` (appended to the list given, if any)
+    says, for each abandoned attempt, what it was and why it was abandoned (the results report
+    it)."""
+    res = resolution or Resolution()
+    restarts = [] if restarts is None else restarts
+    while True:
+        eng = make_engine(res)
+        try:
+            return body(eng), eng, restarts
+        except ResolutionLost as exc:
+            if eng.method == "direct":  # pragma: no cover - the direct mode never raises it
+                raise
+            restarts.append(f"{eng.resolution.describe()}: {exc}")
+            res = eng.resolution.refined()
 
 
 def _lse(a):
     return laplace._logsumexp(a)
 
 
+def bradley_terry_log_factor(K, h=laplace.DEFAULT_STEP, use_numba=True):
+    """``log H_p^K`` at given ``log s`` for a law given by nodes (THEORY.md L2, L3)."""
+    def log_factor(log_s_eval, log_s, log_p):
+        return laplace.log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=h,
+                                                 use_numba=use_numba)
+    return log_factor
+
+
 class _Base:
-    """One base measure: tilted cell log-masses, its Gauss rules, and its log weights.
+    """One base measure: the caller's masses (by reference), its Gauss rules (of the measure
+    tilted by ``T``), and its log weights ``L`` (``p_t``'s part is ``mass/total exp(L)``), both
+    at ``[Chebyshev points, own Gauss nodes]``.  ``node_panel``: the panel of each node (in the
+    direct mode, the index of its distinct reward among the Chebyshev points)."""
 
-    ``L`` (full log weight ``log dp_t/d base``) and ``T`` (the tilt already absorbed into
-    ``cell_log_mass`` and the rule) are kept at ``[chebyshev points, own Gauss nodes]``.
-    """
+    __slots__ = ("mass", "log_total", "rules", "panel_log_mass", "node_panel", "L", "T",
+                 "is_data")
 
-    __slots__ = ("cell_log_mass", "rules", "L", "T", "is_data")
-
-    def __init__(self, cell_log_mass, rules, L, T, is_data):
-        self.cell_log_mass = cell_log_mass
-        self.rules = rules
-        self.L = L
-        self.T = T
-        self.is_data = is_data
+    def __init__(self, mass, log_total, rules, panel_log_mass, L, T, is_data):
+        self.mass, self.log_total, self.rules = mass, log_total, rules
+        self.panel_log_mass = panel_log_mass  # log of the base's normalized mass per panel
+        self.node_panel = rules.panel_of_nodes()
+        self.L, self.T, self.is_data = L, T, is_data
 
 
 class Snapshot:
     """What is needed to materialize the masses of one step on the grid (lazily)."""
 
-    __slots__ = ("engine", "cell_log_masses", "weights")
+    __slots__ = ("engine", "weights")
 
-    def __init__(self, engine, cell_log_masses, weights):
+    def __init__(self, engine, weights):
         self.engine = engine
-        self.cell_log_masses = cell_log_masses
         self.weights = weights
 
     def materialize(self):
-        return self.engine._materialize(self.cell_log_masses, self.weights)
+        return self.engine.materialize(self.weights)
 
 
 class CurationEngine:
-    """State of ``p_t`` on the reward law of ``reward`` with bases ``bases`` (flat arrays).
+    """State of ``p_t`` on the reward law of ``reward`` (flat arrays).
 
     Parameters
     ----------
@@ -86,94 +192,208 @@ class CurationEngine:
         the real-data law ``p_d``; ``None`` with a finite ``lam`` means ``p_d = p_0``.
     K : float, ``>= 1`` or ``inf``
     lam : float, ``>= 0`` or ``inf``
-    method : ``"auto"``, ``"direct"`` (one node per distinct reward: exact reward law) or
-        ``"compressed"`` (Gauss rules per panel of ``panel_width`` nats).
+    method : ``"auto"``, ``"direct"`` (one node per distinct reward: the exact reward law) or
+        ``"compressed"`` (Gauss rules per panel, :mod:`numerics.panels`).
+    resolution : :class:`Resolution` or None
+        the compressed layout (default: the standard one); ignored in the direct mode.
+    log_factor : callable or None
+        ``log_factor(log_s_eval, log_s, log_p) -> log H`` of the curation rule (default:
+        Bradley-Terry with ``K``, L2/L3).
+
+    The arrays are kept by reference: do not modify them while the engine is in use.
     """
 
-    def __init__(self, reward, model, data, K, lam, method="auto", panel_width=None,
-                 nodes=DEFAULT_NODES, step=laplace.DEFAULT_STEP, use_numba=True):
+    def __init__(self, reward, model, data, K, lam, method="auto", resolution=None, *,
+                 log_factor=None, step=laplace.DEFAULT_STEP, use_numba=True):
         self.K = float(K)
         self.lam = float(lam)
         self.step_h = step
         self.use_numba = use_numba
         self.reward = reward
         self.shape = reward.shape
+        self.log_factor_of = log_factor or bradley_terry_log_factor(self.K, step, use_numba)
         two_bases = data is not None and not math.isinf(lam)
         masses = [model] if not two_bases else [model, data]
-        width = float(panel_width or DEFAULT_PANEL_WIDTH)
-        support = model > 0
-        if two_bases:
-            support = support | (data > 0)
-        self.r_max = float(np.max(reward, where=support, initial=-np.inf))
-        if method == "auto":
-            # compressed tracks ~2 x nodes points per panel: worth it only with fewer points
-            # than cells (wide reward spans on small grids are cheaper per atom)
-            n_cells = int(support.sum())
-            span = self.r_max - float(np.min(reward, where=support, initial=np.inf))
-            n_points = 2 * int(nodes) * (span / width + 1) * len(masses)
-            method = ("direct" if n_cells <= AUTO_DIRECT_CELLS or n_points >= n_cells
-                      else "compressed")
-        if method not in ("direct", "compressed"):
+        m1 = data if two_bases else model
+        self._chunks = max(1, min(64, reward.shape[0] // _CHUNK_CELLS))
+        if use_numba:
+            top, second, bottom = panels.reward_extremes.at(reward.shape[0])(
+                reward, model, m1, self._chunks)
+        else:
+            top, second, bottom = panels.reward_extremes_numpy(reward, model, m1)
+        self.r_max = float(top)
+        self.r_min = float(bottom)
+        res = resolution or Resolution()
+        if method not in ("auto", "direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
-        self.method = method
-        self.cell_panel, self.cell_x, self.centers, self.half_widths = qr.panel_index(
-            reward, support, self.r_max, 0.0 if method == "direct" else width,
-            use_numba=use_numba)
-        del support
-        self.nodes = 1 if method == "direct" else int(nodes)
-        (self.cheb_ptr, self.cheb_r, self.cheb_x,
-         self.cheb_bary) = qr.chebyshev_points(self.centers, self.half_widths, self.nodes)
-        self.n_cheb = self.cheb_r.shape[0]
-        self.bases = []
-        single_data = (not math.isinf(lam)) and not two_bases
-        log_norm = qr.log_normalized if use_numba else qr.log_normalized_numpy
-        for i, m in enumerate(masses):
-            clm = log_norm(m, float(m.sum()))
-            rules = self._rules(clm)
-            L = np.zeros(self.n_cheb + rules.size)
-            if i == 1:  # the data base starts with weight 0 (p_0 = model)
-                L[:] = -np.inf
-            self.bases.append(_Base(clm, rules, L, np.zeros_like(L),
-                                    is_data=(i == 1) or single_data))
+        if method != "direct" and not res.direct:
+            layout = panels.make_layout(self.r_max, float(second), res.width, res.nodes,
+                                        res.fine_nodes, res.graded_depth, res.fine_depth)
+            counts, n_cells, points = self._count(layout, model, m1, len(masses))
+            compressed = not (method == "auto" and (n_cells <= AUTO_DIRECT_CELLS
+                                                    or points >= n_cells))
+        else:
+            compressed = False
+        self.method = "compressed" if compressed else "direct"
+        self.resolution = res if compressed else Resolution(direct=True, level=res.level)
+        self.steps_done = 0
         self.rebuilds = 0
+        single_data = (not math.isinf(lam)) and not two_bases
+        if compressed:
+            built = self._build_compressed(counts, masses, m1)
+        else:
+            built = self._build_direct(reward, masses, m1)
+        self.bases = []
+        for i, (m, (log_total, rules, panel_log_mass)) in enumerate(zip(masses, built)):
+            n_pts = self.n_cheb + rules.size
+            L = np.zeros(n_pts) if i == 0 else np.full(n_pts, -np.inf)
+            self.bases.append(_Base(m, log_total, rules, panel_log_mass, L, np.zeros(n_pts),
+                                    is_data=(i == 1) or single_data))
 
-    # ------------------------------------------------------------------------------------
-    def _rules(self, cell_log_mass):
-        return qr.build_rules(self.cell_panel, self.cell_x, cell_log_mass, self.centers,
-                              self.half_widths, self.nodes, use_numba=self.use_numba)
+    # ------------------------------------------------------------------ build
+    def _count(self, layout, m0, m1, n_bases):
+        """Count pass: cells per raw panel; returns ``(counts, support cells, points)``."""
+        n_raw = layout.raw_panels(self.r_max - self.r_min)
+        args = (self.reward, m0, m1, layout.r_max, layout.graded_depth, layout.levels,
+                layout.width, n_raw, self._chunks)
+        if self.use_numba:
+            counts = panels.count_cells.at(self.reward.shape[0])(*args)
+        else:
+            counts = panels.count_cells_numpy(*args)
+        per_panel = counts.sum(axis=0)
+        raw_used = np.flatnonzero(per_panel)
+        _, _, nodes = layout.geometry(raw_used)
+        points = 2 * int(nodes.sum()) * n_bases
+        self._layout, self._raw_used = layout, raw_used
+        return counts, int(per_panel.sum()), points
+
+    def _build_compressed(self, counts, masses, m1):
+        layout, raw_used = self._layout, self._raw_used
+        lo, hi, n_nodes = layout.geometry(raw_used)
+        self.panel_lo, self.panel_hi = lo, hi
+        self.panel_nodes = n_nodes
+        self.compact = np.full(counts.shape[1], -1, dtype=np.int64)
+        self.compact[raw_used] = np.arange(raw_used.size)
+        per_panel = counts[:, raw_used]
+        self.ptr = np.concatenate([[0], np.cumsum(per_panel.sum(axis=0))]).astype(np.int64)
+        start = np.zeros(counts.shape, dtype=np.int64)
+        start[:, raw_used] = self.ptr[:-1][None, :] + np.cumsum(per_panel, axis=0) - per_panel
+        self._start = start
+        self.cptr, self.cheb_x = cheb.chebyshev_points(n_nodes)
+        rows = np.repeat(np.arange(raw_used.size), n_nodes)
+        center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        self.cheb_depth = center[rows] - half[rows] * self.cheb_x
+        self.n_cheb = self.cheb_x.shape[0]
+        xs, ws = self._scatter(masses, m1)
+        return [self._rules_from(xs, w, float(m.sum())) for w, m in zip(ws, masses)]
+
+    def _scatter(self, masses, m1):
+        n = int(self.ptr[-1])
+        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n)
+        lay = self._layout
+        args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels, lay.width,
+                self._start, xs, w0, w1)
+        if self.use_numba:
+            panels.scatter_cells.at(self.reward.shape[0])(*args)
+        else:
+            panels.scatter_cells_numpy(*args)
+        return xs, ([w0, w1] if len(masses) == 2 else [w0])
+
+    def _rules_from(self, xs, ws, total, tilt=None):
+        """Gauss rules of the scattered masses ``ws`` (divided by ``total``, times
+        ``exp(tilt)`` where given: ``(coefficients at the Chebyshev points, panel maxima)``)."""
+        m_max = int(self.panel_nodes.max())
+        if tilt is not None:
+            coeffs, tmax = tilt
+            f = cheb.tilt_weights.at(xs.size) if self.use_numba else cheb.tilt_weights_numpy
+            f(self.ptr, xs, ws, self.cptr, coeffs, tmax)
+        if self.use_numba:
+            alpha, beta, n_used, log_scale = gr.stieltjes.at(xs.size * m_max)(
+                self.ptr, xs, ws, self.panel_nodes, m_max)
+        else:
+            alpha, beta, n_used, log_scale = gr.stieltjes_numpy(self.ptr, xs, ws,
+                                                                self.panel_nodes, m_max)
+        counts, node_x, node_w = gr.gauss_from_recurrence(alpha, beta, n_used)
+        rows = np.repeat(np.arange(counts.size), counts)
+        with np.errstate(divide="ignore"):
+            log_w = (np.log(node_w) + np.log(beta[rows, 0]) + log_scale[rows] - math.log(total))
+        if tilt is not None:
+            log_w += tilt[1][rows]
+        center = 0.5 * (self.panel_lo + self.panel_hi)
+        half = 0.5 * (self.panel_hi - self.panel_lo)
+        depth = center[rows] - half[rows] * node_x
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        with np.errstate(divide="ignore"):
+            panel_log_mass = np.log(beta[:, 0]) + log_scale - math.log(total)
+        return math.log(total), gr.PanelRules(ptr, node_x, depth, log_w), panel_log_mass
+
+    def _build_direct(self, reward, masses, m1):
+        sup = (masses[0] > 0) | (m1 > 0)
+        vals, inverse = np.unique(reward[sup], return_inverse=True)
+        vals, inverse = vals[::-1], (vals.size - 1) - inverse   # by depth, increasing
+        self.inverse = np.full(reward.shape, -1, dtype=np.int64)
+        self.inverse[sup] = inverse
+        depth = self.r_max - vals
+        n = vals.size
+        self.cptr = np.arange(n + 1, dtype=np.int64)
+        self.cheb_x = np.zeros(n)
+        self.cheb_depth = depth
+        self.n_cheb = n
+        self.panel_lo = self.panel_hi = depth
+        self.panel_nodes = np.ones(n, dtype=np.int64)
+        out = []
+        for m in masses:
+            total = float(m.sum())
+            w = np.bincount(inverse, weights=m[sup], minlength=n)
+            keep = np.flatnonzero(w > 0)
+            ptr = np.concatenate([[0], np.cumsum(w > 0)]).astype(np.int64)
+            rules = gr.PanelRules(ptr, np.zeros(keep.size), depth[keep],
+                                  np.log(w[keep]) - math.log(total))
+            with np.errstate(divide="ignore"):
+                out.append((math.log(total), rules, np.log(w) - math.log(total)))
+        return out
+
+    # ------------------------------------------------------------------ the law
+    def law(self) -> RewardLaw:
+        """The normalized law of ``p_t`` on the Gauss nodes of all bases."""
+        log_s, log_p, _ = self._pooled()
+        return RewardLaw(log_s, log_p, self.r_max)
 
     def _pooled(self):
-        """Normalized pooled law of ``p_t`` on the Gauss nodes: ``(log_s, log_p, logZ)``."""
         log_p = np.concatenate([b.rules.log_w + (b.L - b.T)[self.n_cheb:] for b in self.bases])
-        log_s = np.concatenate([b.rules.r for b in self.bases]) - self.r_max
+        log_s = -np.concatenate([b.rules.depth for b in self.bases])
         log_z = _lse(log_p)
         return log_s, log_p - log_z, log_z
 
-    def _eval_points(self):
-        """Log ``s`` at every point where ``H`` is needed: Chebyshev points, then each
-        base's Gauss nodes (in direct mode the nodes are Chebyshev points: not repeated)."""
-        if self.method == "direct":
-            return self.cheb_r - self.r_max
-        return np.concatenate([self.cheb_r] + [b.rules.r for b in self.bases]) - self.r_max
+    def points(self):
+        """``log s = r - r_max`` at the Chebyshev points, where functions of the reward are
+        given to :meth:`materialize`."""
+        return -self.cheb_depth
 
-    def _split_h(self, log_h):
-        """Per base, ``log H`` at ``[chebyshev points, own nodes]``."""
-        out = []
+    def log_factor(self, log_s_eval, law=None):
+        """``log H`` of the curation rule for the law ``law`` (default: ``p_t``) at the
+        rewards ``r_max + log_s_eval``."""
+        law = law or self.law()
+        return self.log_factor_of(np.asarray(log_s_eval, dtype=np.float64), law.log_s,
+                                  law.log_p)
+
+    def _eval_points(self):
+        """``log s`` where ``H`` is needed: the Chebyshev points, then each base's Gauss nodes
+        (in the direct mode the nodes are Chebyshev points: not repeated)."""
         if self.method == "direct":
-            for b in self.bases:
-                rows = np.repeat(np.arange(len(b.rules.ptr) - 1), np.diff(b.rules.ptr))
-                out.append(np.concatenate([log_h, log_h[rows]]))
-            return out
-        off = self.n_cheb
+            return -self.cheb_depth
+        return -np.concatenate([self.cheb_depth] + [b.rules.depth for b in self.bases])
+
+    def _split(self, log_h):
+        """Per base, ``log H`` at ``[Chebyshev points, own nodes]``."""
+        if self.method == "direct":
+            return [np.concatenate([log_h, log_h[b.node_panel]]) for b in self.bases]
+        out, off = [], self.n_cheb
         for b in self.bases:
             n = b.rules.size
             out.append(np.concatenate([log_h[:self.n_cheb], log_h[off:off + n]]))
             off += n
         return out
-
-    def log_curation_factor(self, log_s_eval, log_s, log_p):
-        return laplace.log_curation_factor_nodes(log_s, log_p, self.K, log_s_eval,
-                                                 h=self.step_h, use_numba=self.use_numba)
 
     def moments(self):
         """``(E[s], Var[s], E[r])`` of the current ``p_t``, ``s = e^{r - r_max}``."""
@@ -185,11 +405,14 @@ class CurationEngine:
         mean_r = float(np.dot(p, log_s)) + self.r_max
         return mean_s, var_s, mean_r
 
+    # ------------------------------------------------------------------ dynamics
     def advance(self):
-        """One step of the recurrence (curated only, or mixed with real data)."""
+        """One step of the recurrence (curated only, or mixed with real data).
+
+        Raises :class:`ResolutionLost` if the compressed law stops resolving a weight."""
         log_s, log_p, log_z = self._pooled()
-        log_h_all = self.log_curation_factor(self._eval_points(), log_s, log_p)
-        per_base = self._split_h(log_h_all)
+        log_h_all = self.log_factor_of(self._eval_points(), log_s, log_p)
+        per_base = self._split(log_h_all)
         node_h = np.concatenate([h[self.n_cheb:] for h in per_base])
         log_eh = _lse(log_p + node_h)  # log E_p[H] (= 0 by P1, up to rounding)
         lam = self.lam
@@ -202,67 +425,146 @@ class CurationEngine:
                 b.L = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
             else:
                 b.L = curated + log_lam - math.log1p(lam)
+        self.steps_done += 1
         if self.method == "compressed":
+            self._check_resolution()
             self._retilt()
 
+    def _panel_log_mass(self, b):
+        """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
+        lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
+        out = np.full(self.cptr.size - 1, -np.inf)
+        if lp.size:
+            np.logaddexp.at(out, b.node_panel, lp)
+        return out
+
+    def _check_resolution(self):
+        masses = [self._panel_log_mass(b) for b in self.bases]
+        heaviest = max(float(m.max()) for m in masses)
+        for b, pm in zip(self.bases, masses):
+            self._check_interpolation(b.L[:self.n_cheb], pm, heaviest)
+
+    def _check_interpolation(self, g, panel_log_mass, heaviest=None):
+        """Raise :class:`ResolutionLost` if the interpolant of ``g`` (values at the Chebyshev
+        points) errs by more than :data:`INTERPOLATION_TOL` (plus 64 ulps of ``g``) on a panel
+        whose log mass ``panel_log_mass`` is above ``NEGLIGIBLE_PANEL`` of ``heaviest``."""
+        if heaviest is None:
+            heaviest = float(np.max(panel_log_mass))
+        rel = panel_log_mass > heaviest + math.log(NEGLIGIBLE_PANEL)
+        if not rel.any():
+            return
+        coeffs = cheb.to_coefficients(g, self.cptr)
+        err = cheb.tail_error(coeffs, self.cptr)
+        big = np.maximum.reduceat(np.abs(np.where(np.isfinite(g), g, 0.0)), self.cptr[:-1])
+        tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
+        bad = rel & ~(err <= tol)
+        if bad.any():
+            q = int(np.flatnonzero(bad)[np.argmax((err / tol)[bad])])
+            raise ResolutionLost(self.steps_done, 0.5 * (self.panel_lo[q] + self.panel_hi[q]),
+                                 float(err[q]), float(tol[q]))
+
     def _retilt(self):
-        for b in self.bases:
+        for i, b in enumerate(self.bases):
             g = (b.L - b.T)[:self.n_cheb]
             if not np.all(np.isfinite(g)):
                 continue
-            ptr = self.cheb_ptr
+            ptr = self.cptr
             spread = np.maximum.reduceat(g, ptr[:-1]) - np.minimum.reduceat(g, ptr[:-1])
             if spread.max() <= TILT_LIMIT:
                 continue
-            new_clm = self._interp(g)
-            new_clm += b.cell_log_mass  # in place: one grid-sized array, not two
-            b.cell_log_mass = new_clm
-            b.rules = self._rules(new_clm)
-            L_nodes = self._interp_at_nodes(b.L[:self.n_cheb], b.rules)
-            b.L = np.concatenate([b.L[:self.n_cheb], L_nodes])
+            new_t = b.L[:self.n_cheb].copy()
+            coeffs = cheb.to_coefficients(new_t, self.cptr)
+            tmax = np.maximum.reduceat(new_t, ptr[:-1])
+            m1 = self.bases[1].mass if len(self.bases) == 2 else b.mass
+            xs, ws = self._scatter([bb.mass for bb in self.bases], m1)
+            _, rules, _ = self._rules_from(xs, ws[i], math.exp(b.log_total),
+                                          tilt=(coeffs, tmax))
+            del xs, ws
+            at_nodes = self._at_nodes(coeffs, rules)
+            b.rules = rules
+            b.node_panel = rules.panel_of_nodes()
+            b.L = np.concatenate([b.L[:self.n_cheb], at_nodes])
             b.T = b.L.copy()
             self.rebuilds += 1
 
-    def _interp(self, values_at_cheb):
-        f = qr.interpolate if self.use_numba else qr.interpolate_numpy
-        return f(self.cell_panel, self.cell_x, self.cheb_ptr, self.cheb_x, self.cheb_bary,
-                 values_at_cheb)
+    def _at_nodes(self, coeffs, rules):
+        f = cheb.evaluate if self.use_numba else None
+        q = rules.panel_of_nodes()
+        if f is None:
+            return cheb.evaluate_numpy(q, rules.x, self.cptr, coeffs)
+        return f(q, rules.x, self.cptr, coeffs)
 
-    def _interp_at_nodes(self, values_at_cheb, rules):
-        rows = np.repeat(np.arange(len(rules.ptr) - 1), np.diff(rules.ptr))
-        hw = np.where(self.half_widths > 0, self.half_widths, 1.0)
-        x = (rules.r - self.centers[rows]) / hw[rows]
-        f = qr.interpolate if self.use_numba else qr.interpolate_numpy
-        return f(rows, x, self.cheb_ptr, self.cheb_x, self.cheb_bary, values_at_cheb)
-
+    # ------------------------------------------------------------------ densities
     def snapshot(self):
-        return Snapshot(self, tuple(b.cell_log_mass for b in self.bases),
-                        tuple((b.L - b.T)[:self.n_cheb].copy() for b in self.bases))
+        """The current log weights (at the Chebyshev points), to materialize later."""
+        return Snapshot(self, tuple(b.L[:self.n_cheb].copy() for b in self.bases))
 
-    def _materialize(self, cell_log_masses, weights):
-        """Normalized masses on the grid: ``sum_b exp(cell_log_mass_b + g_b(r))``."""
-        out = None
-        for clm, g in zip(cell_log_masses, weights):
+    def materialize(self, weights, bases=None, check=False):
+        """Normalized masses on the grid: ``sum_b mass_b/total_b exp(weights_b(r))``, the
+        ``weights_b`` given at the Chebyshev points (:meth:`points`) and interpolated.
+
+        ``bases``: indices of the bases (default: all, matched with ``weights``).  ``check``:
+        hold the interpolation to :data:`INTERPOLATION_TOL` on every panel that carries
+        mass (raises :class:`ResolutionLost`; the dynamics check their weights at every step,
+        so their snapshots need not)."""
+        bases = [self.bases[i] for i in (range(len(weights)) if bases is None else bases)]
+        # the largest panel mass of p_t (up to its cells' share): keeps every value <= ~1
+        offset = -np.inf
+        for b, g in zip(bases, weights):
+            with np.errstate(invalid="ignore"):
+                top = np.maximum.reduceat(np.where(np.isfinite(g), g, -np.inf), self.cptr[:-1])
+                offset = max(offset, float(np.max(top + b.panel_log_mass)))
+        if check and self.method == "compressed":
+            for b, g in zip(bases, weights):
+                with np.errstate(invalid="ignore"):
+                    top = np.maximum.reduceat(np.where(np.isfinite(g), g, -np.inf),
+                                              self.cptr[:-1])
+                self._check_interpolation(g, top + b.panel_log_mass)
+        out = np.zeros(self.reward.shape)
+        first = True
+        for b, g in zip(bases, weights):
             if not np.any(np.isfinite(g)):
                 continue
-            if self.use_numba:
-                lm = qr.interpolate_log_mass(self.cell_panel, self.cell_x, self.cheb_ptr,
-                                             self.cheb_x, self.cheb_bary, g, clm)
-            else:
+            shift = offset + b.log_total  # mass_b / total_b exp(g - offset)
+            if self.method == "direct":
+                inside = self.inverse >= 0
                 with np.errstate(invalid="ignore"):
-                    lm = np.nan_to_num(self._interp(g) + clm, nan=-np.inf)
-            out = lm if out is None else np.logaddexp(out, lm)
-        top = float(out.max())
-        if self.use_numba:
-            qr.exp_normalize(out, top)
-        else:
-            out = np.exp(out - top)
-            out /= out.sum()
+                    vals = np.exp(g - shift)
+                out[inside] += b.mass[inside] * vals[self.inverse[inside]]
+                first = False
+                continue
+            coeffs = cheb.to_coefficients(np.where(np.isfinite(g), g, -1e300), self.cptr)
+            lay = self._layout
+            args = (self.reward, b.mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
+                    self.compact, self.cptr, coeffs, shift, out, first, self._chunks)
+            if self.use_numba:
+                cheb.accumulate_masses.at(self.reward.shape[0])(*args)
+            else:
+                cheb.accumulate_masses_numpy(*args)
+            first = False
+        total = float(out.sum())
+        out /= total
         return out
 
-    def log_curation_factor_at_cells(self):
-        """``log H_{p_t}^K`` at every cell of the support (interpolated from the Chebyshev
-        points; exact per-atom values in direct mode)."""
-        log_s, log_p, _ = self._pooled()
-        log_h = self.log_curation_factor(self.cheb_r - self.r_max, log_s, log_p)
-        return self._interp(log_h)
+    def log_factor_at_cells(self):
+        """``log H`` of ``p_t`` at every cell of the support (``nan`` elsewhere): exact per
+        distinct reward in the direct mode, interpolated from the Chebyshev points in the
+        compressed mode (checked like the weights)."""
+        lh = self.log_factor(-self.cheb_depth)
+        if self.method == "direct":
+            out = np.full(self.reward.shape, np.nan)
+            inside = self.inverse >= 0
+            out[inside] = lh[self.inverse[inside]]
+            return out
+        coeffs = cheb.to_coefficients(lh, self.cptr)
+        sup = (self.bases[0].mass > 0)
+        for b in self.bases[1:]:
+            sup = sup | (b.mass > 0)
+        idx = np.flatnonzero(sup)
+        raw, x = panels.locate_numpy(self.r_max - self.reward[idx], self._layout.graded_depth,
+                                     self._layout.levels, self._layout.width)
+        out = np.full(self.reward.shape, np.nan)
+        q = self.compact[raw]
+        out[idx] = (cheb.evaluate.at(idx.size)(q, x, self.cptr, coeffs) if self.use_numba
+                    else cheb.evaluate_numpy(q, x, self.cptr, coeffs))
+        return out

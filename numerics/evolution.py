@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import CurationEngine
-from .validation import as_mass, as_reward, check_K, check_lam, check_data, check_steps
+from .engine import CurationEngine, resolved
+from .threads import serial_blas
+from .validation import (EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data,
+                         check_steps)
 
 __all__ = ["evolve", "Trajectory", "EvolutionInterrupted", "tilt"]
 
-#: rewards above this (nats) make ``e^r`` overflow float64: exp-reward statistics are then
-#: reported relative to ``e^{r_star}`` (see ``Trajectory.exp_reward_shift``).
-_EXP_SAFE = 700.0
 
 
 class RecordedMasses(Sequence):
@@ -109,6 +108,7 @@ def tilt(mass, reward, t):
     return out / out.sum()
 
 
+@serial_blas
 def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
            method="auto", progress=None):
     r"""Evolve ``p_0 = mass`` for ``steps`` retraining steps.
@@ -157,49 +157,60 @@ def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
         raise ValueError(f"record_every must be >= 1, got {record_every}")
     d = check_data(data, lam, m.shape, default=m)  # (masses are normalized by the engine)
     separate_data = d is not None and d is not m
+    flat_r, flat_m = r.ravel(), m.ravel()
     flat_d = d.ravel() if separate_data else None
-    eng = CurationEngine(r.ravel(), m.ravel(), flat_d, K, lam, method=method)
-    r_star = eng.r_max
-    shift = 0.0 if r_star <= _EXP_SAFE else r_star
-    scale = math.exp(r_star - shift)
-    mean_r = np.empty(steps + 1)
-    mean_e = np.empty(steps + 1)
-    var_e = np.empty(steps + 1)
-    snaps, rec = [], []
     closed_form = math.isinf(K) and math.isinf(lam)
 
-    def record(t, snap):
-        if t == 0:  # the start itself: no need to keep the engine's arrays of step 0
-            snaps.append(lambda: m / m.sum())
-        else:
-            snaps.append((lambda t=t: tilt(m, r, t)) if closed_form else snap.materialize)
-        rec.append(t)
+    def make(resolution):
+        return CurationEngine(flat_r, flat_m, flat_d, K, lam, method=method,
+                              resolution=resolution)
 
-    def stats(t):
-        mean_s, var_s, mr = eng.moments()
-        mean_r[t] = mr
-        mean_e[t] = scale * mean_s
-        var_e[t] = scale * scale * var_s
+    def run(eng):
+        r_star = eng.r_max
+        shift = 0.0 if r_star <= EXP_SAFE else r_star
+        scale = math.exp(r_star - shift)
+        mean_r = np.empty(steps + 1)
+        mean_e = np.empty(steps + 1)
+        var_e = np.empty(steps + 1)
+        snaps, rec = [], []
 
-    def result(done):
-        return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],
-                          mean_e[:done + 1], var_e[:done + 1], r_star, shift, K, lam, done,
-                          eng.method, eng.rebuilds)
+        def record(t, snap):
+            if t == 0:  # the start itself: no need to keep the engine's arrays of step 0
+                snaps.append(lambda: m / m.sum())
+            else:
+                snaps.append((lambda t=t: tilt(m, r, t)) if closed_form else snap.materialize)
+            rec.append(t)
 
-    stats(0)
-    last, done = eng.snapshot(), 0
-    record(0, last)
-    try:
-        for t in range(1, steps + 1):
-            eng.advance()
-            stats(t)
-            last, done = eng.snapshot(), t
-            if t % record_every == 0 or t == steps:
-                record(t, last)
-            if progress is not None:
-                progress(t, steps)
-    except KeyboardInterrupt:
-        if rec[-1] != done:
-            record(done, last)
-        raise EvolutionInterrupted(result(done)) from None
-    return result(steps)
+        def stats(t):
+            mean_s, var_s, mr = eng.moments()
+            mean_r[t] = mr
+            mean_e[t] = scale * mean_s
+            var_e[t] = scale * scale * var_s
+
+        def result(done):
+            info = {"resolution": eng.resolution.describe(), "restarts": list(restarts)}
+            return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],
+                              mean_e[:done + 1], var_e[:done + 1], r_star, shift, K, lam, done,
+                              eng.method, eng.rebuilds, info)
+
+        stats(0)
+        last, done = eng.snapshot(), 0
+        record(0, last)
+        try:
+            for t in range(1, steps + 1):
+                eng.advance()
+                stats(t)
+                last, done = eng.snapshot(), t
+                if t % record_every == 0 or t == steps:
+                    record(t, last)
+                if progress is not None:
+                    progress(t, steps)
+        except KeyboardInterrupt:
+            if rec[-1] != done:
+                record(done, last)
+            raise EvolutionInterrupted(result(done)) from None
+        return result(steps)
+
+    restarts = []
+    traj, _, _ = resolved(make, run, restarts=restarts)
+    return traj

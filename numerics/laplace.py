@@ -135,7 +135,7 @@ def log_laplace(v, log_s, log_p):
             t3 = math.exp(3.0 * vj + c[3, a])
             one_minus += t1 - 0.5 * t2 + t3 / 6.0
         us = np.empty(b - a)  # u s_k of the explicit atoms, formed once
-        if vj < _V_BIG and ls[a] > -_V_BIG:
+        if a < n and vj < _V_BIG and ls[a] > -_V_BIG:
             u = math.exp(vj)
             for k in range(a, b):
                 us[k - a] = u * s[k]

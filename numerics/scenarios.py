@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from .fixed_points import ContinuousRewardLaw
+from .reward_law import ContinuousRewardLaw
 from .validation import check_K, check_lam, check_steps
 
 __all__ = ["Scenario", "get_scenario", "list_scenarios", "register_scenario", "DEFAULT_SCENARIO",

@@ -7,7 +7,12 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_mass", "as_reward", "check_K", "check_lam", "check_steps", "check_data"]
+__all__ = ["as_mass", "as_reward", "check_K", "check_lam", "check_steps", "check_data",
+           "EXP_SAFE"]
+
+#: rewards above this (nats) make ``e^r`` overflow float64: exponential moments are then
+#: reported relative to ``e^{r_*}`` (``exp_reward_shift`` of the results)
+EXP_SAFE = 700.0
 
 
 def as_mass(value, name="mass"):
@@ -40,6 +45,8 @@ def _check_finite(arr, name):
 
 def as_reward(value, shape, name="reward"):
     """A finite float64 array of the given shape."""
+    if value is None:
+        raise TypeError(f"{name} is required (an array shaped like mass)")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -1,66 +1,220 @@
-"""The numba kernels of the reward-law build against their pure numpy twins (the L2 kernels,
-``stieltjes`` and ``interpolate`` are compared in tests/test_properties_operator.py)."""
+"""The numba kernels of the reward law (panels, Gauss rules, Chebyshev interpolation) against
+their pure numpy twins, their serial and parallel twins against each other, and the exactness
+properties they promise (Gauss rules integrate polynomials of degree 2m - 1; the interpolant
+reproduces polynomials of degree n - 1).
+
+Tolerances: the numba kernels and the numpy twins evaluate the same formulas in another
+summation order: 1e-13 relative (1e-10 for Stieltjes recurrence coefficients, which lose
+digits with the degree).  Serial and parallel twins sum in the same order: equal bits.
+"""
+
+import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
 
-from numerics import quadrature_rules as qr
+from numerics import chebyshev as cheb, gauss_rules as gr, panels
+from numerics.threads import Kernel
+
+SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _layout_args(reward, m0, m1):
+    top, second, bottom = panels.reward_extremes_numpy(reward, m0, m1)
+    lay = panels.make_layout(top, second)
+    return lay, lay.raw_panels(top - bottom)
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_panels_match_numpy_twin(seed):
+def test_extremes_count_and_scatter_match_numpy_twins(seed):
     rng = np.random.default_rng(seed)
-    n = 5000
-    reward = np.round(rng.normal(0, 3, n), 2)  # ties and panel edges hit exactly
-    support = rng.random(n) < 0.8
-    r_max = reward[support].max()
-    a = qr._panels(reward, support, r_max, 0.25)
-    b = qr._panels_numpy(reward, support, r_max, 0.25)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2])
-    assert np.allclose(a[1], b[1], rtol=0, atol=1e-15)
-    inside = a[0] >= 0
-    assert np.all(np.abs(a[1][inside]) <= 1 + 1e-12) and np.all(a[0][~support] == -1)
+    n = 70_000
+    reward = np.round(rng.normal(0, 2, n), 3)  # ties and panel edges hit exactly
+    reward[:5] = reward.max() - np.array([0.0, 1e-4, 3e-4, 0.25, 0.5])  # graded panels used
+    m0 = rng.random(n) * (rng.random(n) < 0.8)
+    m1 = rng.random(n) * (rng.random(n) < 0.3)
+    chunks = 3
+    a = panels.reward_extremes.serial(reward, m0, m1, chunks)
+    b = panels.reward_extremes.parallel(reward, m0, m1, chunks)
+    c = panels.reward_extremes_numpy(reward, m0, m1)
+    assert a == b == c
+    lay, n_raw = _layout_args(reward, m0, m1)
+    args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
+    ca = panels.count_cells.serial(*args)
+    cb = panels.count_cells.parallel(*args)
+    cc = panels.count_cells_numpy(*args)
+    assert np.array_equal(ca, cb) and np.array_equal(ca, cc)
+    assert ca.sum() == int(((m0 > 0) | (m1 > 0)).sum())
+    per = ca.sum(axis=0)
+    ptr = np.concatenate([[0], np.cumsum(per)])
+    start = ptr[:-1][None, :] + np.cumsum(ca, axis=0) - ca
+    outs = []
+    for f in (panels.scatter_cells.serial, panels.scatter_cells.parallel,
+              panels.scatter_cells_numpy):
+        xs, w0, w1 = (np.full(ptr[-1], np.nan) for _ in range(3))
+        f(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, start, xs, w0,
+          w1)
+        outs.append((xs, w0, w1))
+    for o in outs[1:]:
+        for u, v in zip(outs[0], o):
+            assert np.array_equal(u, v)
+    xs = outs[0][0]
+    assert np.all(np.abs(xs) <= 1.0)
 
 
-def test_scaled_weights_and_log_normalized_match_numpy_twins():
-    rng = np.random.default_rng(7)
-    n = 4000
-    mass = rng.random(n) * np.exp(rng.uniform(-700, 0, n))
-    mass[rng.random(n) < 0.2] = 0.0
-    total = mass.sum()
-    la = qr.log_normalized(mass, total)
-    lb = qr.log_normalized_numpy(mass, total)
-    assert np.array_equal(np.isinf(la), np.isinf(lb))
-    fin = np.isfinite(la)
-    assert np.allclose(la[fin], lb[fin], rtol=1e-15, atol=1e-12)
-    panel = rng.integers(-1, 40, n)
-    wa, ta = qr._scaled_weights(panel, la, 40)
-    wb, tb = qr._scaled_weights_numpy(panel, lb, 40)
-    assert np.allclose(wa, wb, rtol=1e-13, atol=0) and np.array_equal(ta, tb)
-    assert wa.max() == 1.0  # each panel's largest mass scaled to 1
+def test_locate_puts_each_depth_in_its_panel():
+    """The panel of a depth contains it: depth = centre - half_width x, x in [-1, 1]."""
+    lay = panels.make_layout(0.0, -1e-6)
+    d = np.concatenate([[0.0, 1e-6, 2e-6, 0.1, 0.25, 0.4999, 0.5, 0.5001, 3.3],
+                        np.geomspace(1e-6, 10, 500)])
+    raw, x = panels.locate_numpy(d, lay.graded_depth, lay.levels, lay.width)
+    lo, hi, _ = lay.geometry(raw)
+    back = 0.5 * (lo + hi) - 0.5 * (hi - lo) * x
+    assert np.allclose(back, d, rtol=1e-14, atol=1e-20)
+    assert np.all((d >= lo - 1e-18) & (d <= hi + 1e-18))
+    assert raw[0] == 0 and np.all(raw[1:] > 0)
+    assert np.all(np.diff(raw[9:]) >= 0)          # raw ids increase with depth
 
 
-def test_gauss_rule_integrates_polynomials_exactly():
-    """The panel rule of a discrete measure reproduces its moments up to degree 2m - 1
-    (against the atoms summed directly), and a panel with 3 atoms is reproduced exactly."""
+@st.composite
+def _panel_atoms(draw):
+    n_panels = draw(st.integers(1, 5))
+    counts = draw(st.lists(st.integers(1, 30), min_size=n_panels, max_size=n_panels))
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(ptr[-1])
+    # atoms at multiples of 1/16 and weights within a factor 8: near-coincident atoms make the
+    # last recurrence coefficients ill-conditioned, where two summation orders differ
+    xs = np.array(draw(st.lists(st.integers(-16, 16), min_size=n, max_size=n))) / 16.0
+    ws = np.array(draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))) / 8.0
+    m = np.array(draw(st.lists(st.integers(1, 10), min_size=n_panels, max_size=n_panels)))
+    return ptr, xs, ws, m.astype(np.int64)
+
+
+@SETTINGS
+@given(_panel_atoms())
+def test_stieltjes_matches_numpy_twin(case):
+    ptr, xs, ws, m = case
+    m_max = int(m.max())
+    a1, b1, n1, s1 = gr.stieltjes.serial(ptr, xs, ws, m, m_max)
+    a3, b3, n3, s3 = gr.stieltjes.parallel(ptr, xs, ws, m, m_max)
+    a2, b2, n2, s2 = gr.stieltjes_numpy(ptr, xs, ws, m, m_max)
+    assert np.array_equal(n1, n2) and np.array_equal(n1, n3)
+    assert np.array_equal(a1, a3) and np.array_equal(b1, b3)
+    used = np.arange(m_max)[None, :] < n1[:, None]
+    assert np.allclose(a1[used], a2[used], rtol=1e-10, atol=1e-12)
+    assert np.allclose(b1[used], b2[used], rtol=1e-10, atol=1e-12)
+    assert np.allclose(s1, s2, rtol=1e-15)
+
+
+def test_gauss_rules_integrate_polynomials_exactly():
+    """Each panel's rule reproduces the moments of its atoms up to degree 2m - 1 (against the
+    atoms summed directly), and a panel with 3 distinct atoms gets 3 exact nodes."""
     rng = np.random.default_rng(1)
-    n, m = 3000, 6
-    panel = rng.integers(0, 5, n)
-    x = rng.uniform(-1, 1, n)
-    panel[:3], x[:3] = 5, [-0.3, 0.2, 0.9]
-    panel[3:][panel[3:] == 5] = 0
-    log_mass = np.log(rng.random(n))
-    centers, hw = np.arange(6.0), np.full(6, 0.5)
-    rules = qr.build_rules(panel, x, log_mass, centers, hw, m)
-    for q in range(6):
-        nodes = slice(rules.ptr[q], rules.ptr[q + 1])
-        xn = (rules.r[nodes] - centers[q]) / hw[q]
-        wn = np.exp(rules.log_w[nodes])
-        sel = panel == q
-        for k in range(2 * min(m, sel.sum())):
-            exact = np.sum(np.exp(log_mass[sel]) * x[sel] ** k)
-            assert abs(np.dot(wn, xn**k) - exact) <= 1e-12 * np.sum(np.exp(log_mass[sel]))
-    assert rules.ptr[6] - rules.ptr[5] == 3
+    counts = [700, 600, 3, 900]
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    xs = rng.uniform(-1, 1, ptr[-1])
+    xs[ptr[2]:ptr[3]] = [-0.3, 0.2, 0.9]
+    ws = rng.random(ptr[-1]) * np.exp(rng.uniform(-30, 0, ptr[-1]))
+    m = np.array([6, 10, 16, 16], dtype=np.int64)
+    alpha, beta, n_used, log_scale = gr.stieltjes.serial(ptr, xs, ws, m, 16)
+    cnt, node_x, node_w = gr.gauss_from_recurrence(alpha, beta, n_used)
+    assert list(cnt) == [6, 10, 3, 16]
+    nptr = np.concatenate([[0], np.cumsum(cnt)])
+    for q in range(4):
+        a, b = ptr[q], ptr[q + 1]
+        wq = node_w[nptr[q]:nptr[q + 1]] * beta[q, 0] * math.exp(log_scale[q])
+        xq = node_x[nptr[q]:nptr[q + 1]]
+        for k in range(2 * int(cnt[q])):
+            exact = float(np.sum(ws[a:b] * xs[a:b] ** k))
+            assert abs(float(np.dot(wq, xq**k)) - exact) <= 1e-12 * float(ws[a:b].sum())
+    assert np.allclose(np.sort(node_x[nptr[2]:nptr[3]]), [-0.3, 0.2, 0.9], atol=1e-14)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([1, 2, 5, 10, 16]), min_size=1, max_size=6), st.data())
+def test_chebyshev_interpolant_reproduces_polynomials(counts, data):
+    """Values of a polynomial of degree < n at the n points of a panel give back the
+    polynomial: Clenshaw (numba) and the T_k recurrence (numpy) evaluate it at any x."""
+    cptr, x = cheb.chebyshev_points(np.array(counts))
+    assert np.all(np.diff(x[cptr[:-1][np.array(counts) > 1]]) <= 0) if len(x) > 1 else True
+    coefs = [np.array(data.draw(st.lists(st.floats(-3, 3), min_size=n, max_size=n)))
+             for n in counts]
+    values = np.concatenate([np.polynomial.chebyshev.chebval(x[cptr[q]:cptr[q + 1]], c)
+                             for q, c in enumerate(coefs)])
+    got = cheb.to_coefficients(values, cptr)
+    for q, c in enumerate(coefs):
+        assert np.allclose(got[cptr[q]:cptr[q + 1]], c, atol=1e-13)
+    panel = np.array(data.draw(st.lists(st.integers(0, len(counts) - 1), min_size=1,
+                                        max_size=20)))
+    at = np.array(data.draw(st.lists(st.floats(-1, 1), min_size=panel.size,
+                                     max_size=panel.size)))
+    exact = np.array([np.polynomial.chebyshev.chebval(a, coefs[q]) for q, a in zip(panel, at)])
+    for f in (cheb.evaluate.serial, cheb.evaluate.parallel, cheb.evaluate_numpy):
+        assert np.allclose(f(panel, at, cptr, got), exact, rtol=1e-13, atol=1e-12)
+
+
+def test_tail_error_sees_a_pole_near_the_panel():
+    """log(eps + d) interpolated on [a, 2a]: the tail estimate is small with the pole at
+    distance >= a (as graded panels keep it) and large when it sits inside the panel."""
+    cptr, x = cheb.chebyshev_points(np.array([16, 16]))
+    a = 1e-3
+    depth = np.concatenate([1.5 * a - 0.5 * a * x[:16], 1.5 * a - 0.5 * a * x[16:]])
+    g = np.concatenate([np.log(1e-9 + depth[:16]), np.log(np.abs(depth[16:] - 1.2 * a) + 1e-9)])
+    err = cheb.tail_error(cheb.to_coefficients(g, cptr), cptr)
+    assert err[0] < 1e-11 and err[1] > 1e-3
+
+
+def test_tilt_and_accumulate_match_numpy_twins():
+    rng = np.random.default_rng(5)
+    n = 50_000
+    reward = -np.abs(rng.normal(0, 1.5, n))
+    reward[:3] = [0.0, -1e-5, -0.2]
+    mass = rng.random(n) * (rng.random(n) < 0.9)
+    mass[:3] = 1.0
+    top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
+    lay = panels.make_layout(top, second)
+    n_raw = lay.raw_panels(top - bottom)
+    counts = panels.count_cells_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                      lay.levels, lay.width, n_raw, 2)
+    raw_used = np.flatnonzero(counts.sum(axis=0))
+    compact = np.full(n_raw, -1, dtype=np.int64)
+    compact[raw_used] = np.arange(raw_used.size)
+    lo, hi, nodes = lay.geometry(raw_used)
+    cptr, x = cheb.chebyshev_points(nodes)
+    rows = np.repeat(np.arange(raw_used.size), nodes)
+    depth = 0.5 * (lo + hi)[rows] - 0.5 * (hi - lo)[rows] * x
+    coeffs = cheb.to_coefficients(-3.0 * depth + 0.5 * depth**2, cptr)  # degree 2: exact
+    outs = []
+    for f in (cheb.accumulate_masses.serial, cheb.accumulate_masses.parallel,
+              cheb.accumulate_masses_numpy):
+        out = np.full(n, np.nan)
+        sums = f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact,
+                 cptr, coeffs, 0.0, out, True, 4)
+        outs.append((out, sums))
+    exact = mass * np.exp(-3.0 * (top - reward) + 0.5 * (top - reward) ** 2)
+    for out, sums in outs:
+        assert np.allclose(out, exact, rtol=1e-13, atol=0)
+        assert math.isclose(sums.sum(), out.sum(), rel_tol=1e-13)
+    assert np.array_equal(outs[0][0], outs[1][0])
+    ptr = np.array([0, 4, 9], dtype=np.int64)
+    xs = np.linspace(-1, 1, 9)
+    tmax = np.array([0.5, 0.25])
+    small = np.array([0, 2, 4], dtype=np.int64)
+    sc = cheb.to_coefficients(np.cos(np.arange(4.0)), small)
+    ws = [np.ones(9) for _ in range(3)]
+    cheb.tilt_weights.serial(ptr, xs, ws[0], small, sc, tmax)
+    cheb.tilt_weights.parallel(ptr, xs, ws[1], small, sc, tmax)
+    cheb.tilt_weights_numpy(ptr, xs, ws[2], small, sc, tmax)
+    assert np.array_equal(ws[0], ws[1]) and np.allclose(ws[0], ws[2], rtol=1e-14)
+
+
+def test_kernel_twins_have_their_own_cache_names():
+    k = panels.reward_extremes
+    assert isinstance(k, Kernel)
+    assert k.serial.py_func.__qualname__ != k.parallel.py_func.__qualname__
+    assert k.at(10) is k.serial
 
 
 @pytest.mark.parametrize("lam", [float("inf"), 0.7])

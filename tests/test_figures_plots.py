@@ -1,6 +1,7 @@
 """Figures: the numbers drawn are the engine's (read back from the matplotlib objects and
 compared with engine calls and closed forms made here), images are written atomically."""
 
+import dataclasses
 import math
 
 import matplotlib
@@ -167,8 +168,7 @@ def test_a_limit_that_is_not_a_fixed_point_is_refused(monkeypatch):
     sc = get_scenario("gauss1d", grid=21, width=3.0, lam=0.5)
     good = numerics.limit(sc.mass, sc.reward, sc.K, 0.5)
     data._limit_of(sc)                                               # accepted
-    wrong = numerics.Limit(sc.mass / sc.mass.sum(), 0.0, good.expected_exp_reward, 0.0,
-                           "deliberately wrong", good.r_star)
+    wrong = dataclasses.replace(good, mass=sc.mass / sc.mass.sum(), detail="deliberately wrong")
     monkeypatch.setattr(numerics, "limit", lambda *a, **k: wrong)
     with pytest.raises(RuntimeError, match="not a fixed point"):
         data._limit_of(sc)

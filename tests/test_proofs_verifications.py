@@ -153,7 +153,7 @@ def test_vanishes():
 
 def test_condensate_value_matches_the_engine_and_independent_quadrature():
     # the 30-digit value of T8.example, against scipy's quadrature in the engine (T8 solver)
-    from numerics import limit, ContinuousRewardLaw
+    from numerics import limit_continuous, ContinuousRewardLaw
     from proofs_check.condensation import example_I
     with mpmath.workdps(40):
         closed = 1 - mpmath.mpf(str(sp.N(example_I(), 40)))
@@ -164,6 +164,6 @@ def test_condensate_value_matches_the_engine_and_independent_quadrature():
             mpmath.exp(-n) * (mpmath.mpf(1) / n + mpmath.mpf(2) / n ** 2
                               + mpmath.mpf(2) / n ** 3) for n in range(1, 121))
         assert abs(closed - (1 - mpmath.mpf(3) / 4 * series)) < mpmath.mpf(10) ** -30
-    lim = limit(ContinuousRewardLaw(lambda r: 3 * r ** 2, -1.0, 0.0), K=math.inf, lam=3)
+    lim = limit_continuous(ContinuousRewardLaw(lambda r: 3 * r ** 2, -1.0, 0.0), K=math.inf, lam=3)
     assert abs(lim.condensate - float(closed)) < 1e-12
     assert mpmath.nstr(closed, 8) == "0.48454557"

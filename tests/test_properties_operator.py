@@ -6,8 +6,8 @@ computed by the L2 trapezoid rule with relative error below ~1e-13 (laplace.py, 
 against 40-digit mpmath), so identities are checked to 1e-10 (absolute on O(1) quantities,
 relative on H) - 1000x that, and far below any real defect.  Against the exact rational
 oracle (``numerics.exact``) the engine is held to 1e-12 relative.  The numba kernels and their
-numpy twins evaluate the same formulas in a different summation order: 1e-13 relative
-(1e-10 for the Stieltjes recurrence coefficients, which lose digits with the degree).
+numpy twins evaluate the same formulas in a different summation order: 1e-13 relative (the
+reward-law kernels are compared in tests/test_engine_kernels.py).
 
 Examples are derandomized (reproducible in CI); 100-200 per property.
 """
@@ -20,7 +20,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from numerics import curation_factor, curate
 from numerics.exact import curation_factor_exact, curate_exact
-from numerics import laplace, quadrature_rules as qr
+from numerics import laplace
 from numerics.testing import Ks, discrete_laws, grids, masses, rewards, lams, instances
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
@@ -201,60 +201,6 @@ def test_log_curation_integral_matches_numpy_twin(law, K, extra):
     b = laplace.log_curation_integral_numpy(grid.v, grid.h, log_m, K - 1.0, log_eval)
     assert np.all(np.isfinite(a))
     assert np.allclose(a, b, rtol=1e-13, atol=1e-13)
-
-
-@st.composite
-def _panels(draw):
-    n_panels = draw(st.integers(1, 5))
-    n = draw(st.integers(1, 40))
-    cell_panel = np.array(draw(st.lists(st.integers(-1, n_panels - 1), min_size=n,
-                                        max_size=n)), dtype=np.int64)
-    # every panel holds a cell (panel_index numbers the non-empty panels only)
-    cell_panel = np.concatenate([np.arange(n_panels), cell_panel])
-    n += n_panels
-    # atoms at multiples of 1/16: near-coincident atoms (1e-10 apart) make the last
-    # recurrence coefficients ill-conditioned, where any two summation orders differ
-    # (measured: 1e-3 relative), which says nothing about the kernel
-    cell_x = np.array(draw(st.lists(st.integers(-16, 16), min_size=n, max_size=n))) / 16.0
-    # weights within a factor 8: the discretized Stieltjes procedure loses digits with
-    # the weight ratio and the breakdown test (den <= 1e-26 norm) then flips on rounding
-    cell_w = np.array(draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))) / 8.0
-    return cell_panel, cell_x, cell_w, n_panels
-
-
-@SETTINGS
-@given(_panels(), st.integers(1, 8))
-def test_stieltjes_matches_numpy_twin(panels, m):
-    cell_panel, cell_x, cell_w, n_panels = panels
-    a1, b1, n1 = qr.stieltjes(cell_panel, cell_x, cell_w, n_panels, m)
-    a2, b2, n2 = qr.stieltjes_numpy(cell_panel, cell_x, cell_w, n_panels, m)
-    assert np.array_equal(n1, n2)
-    used = np.arange(m)[None, :] < n1[:, None]
-    assert np.allclose(a1[used], a2[used], rtol=1e-10, atol=1e-12)
-    assert np.allclose(b1[used], b2[used], rtol=1e-10, atol=1e-12)
-
-
-@SETTINGS
-@given(st.integers(1, 5), st.integers(1, 10), st.data())
-def test_interpolate_matches_numpy_twin(n_panels, n_nodes, data):
-    half = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.05, 1.0]), min_size=n_panels,
-                                       max_size=n_panels)))
-    centers = np.arange(n_panels, dtype=float)
-    ptr, _, node_x, bary = qr.chebyshev_points(centers, half, n_nodes)
-    size = int(ptr[-1])
-    values = np.array(data.draw(st.lists(st.floats(-50.0, 50.0), min_size=size,
-                                         max_size=size)))
-    n = data.draw(st.integers(1, 30))
-    cell_panel = np.array(data.draw(st.lists(st.integers(-1, n_panels - 1), min_size=n,
-                                             max_size=n)), dtype=np.int64)
-    # cells anywhere in the panel, and exactly on nodes (the hit branch)
-    xs = st.one_of(st.floats(-1.0, 1.0), st.sampled_from(sorted(set(node_x.tolist()))))
-    cell_x = np.array(data.draw(st.lists(xs, min_size=n, max_size=n)))
-    a = qr.interpolate(cell_panel, cell_x, ptr, node_x, bary, values)
-    b = qr.interpolate_numpy(cell_panel, cell_x, ptr, node_x, bary, values)
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(a)
-    assert np.allclose(a[ok], b[ok], rtol=1e-13, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------

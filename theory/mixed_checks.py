@@ -362,8 +362,8 @@ def t8_condensate_of_run(ctx):
     if ctx.continuous is None:
         return not_applicable("T8.condensate", "needs a continuous reward law (on a grid the "
                                                "top cell carries the condensate: I = inf)")
-    from numerics import limit
-    lim = limit(ctx.continuous, K=math.inf, lam=ctx.lam)
+    from numerics import limit_continuous
+    lim = limit_continuous(ctx.continuous, K=math.inf, lam=ctx.lam)
     return check_t8_condensate(lim.condensate, kingman_I_mpmath(ctx.continuous, ctx.lam))
 
 

@@ -1,0 +1,337 @@
+r"""THEORY.md T9: the fixed point of ``T(p) = (p_d + lam C_K(p)) / (1 + lam)`` for finite ``K``,
+condensed or not, solved by Newton's method with an analytic Jacobian.
+
+The fixed point is ``p = p_d / (1 + lam - lam H_p)`` where ``p_d`` lives, plus a mass ``c`` on
+the top level set.  ``H_p`` depends on ``p`` only through ``M_p(u) = E_p[e^{-u s}]`` (L2), so the
+unknowns are ``y_j = log M_p(u_j)`` at the nodes ``u_j = e^{v_j}`` of the L2 trapezoid rule and the
+top mass ``c``, with the equations
+
+    F_j = log( sum_{k below the top} p_k e^{-u_j s_k} + c e^{-u_j} ) - y_j = 0,
+          p_k = d_k / (1 + lam - lam H_y(s_k)),
+    N   = log( sum_k p_k + c ) = 0                                    (normalization),
+    G   = 1 - lam H_y(1) / (1 + lam) - d_top / ((1 + lam) c) = 0      (the top atom),
+
+``H_y(s) = K sum_i w_i u_i s e^{-u_i s} e^{(K-1) y_i}``.  On a grid ``d_top > 0`` (the top cell),
+``c = e^gamma`` is an unknown and ``G`` says ``c = d_top / (1 + lam - lam H(1))``; its residual is
+formed without the cancellation in ``1 + lam - lam H(1)`` (which is ``~1e-12`` when the top cell
+holds an O(1) condensate), so ``c`` is found to full relative accuracy through ``N`` and ``F``.
+For a continuous law (``d_top = 0``) the fixed point is *regular* (``c = 0``, unknowns ``y``
+only, valid while ``H(1) < (1 + lam)/lam``) below the critical ``lam_c`` and *condensed* above it
+(``c > 0`` and ``H(1) = (1 + lam)/lam``); ``lam_c`` itself solves the system with unknowns
+``(y, lam)``, ``c = 0`` and ``H(1) = (1 + lam)/lam`` (:meth:`T9System.critical`).
+
+Derivatives (all analytic): ``dH_k/dy_i = (K-1) K w_i u_i s_k e^{-u_i s_k + (K-1) y_i}``,
+``dp_k/dy_i = p_k lam (dH_k/dy_i) / (1 + lam - lam H_k)``, ``dF_j/dy = A_j. (dp/dy) - I`` with
+``A_jk = e^{-u_j s_k} / M_j``, ``dp_k/dlam = p_k (H_k - 1)/(1 + lam - lam H_k)``.  The
+overdetermined system (one more equation than unknowns: ``N`` is nearly implied by ``F`` at the
+first nodes) is solved by Gauss-Newton with a backtracking line search, from the iterates of
+``T`` and, failing that, by continuation in ``theta = lam/(1 + lam)`` from ``p_d`` (``lam = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .. import laplace
+
+__all__ = ["T9System", "T9Solution", "solve_t9", "solve_continuous", "critical_lam"]
+
+#: Newton stops when the largest residual is below this (the equations are O(1) in size)
+RESIDUAL_TOL = 1e-13
+#: at most this many Gauss-Newton iterations per solve
+MAX_NEWTON = 60
+#: continuation: smallest step in theta = lam / (1 + lam) before giving up
+MIN_THETA_STEP = 1e-7
+
+
+@dataclass
+class T9Solution:
+    """A fixed point on the node law: ``p`` (masses at the atoms below the top), ``c`` (top
+    mass), ``y = log M_p`` at the v-nodes, ``lam``, the largest residual, Newton iterations."""
+
+    p: np.ndarray
+    c: float
+    y: np.ndarray
+    lam: float
+    residual: float
+    iterations: int
+    path: str
+
+
+class T9System:
+    """The T9 equations on a discrete law of ``p_d``: atoms at depths ``depth`` (``r_* - r``,
+    increasing, ``depth[0] = 0`` the top) with masses ``d`` (``d[0] >= 0``; 0 for a continuous
+    law), for ``K`` and every ``lam <= lam_max`` (the v-nodes cover all their fixed points)."""
+
+    def __init__(self, depth, d, K, lam_max, h=laplace.DEFAULT_STEP):
+        depth = np.asarray(depth, dtype=float)
+        d = np.asarray(d, dtype=float)
+        if depth[0] != 0.0 or np.any(np.diff(depth) <= 0):
+            raise ValueError("depth must start at 0 and increase")
+        self.K = float(K)
+        self.log_s = -depth
+        self.s = np.exp(-depth)
+        self.d = d / d.sum()
+        self.top = float(self.d[0])
+        self.rest = np.flatnonzero(self.d > 0)
+        self.rest = self.rest[self.rest > 0]
+        if K != math.floor(K):
+            h = 0.5 * h  # as laplace.log_curation_factor_nodes: branch points of M^{K-1}
+        log_mean = float(logsumexp(-depth, b=self.d))
+        grid = laplace.v_grid(float(-depth[-1]), log_mean - math.log1p(lam_max), self.K, h)
+        self.v, self.h = grid.v, grid.h
+        self.u = np.exp(self.v)
+        log_w = np.full(self.v.size, math.log(h))
+        log_w[0] = math.log(h + h / math.expm1(h))  # the closed-form left tail (L2)
+        # log of the L2 integrand without M: log(w_i u_i s_k e^{-u_i s_k}), atoms x nodes
+        self._log_kernel = (log_w + self.v)[None, :] + self.log_s[:, None] \
+            - self.u[None, :] * self.s[:, None]
+        self._neg_us = -self.u[:, None] * self.s[None, :]        # nodes x atoms
+
+    # ------------------------------------------------------------------ pieces
+    def log_h(self, y, log_s=None):
+        """``log H_y(s)`` at the atoms (or at ``log_s``), by the engine's L2 kernel."""
+        at = self.log_s if log_s is None else np.asarray(log_s, dtype=float)
+        return math.log(self.K) + laplace.log_curation_integral(self.v, self.h, y,
+                                                                self.K - 1.0, at)[0]
+
+    def log_m(self, p, c):
+        """``log M`` at the v-nodes of the law ``p`` (atoms below the top) plus ``c`` at the
+        top, unnormalized (``log M(0) = log |p|``)."""
+        masses = p.copy()
+        masses[0] = c
+        keep = masses > 0
+        tot = float(masses.sum())
+        return laplace.log_laplace(self.v, self.log_s[keep],
+                                   np.log(masses[keep] / tot)) + math.log(tot)
+
+    def masses(self, y, lam):
+        """``(p, H, den)``: ``p_k = d_k / den_k`` below the top (``p[0] = 0``), ``H`` at every
+        atom and ``den = 1 + lam - lam H``; ``None`` if a denominator below the top is <= 0."""
+        H = np.exp(self.log_h(y))
+        den = 1.0 + lam - lam * H
+        p = np.zeros_like(self.d)
+        if np.any(den[self.rest] <= 0):
+            return None
+        p[self.rest] = self.d[self.rest] / den[self.rest]
+        return p, H, den
+
+    # ------------------------------------------------------------------ systems
+    def residual(self, z, mode, lam=None, want_jacobian=False):
+        """Residuals (and Jacobian) of the T9 equations.
+
+        ``mode``: ``"grid"`` (``z = (y, log c)``, ``d_top > 0``), ``"regular"`` (``z = y``,
+        ``c = 0``), ``"condensed"`` (``z = (y, c)``, ``d_top = 0``), ``"critical"``
+        (``z = (y, lam)``, ``c = 0``).  Returns ``None`` where a denominator is <= 0, else
+        ``R`` or, with ``want_jacobian``, ``(R, J, dR/dlam)`` (``dR/dlam`` at fixed ``z``; for
+        ``"critical"`` it is the last column of ``J``)."""
+        n = self.v.size
+        y = z[:n]
+        if mode == "critical":
+            lam = float(z[n])
+        if not lam > 0:
+            return None
+        got = self.masses(y, lam)
+        if got is None:
+            return None
+        p, H, den = got
+        c = _top_mass(z, n, mode)
+        if mode == "condensed" and c < 0:
+            return None
+        total = float(p.sum()) + c
+        log_m = self.log_m(p, c)
+        F = log_m - y
+        N = math.log(total)
+        rows = [F, [N]]
+        if mode != "regular":
+            G = 1.0 - lam * H[0] / (1.0 + lam)
+            if mode == "grid":
+                G -= self.top / ((1.0 + lam) * c)
+            elif mode == "critical" and den[0] <= 0:
+                return None
+            rows.append([G])
+        R = np.concatenate(rows)
+        if not np.all(np.isfinite(R)):
+            return None
+        if not want_jacobian:
+            return R
+        B = (self.K - 1.0) * self.K * np.exp(self._log_kernel + (self.K - 1.0) * y[None, :])
+        Q = np.zeros_like(B)
+        Q[self.rest] = (p[self.rest] * lam / den[self.rest])[:, None] * B[self.rest]
+        A = np.exp(self._neg_us - log_m[:, None])
+        cols = n + (0 if mode == "regular" else 1)
+        J = np.zeros((R.size, cols))
+        J[:n, :n] = A @ Q - np.eye(n)
+        J[n, :n] = Q.sum(axis=0) / total
+        if mode != "regular":
+            J[n + 1, :n] = -lam / (1.0 + lam) * B[0]
+        # derivative in lam at fixed z: dp_k/dlam = p_k (H_k - 1) / den_k
+        dp = np.zeros_like(p)
+        dp[self.rest] = p[self.rest] * (H[self.rest] - 1.0) / den[self.rest]
+        d_lam = np.zeros(R.size)
+        d_lam[:n] = A @ dp
+        d_lam[n] = dp.sum() / total
+        if mode != "regular":
+            d_lam[n + 1] = -H[0] / (1.0 + lam) ** 2
+            if mode == "grid":
+                d_lam[n + 1] += self.top / ((1.0 + lam) ** 2 * c)
+        if mode == "grid":
+            J[:n, n] = c * A[:, 0]
+            J[n, n] = c / total
+            J[n + 1, n] = self.top / ((1.0 + lam) * c)
+        elif mode == "condensed":
+            J[:n, n] = A[:, 0]
+            J[n, n] = 1.0 / total
+        elif mode == "critical":
+            J[:, n] = d_lam
+        return R, J, d_lam
+
+    def newton(self, z, mode, lam=None):
+        """Gauss-Newton with backtracking from ``z``; returns ``(z, max residual, iterations)``
+        or ``None`` if it does not converge to :data:`RESIDUAL_TOL`."""
+        got = self.residual(z, mode, lam, want_jacobian=True)
+        if got is None:
+            return None
+        R, J, _ = got
+        for it in range(1, MAX_NEWTON + 1):
+            step = np.linalg.lstsq(J, -R, rcond=None)[0]
+            norm = float(R @ R)
+            alpha = 1.0
+            while alpha > 1e-6:
+                trial = z + alpha * step
+                Rt = self.residual(trial, mode, lam)
+                if Rt is not None and float(Rt @ Rt) < norm:
+                    break
+                alpha *= 0.5
+            else:
+                return (z, float(np.abs(R).max()), it) if np.abs(R).max() <= RESIDUAL_TOL \
+                    else None
+            z = trial
+            R, J, _ = self.residual(z, mode, lam, want_jacobian=True)
+            small_step = float(np.abs(alpha * step).max()) <= 1e-15 * (1 + float(np.abs(z).max()))
+            if np.abs(R).max() <= RESIDUAL_TOL or (small_step
+                                                   and np.abs(R).max() <= 100 * RESIDUAL_TOL):
+                return z, float(np.abs(R).max()), it
+        return None
+
+    def tangent(self, z, mode, lam):
+        """``dz/dlam`` along the branch through the solution ``z`` (``J dz = -dR/dlam``)."""
+        got = self.residual(z, mode, lam, want_jacobian=True)
+        if got is None:
+            return np.zeros_like(z)
+        _, J, d_lam = got
+        return np.linalg.lstsq(J, -d_lam, rcond=None)[0]
+
+    def start(self, c=None):
+        """The unknowns at ``lam = 0`` (``p = p_d``): ``y = log M_{p_d}``."""
+        p = self.d.copy()
+        p[0] = 0.0
+        return self.log_m(p, self.top if c is None else c)
+
+    def solution(self, z, mode, lam, residual, iterations, path):
+        n = self.v.size
+        y = z[:n]
+        if mode == "critical":
+            lam = float(z[n])
+        p, _, _ = self.masses(y, lam)
+        return T9Solution(p, _top_mass(z, n, mode), y, lam, residual, iterations, path)
+
+
+def _top_mass(z, n, mode):
+    """The top mass ``c`` carried by the unknowns ``z`` of ``mode``."""
+    if mode == "grid":
+        return math.exp(z[n])
+    if mode == "condensed":
+        return float(z[n])
+    return 0.0
+
+
+def _continuation(system, mode, z0, lam_target, lam0=0.0, first_step=None):
+    """Follow the solution from ``lam0`` (where ``z0`` solves the system) to ``lam_target``
+    with a tangent predictor and a Newton corrector, in steps of ``theta = lam/(1+lam)``
+    adapted to the corrector's work.  Returns ``(z, residual, iterations, lam_reached)``:
+    ``lam_reached < lam_target`` where the branch ends (a denominator reaches 0) or the
+    corrector fails on ever smaller steps."""
+    theta_target = lam_target / (1.0 + lam_target)
+    theta, z, lam = lam0 / (1.0 + lam0), z0, lam0
+    dtheta = first_step or (theta_target - theta) / 4
+    total_it, res = 0, math.inf
+    slope = system.tangent(z, mode, lam) if lam > 0 else None
+    while theta < theta_target:
+        nxt = min(theta_target, theta + dtheta)
+        lam_next = nxt / (1.0 - nxt)
+        guess = z if slope is None else z + slope * (lam_next - lam)
+        got = system.newton(guess, mode, lam_next)
+        if got is None and slope is not None:
+            got = system.newton(z, mode, lam_next)
+        if got is None:
+            dtheta *= 0.25
+            if dtheta < MIN_THETA_STEP:
+                break
+            continue
+        z, res, it = got
+        total_it += it
+        theta, lam = nxt, lam_next
+        slope = system.tangent(z, mode, lam)
+        dtheta *= 2.0 if it <= 3 else (1.0 if it <= 6 else 0.5)
+    lam_reached = theta / (1.0 - theta) if theta < 1 else math.inf
+    return z, res, total_it, lam_reached
+
+
+def solve_t9(system, lam, start=None):
+    """The fixed point for ``lam`` on a law with a top atom (``d_top > 0``: grids).
+
+    ``start``: ``(y, c)`` to start Newton from (e.g. from a few iterates of ``T``); if Newton
+    fails from there, continuation in ``lam`` from ``p_d``."""
+    if start is not None:
+        y0, c0 = start
+        got = system.newton(np.append(y0, math.log(c0)), "grid", lam)
+        if got is not None:
+            z, res, it = got
+            return system.solution(z, "grid", lam, res, it, "Newton from the iterates of T")
+    z0 = np.append(system.start(), math.log(system.top))
+    z, res, it, reached = _continuation(system, "grid", z0, lam)
+    if reached < lam:
+        raise ArithmeticError(f"T9: continuation in lam stalled at lam = {reached:.6g}")
+    return system.solution(z, "grid", lam, res, it, "continuation in lam from p_d")
+
+
+def solve_continuous(system, lam):
+    """The fixed point for ``lam`` on a law without a top atom (a discretized continuous law):
+    the regular branch from ``p_d`` (``lam = 0``) while it exists, then, past the critical
+    ``lam_c`` (solved for), the condensed branch.  Returns ``(solution, lam_c or None)``."""
+    z, res, it, reached = _continuation(system, "regular", system.start(c=0.0), lam)
+    if reached >= lam:
+        return system.solution(z, "regular", lam, res, it, "regular branch (no condensate)"), \
+            None
+    crit = system.newton(np.append(z, reached), "critical")
+    if crit is None:
+        raise ArithmeticError(f"T9: the regular branch ends at lam = {reached:.6g} but the "
+                              "critical point could not be solved")
+    zc, _, it_c = crit
+    lam_c = float(zc[-1])
+    n = system.v.size
+    z, res, it2, reached = _continuation(system, "condensed", np.append(zc[:n], 0.0), lam,
+                                         lam0=lam_c)
+    if reached < lam:
+        raise ArithmeticError(f"T9: the condensed branch stalled at lam = {reached:.6g}")
+    return (system.solution(z, "condensed", lam, res, it + it_c + it2,
+                            f"condensed branch from the critical lam_c = {lam_c:.12g}"), lam_c)
+
+
+def critical_lam(system, lam_max=1e4):
+    """The smallest ``lam`` at which the fixed point condenses (``math.inf`` if none up to
+    ``lam_max``): the end of the regular branch, refined by Newton on the critical system
+    (unknowns ``y`` and ``lam``; ``c = 0``, ``H(1) = (1 + lam)/lam``)."""
+    z, _, _, reached = _continuation(system, "regular", system.start(c=0.0), lam_max)
+    if reached >= lam_max:
+        return math.inf
+    crit = system.newton(np.append(z, reached), "critical")
+    if crit is None:
+        raise ArithmeticError(f"T9: the regular branch ends at lam = {reached:.6g} but the "
+                              "critical point could not be solved")
+    return float(crit[0][-1])

@@ -1,0 +1,88 @@
+"""Serial and parallel twins of a numba kernel, chosen by the size of the work (DESIGN.md,
+"Threads").
+
+A ``parallel=True`` kernel wakes numba's worker threads at every call.  On a quiet machine
+that costs tens of microseconds; on a small shared machine whose cores are busy with other
+work it costs milliseconds per call (a worker waits for a core), so a small problem made of
+many short kernel calls ran 10-200x slower with the default threads than with one.  Each
+kernel is therefore compiled twice from the same Python function, once serial (``prange`` is
+then ``range``) and once parallel, and a call site picks with :meth:`Kernel.at` from its
+amount of work: parallel only above :data:`PARALLEL_MIN_WORK` elementary operations and when
+numba may use more than one thread (``NUMBA_NUM_THREADS``, :func:`numba.set_num_threads`).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["Kernel", "kernel", "PARALLEL_MIN_WORK", "parallel_pays", "serial_blas"]
+
+#: elementary operations (cells, or points x nodes) below which a kernel runs on the calling
+#: thread.  Measured with ``benchmarks/bench_threads.py`` on 2 cores: above ~1e6 operations
+#: (about a millisecond of work) the parallel twin is faster on a quiet machine, and with the
+#: other core busy it is no slower than the serial one.
+PARALLEL_MIN_WORK = 1 << 20
+
+
+def parallel_pays(work: int) -> bool:
+    """Whether ``work`` elementary operations are worth waking numba's threads for."""
+    return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+
+
+class Kernel:
+    """A numba kernel compiled as a serial and a parallel twin (both cached on disk).
+
+    ``kernel.serial`` and ``kernel.parallel`` are the two dispatchers; ``kernel.py_func`` is
+    the Python function (its loops are the pure-Python reference); ``kernel.at(work)`` picks
+    one for a call of ``work`` elementary operations.
+    """
+
+    def __init__(self, fn):
+        self.py_func = fn
+        self.parallel = numba.njit(cache=True, parallel=True)(fn)
+        self.serial = numba.njit(cache=True)(_renamed(fn, "_serial"))
+        functools.update_wrapper(self, fn)
+
+    def at(self, work: int):
+        """The twin to use for ``work`` elementary operations (see :func:`parallel_pays`)."""
+        return self.parallel if parallel_pays(work) else self.serial
+
+    def __call__(self, *args):
+        """Run the serial twin (the safe default for a call of unknown size)."""
+        return self.serial(*args)
+
+
+def kernel(fn) -> Kernel:
+    """Decorator: compile ``fn`` (which may use ``numba.prange``) as a :class:`Kernel`."""
+    return Kernel(fn)
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` under another qualified name (numba's disk cache is keyed by it)."""
+    g = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__,
+                           fn.__closure__)
+    g.__qualname__ = fn.__qualname__ + suffix
+    g.__module__ = fn.__module__
+    g.__doc__ = fn.__doc__
+    return g
+
+
+_BLAS = ThreadpoolController()
+
+
+def serial_blas(fn):
+    """Decorator: run ``fn`` with BLAS/LAPACK on one thread (threadpoolctl).
+
+    The engine's linear algebra is small (Golub-Welsch on 16 x 16 matrices, Newton systems of
+    a few hundred unknowns).  OpenBLAS's threads make it slower, not faster, on a small shared
+    machine: a 104 x 103 least-squares problem took 2.4 ms on one thread and 315 ms on two
+    with the other core busy."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return wrapper
