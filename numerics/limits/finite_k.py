@@ -87,6 +87,7 @@ class T9System:
         self.u = np.exp(self.v)
         log_w = np.full(self.v.size, math.log(h))
         log_w[0] = math.log(h + h / math.expm1(h))  # the closed-form left tail (L2)
+        self._log_w = log_w
         # log of the L2 integrand without M: log(w_i u_i s_k e^{-u_i s_k}), atoms x nodes
         self._log_kernel = (log_w + self.v)[None, :] + self.log_s[:, None] \
             - self.u[None, :] * self.s[:, None]
@@ -109,11 +110,38 @@ class T9System:
         return laplace.log_laplace(self.v, self.log_s[keep],
                                    np.log(masses[keep] / tot)) + math.log(tot)
 
-    def masses(self, y, lam):
+    def gap(self, y, log_s=None):
+        r"""``H_y(1) - H_y(s)`` at the atoms (or at ``log_s``), without cancellation.
+
+        ``H_y(1) - H_y(s) = K sum_i w_i u_i e^{(K-1) y_i} (e^{-u_i} - s e^{-u_i s})`` and, with
+        ``s = e^{-d}``, ``e^{-u} - s e^{-us} = -e^{-u} expm1(-d - u expm1(-d))``: relative
+        accuracy even at depths ``d ~ 1e-18``, where ``1 + lam - lam H(s)`` formed from
+        ``H(s)`` is pure rounding (it is ``lam (H(1) - H(s)) ~ d`` on a condensed or critical
+        fixed point)."""
+        at = self.log_s if log_s is None else np.asarray(log_s, dtype=float)
+        d = -at[:, None]
+        u = self.u[None, :]
+        x = -d - u * np.expm1(-d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            near = -np.exp(-u) * np.expm1(x)
+            far = np.exp(-u) - np.exp(-d - u * np.exp(-d))
+        diff = np.where(x <= 0.5, near, far)
+        log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
+        top = float(log_a.max())
+        return (diff @ np.exp(log_a - top)) * math.exp(top)
+
+    def masses(self, y, lam, mode="grid"):
         """``(p, H, den)``: ``p_k = d_k / den_k`` below the top (``p[0] = 0``), ``H`` at every
-        atom and ``den = 1 + lam - lam H``; ``None`` if a denominator below the top is <= 0."""
+        atom and ``den = 1 + lam - lam H``; ``None`` if a denominator below the top is <= 0.
+
+        In the modes where ``H(1) = (1 + lam)/lam`` is one of the equations (``"condensed"``,
+        ``"critical"``), ``den = lam (H(1) - H)`` by :meth:`gap` (the same at the solution,
+        and free of the cancellation next to the top)."""
         H = np.exp(self.log_h(y))
-        den = 1.0 + lam - lam * H
+        if mode in ("condensed", "critical"):
+            den = lam * self.gap(y)
+        else:
+            den = 1.0 + lam - lam * H
         p = np.zeros_like(self.d)
         if np.any(den[self.rest] <= 0):
             return None
@@ -135,7 +163,7 @@ class T9System:
             lam = float(z[n])
         if not lam > 0:
             return None
-        got = self.masses(y, lam)
+        got = self.masses(y, lam, mode)
         if got is None:
             return None
         p, H, den = got
@@ -151,8 +179,6 @@ class T9System:
             G = 1.0 - lam * H[0] / (1.0 + lam)
             if mode == "grid":
                 G -= self.top / ((1.0 + lam) * c)
-            elif mode == "critical" and den[0] <= 0:
-                return None
             rows.append([G])
         R = np.concatenate(rows)
         if not np.all(np.isfinite(R)):
@@ -161,7 +187,9 @@ class T9System:
             return R
         B = (self.K - 1.0) * self.K * np.exp(self._log_kernel + (self.K - 1.0) * y[None, :])
         Q = np.zeros_like(B)
-        Q[self.rest] = (p[self.rest] * lam / den[self.rest])[:, None] * B[self.rest]
+        gap_mode = mode in ("condensed", "critical")   # den = lam (H(1) - H): see masses()
+        dden = B[self.rest] - B[0] if gap_mode else B[self.rest]
+        Q[self.rest] = (p[self.rest] * lam / den[self.rest])[:, None] * dden
         A = np.exp(self._neg_us - log_m[:, None])
         cols = n + (0 if mode == "regular" else 1)
         J = np.zeros((R.size, cols))
@@ -171,7 +199,10 @@ class T9System:
             J[n + 1, :n] = -lam / (1.0 + lam) * B[0]
         # derivative in lam at fixed z: dp_k/dlam = p_k (H_k - 1) / den_k
         dp = np.zeros_like(p)
-        dp[self.rest] = p[self.rest] * (H[self.rest] - 1.0) / den[self.rest]
+        if gap_mode:   # den = lam G at fixed y: d den/d lam = den/lam
+            dp[self.rest] = -p[self.rest] / lam
+        else:
+            dp[self.rest] = p[self.rest] * (H[self.rest] - 1.0) / den[self.rest]
         d_lam = np.zeros(R.size)
         d_lam[:n] = A @ dp
         d_lam[n] = dp.sum() / total
@@ -237,7 +268,7 @@ class T9System:
         y = z[:n]
         if mode == "critical":
             lam = float(z[n])
-        p, _, _ = self.masses(y, lam)
+        p, _, _ = self.masses(y, lam, mode)
         return T9Solution(p, _top_mass(z, n, mode), y, lam, residual, iterations, path)
 
 
