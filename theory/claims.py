@@ -26,6 +26,8 @@ search decides.  Register your own with :func:`register_claim`:
 ...     return float(p0[top].sum() - p1[top].sum())
 >>> get_claim("doc-top-atom-gains").expected
 'holds'
+>>> from theory.claims import unregister_claim
+>>> unregister_claim("doc-top-atom-gains")    # leave the registry as it was
 """
 
 from __future__ import annotations
