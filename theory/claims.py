@@ -26,6 +26,8 @@ search decides.  Register your own with :func:`register_claim`:
 ...     return float(p0[top].sum() - p1[top].sum())
 >>> get_claim("doc-top-atom-gains").expected
 'holds'
+>>> from theory.claims import unregister_claim
+>>> unregister_claim("doc-top-atom-gains")    # leave the registry as it was
 """
 
 from __future__ import annotations
@@ -687,7 +689,7 @@ _builtin("mixing-reward-monotone",
          "with a start above the data (two atoms, one step).")
 _builtin("mixing-reward-monotone-from-data",
          "with real data and p_0 = p_d, E_{p_t}[e^r] is non-decreasing in t",
-         "conjecture (THEORY.md T6 says a 3-atom law with K = 4, lam = 2 shows a decrease)",
+         "conjecture (THEORY.md T6: open; the counterexample needs p_0 != p_d)",
          "holds", _exp_reward_drop,
          InstanceSpace(K="any", lam="finite", data="model", steps=(1, 30)), 1e-10,
          "violation as mixing-reward-monotone. No decrease found: this search, and 1.8e6 "

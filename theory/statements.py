@@ -107,8 +107,8 @@ _TABLE = [
      "1e-9: both quadratures are accurate to < 1e-12"),
     ("T9", "finite K: p^lam = p_d / (1 + lam - lam H^K_{p^lam})", "finite K > 1, 0 < lam < inf",
      "TV(T(p^lam), p^lam), T by the engine's one-step map",
-     "1e-10: the T9 solver's acceptance threshold on log M (propagated to masses it is "
-     "smaller)"),
+     "1e-12 + 1e-10 lam K (K-1) / min(1 + lam - lam H): the T9 solver's acceptance "
+     "threshold 1e-10 on log M, propagated to the masses"),
     ("T9.denominator", "lam (K-1) < 1: 1 + lam - lam H >= 1 + lam - lam K > 0",
      "finite K > 1, 0 < lam < inf, lam (K-1) < 1",
      "min over the support of 1 + lam - lam H_{p^lam}", _ENGINE + " times lam K"),

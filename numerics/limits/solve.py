@@ -319,7 +319,7 @@ def critical_lam(law, K):
     >>> from numerics import ContinuousRewardLaw, critical_lam
     >>> law = ContinuousRewardLaw(lambda r: 3 * r**2, -1.0, 0.0)
     >>> round(critical_lam(law, math.inf), 10)   # E[1/(1 - e^r)] - 1 for b = 3
-    1.5443965427
+    1.0618177134
     """
     if not isinstance(law, ContinuousRewardLaw):
         raise TypeError(f"law must be a ContinuousRewardLaw, got {type(law).__name__}")

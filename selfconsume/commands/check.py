@@ -1,4 +1,4 @@
-"""``selfconsume check``: run a scenario and hold it against THEORY.md (P1-P6, T1-T9).
+"""``selfconsume check``: run a scenario and hold it against docs/theory.md (P1-P6, T1-T9).
 
 Prints the table id | statement | applicable | predicted | measured | slack | tolerance |
 holds (or, with ``--json``, the same records as JSON on stdout).  Exit code 0 if every
@@ -15,9 +15,9 @@ from ..options import add_scenario_options, parse_ids, scenario_from_args
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "check", help="theorem table: hold a run against THEORY.md (exit 1 if a check fails)",
+        "check", help="theorem table: hold a run against docs/theory.md (exit 1 if a check fails)",
         description="Evolve the scenario (every step recorded), solve its limit where a "
-                    "statement needs it, and check every statement of THEORY.md sections 2-4 "
+                    "statement needs it, and check every statement of docs/theory.md sections 2-4 "
                     "whose hypotheses the run meets.  Exit code 0 if all applicable checks "
                     "hold, 1 if one fails.")
     add_scenario_options(parser)

@@ -1,5 +1,5 @@
 """``selfconsume demo``: the main job on the built-in default scenario (gauss1d): evolve it,
-hold the run against THEORY.md (the theorem table), draw its figure, and say where the
+hold the run against docs/theory.md (the theorem table), draw its figure, and say where the
 outputs are.  Scenario options work as for every command."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``selfconsume heatmap [scenario opts] --out DIR``: reward level sets, ``p_0`` and the limit
-density of a scenario, side by side (the paper's figure; THEORY.md T3, T8, T9).
+density of a scenario, side by side (the paper's figure; docs/theory.md T3, T8, T9).
 
 Without ``--scenario``/``--config`` it draws ``mog8`` (the default scenario of the other
 commands, ``gauss1d``, is 1-D).  A 2-D scenario gives the three heatmaps; a 1-D one its

@@ -1,4 +1,4 @@
-"""``selfconsume proofs``: the sympy verifications of THEORY.md's closed forms and bounds.
+"""``selfconsume proofs``: the sympy verifications of docs/theory.md's closed forms and bounds.
 
 Prints the table id | statement | how | status (``--json``: the records as JSON, with the
 ``detail`` of each and its time), then, for each failed verification, what went wrong.
@@ -18,7 +18,7 @@ WIDTHS = (52, 46, 16)   # statement, how, status (the id column fits the longest
 def register(subparsers):
     parser = subparsers.add_parser(
         "proofs", help="sympy verifications of the closed forms and bounds (exit 1 if one fails)",
-        description="Verify symbolically (sympy) the algebra THEORY.md relies on: each line "
+        description="Verify symbolically (sympy) the algebra docs/theory.md relies on: each line "
                     "says what was proved and how (identity simplified to zero, sign "
                     "certificate, limit computed, or exact evaluation on enumerated cases), "
                     "and compares the closed forms evaluated by theory/numerics with their "

@@ -1,5 +1,5 @@
 """``selfconsume simulate``: the sample-based retraining loop held against the exact engine
-(THEORY.md section 6).
+(docs/theory.md section 6).
 
 Per generation ``t`` it prints the exact curated mean ``E_{C_K(p_t)}[r]`` (``p_t`` from
 ``numerics.evolve``), the sampled one (mean of ``r`` over the curated samples drawn from the
