@@ -265,9 +265,9 @@ def _run_local(tasks, workers, on_result):
             dask.compute(*delayed, scheduler="threads", num_workers=1)
 
 
-def _run_distributed(tasks, address, on_result):
+def _run_distributed(tasks, address, on_result, timeout):
     from distributed import Client, as_completed
-    with Client(address, set_as_default=False) as client:
+    with Client(address, timeout=timeout) as client:
         futures = client.map(evaluate_point, *zip(*tasks), pure=False)
         try:
             for fut in as_completed(futures):
@@ -277,13 +277,14 @@ def _run_distributed(tasks, address, on_result):
 
 
 def sweep(spec, *, out=None, scheduler=None, workers=1, progress=None, retry_failed=False,
-          save_every=2.0):
+          save_every=2.0, connect_timeout=30.0):
     """Evaluate ``spec.measure`` at every point of ``spec`` and return the ``xarray.Dataset``.
 
     ``out``: netCDF path, written atomically (every ``save_every`` seconds, on interrupt,
     and at the end); existing points of the same spec are kept, not recomputed
     (``retry_failed`` recomputes failed ones).  ``scheduler``: ``None`` (local Dask) or a
-    ``dask.distributed`` address.  ``progress(done, total)``: called after every point.
+    ``dask.distributed`` address (``OSError`` if not reached within ``connect_timeout``
+    seconds).  ``progress(done, total)``: called after every point.
     """
     measure = get_measure(spec.measure)
     res = _Results(spec, measure)
@@ -296,12 +297,13 @@ def sweep(spec, *, out=None, scheduler=None, workers=1, progress=None, retry_fai
     fixed = spec.fixed
     tasks = [(measure, spec.scenario, spec.config, {**fixed, **points[i]}, spec.options, int(i))
              for i in np.nonzero(todo)[0]]
-    total, last = res.state.size, [time.monotonic()]
+    total, last, changed = res.state.size, [time.monotonic()], [False]
     if progress:
         progress(int((~todo).sum()), total)
 
     def on_result(i, values, error):
         res.set(i, values, error)
+        changed[0] = True
         if progress:
             progress(int((res.state != PENDING).sum()), total)
         if out is not None and time.monotonic() - last[0] >= save_every:
@@ -313,9 +315,12 @@ def sweep(spec, *, out=None, scheduler=None, workers=1, progress=None, retry_fai
             if scheduler is None:
                 _run_local(tasks, int(workers), on_result)
             else:
-                _run_distributed(tasks, scheduler, on_result)
-    finally:
-        if out is not None and (tasks or not os.path.exists(out)):
-            res.save(out)
+                _run_distributed(tasks, scheduler, on_result, connect_timeout)
+    except BaseException:
+        if out is not None and changed[0]:
+            res.save(out)   # keep the finished points (Ctrl-C, a lost scheduler)
+        raise
+    if out is not None and (changed[0] or not os.path.exists(out)):
+        res.save(out)
     return res.dataset()
 

@@ -44,6 +44,8 @@ def register(subparsers):
                         help="netCDF output (resumed if it holds the same sweep)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="a running dask.distributed scheduler (default: local Dask)")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to try reaching --scheduler (default 30)")
     parser.add_argument("--workers", type=int, default=1,
                         help="local Dask: worker processes (default 1)")
     parser.add_argument("--retry-failed", action="store_true",
@@ -132,7 +134,8 @@ def run(args):
     label = f"sweep {spec.measure} on {spec.scenario or spec.config}"
     try:
         ds = sweep(spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
-                   progress=Progress(label, unit="point"), retry_failed=args.retry_failed)
+                   progress=Progress(label, unit="point"), retry_failed=args.retry_failed,
+                   connect_timeout=args.connect_timeout)
     except KeyboardInterrupt:
         done = _done_in(args.out)
         sys.stderr.write(f"selfconsume sweep: interrupted; {done} saved in {args.out}; run the "
