@@ -25,6 +25,7 @@ an ``Exception`` is recorded as failed with its error; it never stops the sweep.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -223,6 +224,7 @@ class _Results:
         data["error"] = (dims, self.error.astype(str).reshape(shape))
         done = int((self.state != PENDING).sum())
         attrs = {"measure": self.measure.name, "measure_description": self.measure.description,
+                 "outputs": ",".join(self.measure.outputs),
                  "scenario": spec.scenario or "", "config": spec.config or "",
                  "fixed": json.dumps(spec.fixed, default=str),
                  "options": json.dumps(spec.options, default=str),
@@ -243,9 +245,25 @@ class _Results:
             self.error[self.state != FAILED] = ""
 
     def save(self, path):
-        from selfconsume.io import atomic_path
-        with atomic_path(path) as tmp:
+        """netCDF (scipy's netCDF3 engine) into a temporary file beside ``path``, renamed
+        onto it: a reader never sees a half-written file."""
+        import tempfile
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=directory)
+        os.close(fd)
+        try:
             self.dataset().to_netcdf(tmp, engine="scipy")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
 
 
 def _run_local(tasks, workers, on_result):
