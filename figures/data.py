@@ -20,6 +20,7 @@ import numerics
 from numerics.scenarios import Scenario, get_scenario
 from theory import formulas
 from theory.distances import tv_distance
+from theory.sweep_measures import measured_contraction_factor
 
 __all__ = ["cell_volume", "LimitPanels", "limit_panels", "IterationRows", "iteration_rows",
            "RewardBounds", "reward_bounds", "ClassShares", "class_shares", "class_proportions",
@@ -261,20 +262,6 @@ def condensation_phase(lams=None, b=None, boundary_b=None, example=(3.0, 3.0)):
 
 
 # ------------------------------------------------------------- figure 6b: T7 contraction
-def measured_contraction_factor(tv, tol=1e-9):
-    r"""Geometric-mean per-step factor of ``TV(p_t, p^lam)`` over the second half of the
-    steps where it is still above ``tol`` (below, the limit's own accuracy dominates):
-    ``(tv[t2] / tv[t1])^{1/(t2-t1)}`` with ``t2`` the last such step and ``t1 = t2 // 2``.
-    NaN if fewer than two such steps."""
-    tv = np.asarray(tv, dtype=float)
-    above = np.nonzero(tv > tol)[0]
-    if above.size == 0 or above[-1] < 2:
-        return math.nan
-    t2 = int(above[-1])
-    t1 = t2 // 2
-    return float((tv[t2] / tv[t1]) ** (1.0 / (t2 - t1)))
-
-
 @dataclass
 class ContractionPhase:
     """``factor[i, j]``: measured contraction factor at ``(K[i], lams[j])``, NaN where

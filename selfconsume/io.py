@@ -37,8 +37,9 @@ class Progress:
     """``progress(step, total)`` callback printing a one-line counter on stderr when stderr
     is a terminal (nothing otherwise), at most ten times a second."""
 
-    def __init__(self, label, stream=None, force=False):
+    def __init__(self, label, stream=None, force=False, unit="step"):
         self.label = label
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.enabled = force or (hasattr(self.stream, "isatty") and self.stream.isatty())
         self._last = 0.0
@@ -51,5 +52,5 @@ class Progress:
             return
         self._last = now
         end = "\n" if step >= total else ""
-        self.stream.write(f"\r{self.label}: step {step}/{total}{end}")
+        self.stream.write(f"\r{self.label}: {self.unit} {step}/{total}{end}")
         self.stream.flush()

@@ -19,6 +19,7 @@ from . import formulas
 from .checking import check, check_trajectory, run_checks
 from .report import CheckResult, Report
 from .statements import STATEMENTS, Statement, statement_ids
+from . import sweep_measures  # noqa: F401  (registers the sweep measures contraction, check)
 
 __all__ = ["check", "check_trajectory", "run_checks", "CheckResult", "Report", "STATEMENTS",
            "Statement", "statement_ids", "formulas"]

@@ -23,19 +23,39 @@ def run_checks(ctx, ids=None):
 
 
 def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(), limit=None,
-                     ids=None, title=""):
+                     ids=None, title="", parameters=None):
     """Check a :class:`numerics.Trajectory` (from :func:`numerics.evolve`, best with
     ``record_every=1``) of the rewards ``reward``.
 
     ``data``: ``p_d`` for a finite ``lam`` (``None``: ``p_d = p_0``, as in ``evolve``);
     ``continuous``: the :class:`numerics.ContinuousRewardLaw` of ``p_d`` for T8's condensate;
     ``axes``: grid coordinates (T4's Gaussian moments); ``limit``: a precomputed
-    :class:`numerics.Limit` (else solved when needed); ``ids``: a subset of statement ids.
+    :class:`numerics.Limit` (else solved when needed); ``ids``: a subset of statement ids;
+    ``parameters``: the run's parameters, carried by every record (default: ``K``, ``lam``,
+    ``steps`` and ``grid`` of the trajectory).
 
     Returns a :class:`theory.report.Report`.
     """
     ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit)
-    return Report(run_checks(ctx, ids), title=title)
+    if parameters is None:
+        parameters = {"K": trajectory.K, "lam": trajectory.lam, "steps": trajectory.steps,
+                      "grid": _grid(reward)}
+    return Report(run_checks(ctx, ids), title=title, parameters=parameters)
+
+
+def _grid(reward):
+    """Cells per axis (one number when every axis has as many, else ``"n1xn2"``)."""
+    import numpy as np
+    shape = np.shape(reward)
+    return int(shape[0]) if len(set(shape)) == 1 else "x".join(map(str, shape))
+
+
+def scenario_parameters(sc, steps=None):
+    """The parameters a report of scenario ``sc`` carries: ``scenario``, ``K``, ``lam``,
+    ``steps``, ``grid`` and the scenario's own parameters."""
+    return {"scenario": sc.name, "K": sc.K, "lam": sc.lam,
+            "steps": sc.steps if steps is None else steps, "grid": _grid(sc.reward),
+            **sc.params}
 
 
 def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=None, **kw):
@@ -64,6 +84,7 @@ def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=
                   progress=progress)
     title = (f"{sc.name}: K = {_num(sc.K)}, lam = {_num(sc.lam)}, steps = {sc.steps}, "
              f"{sc.mass.size} cells ({traj.method})")
+    kw.setdefault("parameters", scenario_parameters(sc))
     return check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous, axes=sc.axes,
                             ids=ids, title=title, **kw)
 

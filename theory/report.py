@@ -148,13 +148,22 @@ def _fmt(value):
     return f"{value:.6g}"
 
 
+#: the columns of :meth:`Report.to_csv` and :meth:`Report.to_frame` after the parameters
+RECORD_COLUMNS = ("id", "statement", "applicable", "reason", "predicted", "measured", "slack",
+                  "holds", "tolerance", "relation", "note")
+
+
 class Report:
     """The results of :func:`theory.check`: ``results`` (list of :class:`CheckResult`),
-    ``all_hold`` (every applicable check holds), ``to_table()``, ``to_json()``."""
+    ``all_hold`` (every applicable check holds), ``parameters`` (the run's scenario, ``K``,
+    ``lam``, ``steps``, ``grid`` and scenario parameters), ``to_table()``, ``to_json()``,
+    ``to_csv()``, ``to_frame()`` (pandas): one record per statement, each carrying the run's
+    parameters (tidy data: reports of many runs concatenate into one table)."""
 
-    def __init__(self, results, title=""):
+    def __init__(self, results, title="", parameters=None):
         self.results = list(results)
         self.title = title
+        self.parameters = dict(parameters or {})
 
     @property
     def all_hold(self):
@@ -201,8 +210,39 @@ class Report:
         return "\n".join(out)
 
     def to_dict(self):
-        return {"title": self.title, "all_hold": self.all_hold,
-                "results": [_jsonable(asdict(r)) for r in self.results]}
+        params = _jsonable(self.parameters)
+        return {"title": self.title, "all_hold": self.all_hold, "parameters": params,
+                "results": [{**_jsonable(asdict(r)), "parameters": params}
+                            for r in self.results]}
+
+    def rows(self):
+        """One flat dict per record: the parameters, then :data:`RECORD_COLUMNS`."""
+        rows = []
+        for r in self.results:
+            rec = asdict(r)
+            rows.append({**self.parameters, **{k: rec[k] for k in RECORD_COLUMNS}})
+        return rows
+
+    def to_csv(self):
+        """The records as CSV (header row; parameters first; empty cell for ``None``)."""
+        import csv
+        import io
+        buf = io.StringIO()
+        columns = [*self.parameters, *RECORD_COLUMNS]
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        return buf.getvalue()
+
+    def to_frame(self):
+        """The records as a ``pandas.DataFrame`` (needs pandas): one row per statement,
+        the run's parameters as columns."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Report.to_frame needs pandas (pip install pandas)") from None
+        return pd.DataFrame(self.rows(), columns=[*self.parameters, *RECORD_COLUMNS])
 
     def to_json(self, indent=2):
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)

@@ -21,8 +21,12 @@ def register(subparsers):
                     "whose hypotheses the run meets.  Exit code 0 if all applicable checks "
                     "hold, 1 if one fails.")
     add_scenario_options(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="print the records as JSON (all fields) instead of the table")
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true",
+                     help="print the records as JSON (all fields) instead of the table")
+    fmt.add_argument("--csv", action="store_true",
+                     help="print the records as CSV, one row per statement, with the run's "
+                          "parameters as columns")
     parser.add_argument("--only", metavar="IDS", default=None,
                         help="comma-separated statement ids to check (e.g. T1,T2,P6)")
     parser.set_defaults(run=run)
@@ -41,6 +45,7 @@ def run(args):
     ids = _ids(args.only)
     import theory
     from numerics import EvolutionInterrupted
+    from theory.checking import scenario_parameters
 
     from ..io import Progress
     code = None
@@ -53,9 +58,13 @@ def run(args):
         report = theory.check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous,
                                          axes=sc.axes, ids=ids,
                                          title=f"{sc.name}: interrupted after {traj.steps} "
-                                               f"of {sc.steps} steps")
+                                               f"of {sc.steps} steps",
+                                         parameters=scenario_parameters(sc, traj.steps))
         code = 130
-    sys.stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
+    if args.csv:
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
     if code is not None:
         return code
     return 0 if report.all_hold else 1

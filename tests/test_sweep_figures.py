@@ -1,0 +1,66 @@
+"""`selfconsume figures --from SWEEP.nc`: the phase diagram of a 2-D sweep, with T8's and
+T7's boundaries checked against closed forms / mpmath."""
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+xr = pytest.importorskip("xarray")
+
+from figures.sweep_phase import plot_sweep  # noqa: E402
+from selfconsume.cli import main  # noqa: E402
+
+
+def open_nc(path):
+    with xr.open_dataset(path, engine="scipy") as ds:
+        return ds.load()
+
+
+def kingman_lam_c(b):
+    """T8: I = 1 at lam_c = E[1/(1 - e^r)] - 1 for the density b(-r)^{b-1} on [-1, 0]."""
+    with mp.workdps(25):
+        return float(mp.quad(lambda r: b * (-r) ** (b - 1) / (-mp.expm1(r)), [-1, 0]) - 1)
+
+
+def test_kingman_phase_diagram_with_t8_boundary(tmp_path, capsys):
+    nc = tmp_path / "k.nc"
+    assert main(["sweep", "--scenario", "kingman", "--param", "b=1.5:4:4", "--param",
+                 "lam=0.5:4:5", "--out", str(nc)]) == 0
+    ds = open_nc(nc)
+    fig = plot_sweep(ds)
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.collections[0].get_array().reshape(4, 5),
+                                  ds["condensate"].values)
+    (line,) = ax.get_lines()
+    lam, b = line.get_xdata(), line.get_ydata()
+    assert b.min() == 1.5 and b.max() == 4.0
+    for i in (0, len(b) // 2, len(b) - 1):
+        assert abs(lam[i] - kingman_lam_c(b[i])) < 1e-8
+    capsys.readouterr()
+    assert main(["figures", "--from", str(nc), "--out", str(tmp_path / "fig"),
+                 "--format", "png"]) == 0
+    png = tmp_path / "fig" / "k_condensate.png"
+    assert capsys.readouterr().out.strip() == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_contraction_phase_diagram_with_t7_boundary(tmp_path):
+    nc = tmp_path / "c.nc"
+    assert main(["sweep", "--scenario", "gauss1d", "--grid", "31", "--steps", "20",
+                 "--param", "K=1.5,2,4", "--param", "lam=0.1:2:3:log", "--measure",
+                 "contraction", "--out", str(nc)]) == 0
+    ax = plot_sweep(open_nc(nc), "kappa").axes[0]
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), 1 / (line.get_ydata() - 1), rtol=1e-15)
+
+
+def test_from_usage_errors(tmp_path, capsys):
+    nc = tmp_path / "one.nc"
+    assert main(["sweep", "--scenario", "kingman", "--param", "lam=2,3", "--out",
+                 str(nc)]) == 0
+    capsys.readouterr()
+    out = str(tmp_path / "fig")
+    assert main(["figures", "--from", str(nc), "--out", out]) == 2
+    assert "2-D sweep" in capsys.readouterr().err
+    assert main(["figures", "--from", str(tmp_path / "none.nc"), "--out", out]) == 2
+    assert "--from" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+r"""Sweep measures that need the statements of THEORY.md (registered on ``import theory``):
+
+- ``contraction``: T7's measured per-step factor of ``TV(p_t, p^lam)``
+  (:func:`measured_contraction_factor`), beside T7's bound ``kappa = lam K/(1+lam)``;
+  ``verified`` is 1 when one retraining step moves the grid limit by at most ``1e-9`` in TV
+  (else the factor is NaN: no verified fixed point).
+- ``check``: one statement (option ``id``, e.g. ``"T7"``) held against the run
+  (:func:`theory.check`): ``holds`` (1, 0, or NaN when not applicable), ``slack``,
+  ``measured``, ``predicted``, ``tolerance`` (see :mod:`theory.report`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from numerics.sweep_measures import grid_limit, register_measure
+
+from . import formulas
+from .distances import tv_distance
+
+__all__ = ["measured_contraction_factor", "FIXED_POINT_TOL"]
+
+#: a limit counts as a fixed point when one step of ``T`` moves it by at most this (TV)
+FIXED_POINT_TOL = 1e-9
+
+
+def measured_contraction_factor(tv, tol=1e-9):
+    r"""Geometric-mean per-step factor of ``TV(p_t, p^lam)`` over the second half of the
+    steps where it is still above ``tol`` (below, the limit's own accuracy dominates):
+    ``(tv[t2] / tv[t1])^{1/(t2-t1)}`` with ``t2`` the last such step and ``t1 = t2 // 2``.
+    NaN if fewer than two such steps."""
+    tv = np.asarray(tv, dtype=float)
+    above = np.nonzero(tv > tol)[0]
+    if above.size == 0 or above[-1] < 2:
+        return math.nan
+    t2 = int(above[-1])
+    t1 = t2 // 2
+    return float((tv[t2] / tv[t1]) ** (1.0 / (t2 - t1)))
+
+
+@register_measure("contraction", ("factor", "kappa", "verified"),
+                  "measured contraction factor of TV(p_t, p^lam) over the scenario's steps, "
+                  "and T7's bound lam K/(1+lam)")
+def _contraction(sc):
+    import numerics
+    kappa = formulas.t7_kappa(sc.lam, sc.K)
+    if math.isinf(sc.lam):
+        return {"factor": math.nan, "kappa": kappa, "verified": 0}
+    lim = grid_limit(sc)
+    data = sc.mass if sc.data is None else sc.data
+    moved = tv_distance(numerics.retrain_step(lim.mass, sc.reward, sc.K, sc.lam, data=data),
+                        lim.mass)
+    if not moved <= FIXED_POINT_TOL:
+        return {"factor": math.nan, "kappa": kappa, "verified": 0}
+    traj = numerics.evolve(sc.mass, sc.reward, sc.K, sc.steps, lam=sc.lam, data=sc.data)
+    tv = [tv_distance(m, lim.mass) for m in traj.masses]
+    return {"factor": measured_contraction_factor(tv), "kappa": kappa, "verified": 1}
+
+
+@register_measure("check", ("holds", "slack", "measured", "predicted", "tolerance"),
+                  "one statement of THEORY.md held against the run: verdict and slack",
+                  options={"id": "T1"})
+def _check(sc, id="T1"):
+    from .checking import check
+    rec = check(sc, ids=[id])[id]
+
+    def num(v):
+        return math.nan if v is None else float(v)
+    return {"holds": num(rec.holds) if rec.applicable else math.nan, "slack": num(rec.slack),
+            "measured": num(rec.measured), "predicted": num(rec.predicted),
+            "tolerance": num(rec.tolerance)}
