@@ -25,6 +25,7 @@ from theory.sweep_measures import measured_contraction_factor
 __all__ = ["cell_volume", "LimitPanels", "limit_panels", "IterationRows", "iteration_rows",
            "RewardBounds", "reward_bounds", "ClassShares", "class_shares", "class_proportions",
            "CondensationPhase", "condensation_phase", "kingman_critical_lam",
+           "CriticalLamCurves", "critical_lam_curves", "T9_EXAMPLES",
            "ContractionPhase", "contraction_phase", "measured_contraction_factor",
            "Iterates1D", "iterates_1d", "INF"]
 
@@ -210,18 +211,12 @@ def _kingman_limit(b, lam):
 
 def kingman_critical_lam(b):
     r"""The ``lam`` at which ``I(lam, b) = 1`` for the kingman law ``b (-r)^{b-1}`` on
-    ``[-1, 0]`` (T8), by ``scipy.optimize.brentq`` on the engine's ``I``.
+    ``[-1, 0]`` (T8): :func:`numerics.critical_lam` with ``K = inf``.
 
     Since ``I = E[1/(1 - e^r)] / (1 + lam)``, ``I`` decreases from ``J(b) = E[1/(1-e^r)] > 1``
     at ``lam = 0`` to 0: the root is ``lam_c = J(b) - 1`` (finite iff ``b > 1``; ``J`` blows
     up like ``b/(b-1)`` as ``b -> 1``); condensation (``I < 1``) iff ``lam > lam_c``."""
-    if not b > 1:
-        return INF
-    f = lambda lam: _kingman_limit(b, lam).info["I"] - 1.0  # noqa: E731
-    lo, hi = 1e-9, 1.0   # lam > 0 for the engine; I(1e-9) ~ J(b) > 1
-    while f(hi) > 0:
-        hi *= 2.0
-    return optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)
+    return numerics.critical_lam(_kingman_law(b), INF)
 
 
 @dataclass
@@ -259,6 +254,42 @@ def condensation_phase(lams=None, b=None, boundary_b=None, example=(3.0, 3.0)):
         example = (float(example[0]), float(example[1]),
                    _kingman_limit(example[1], example[0]).condensate)
     return CondensationPhase(lams, b, cond, I, boundary_b, crit, example)
+
+
+# --------------------------------------------------- figure 6c: T9 finite-K condensation
+@dataclass
+class CriticalLamCurves:
+    """``lam_c[K][i]``: the critical ``lam`` of :func:`numerics.critical_lam` for the kingman
+    law with ``b = b[i]`` (T8 for ``K = inf``, T9 otherwise; ``inf``: no condensation).
+    ``grid_points``: ``(b, K, lam, top mass, condensed)`` of :func:`numerics.limit` on the
+    ``grid``-cell kingman grid, THEORY.md T9's measured examples."""
+
+    b: np.ndarray
+    Ks: tuple
+    lam_c: dict
+    grid: int
+    grid_points: list = field(default_factory=list)
+
+
+#: THEORY.md T9's examples ``(b, K, lam)``: long direct iterations put ``0.208, 0.368`` on the
+#: top cell for ``b = 3, K = 2, lam = 4, 5``, ``0.114`` for ``b = 5, K = 2, lam = 3``, ``0.092``
+#: for ``b = 3, K = 4, lam = 2``, none for ``b = 3, K = 2, lam = 3`` or ``b = 5, K = 3, lam = 1.5``
+T9_EXAMPLES = ((3.0, 2.0, 3.0), (3.0, 2.0, 4.0), (3.0, 2.0, 5.0), (5.0, 2.0, 3.0),
+               (3.0, 4.0, 2.0), (5.0, 3.0, 1.5))
+
+
+def critical_lam_curves(b=None, Ks=(2.0, 3.0, 4.0, 8.0, INF), grid=300, examples=T9_EXAMPLES):
+    """The finite-``K`` condensation boundary over ``b`` for each ``K`` (T9; ``K = inf``: T8),
+    and the grid fixed points of ``examples`` (``numerics.limit`` on the kingman grid)."""
+    b = np.linspace(1.5, 6.0, 10) if b is None else np.asarray(b, dtype=float)
+    lam_c = {float(K): np.array([numerics.critical_lam(_kingman_law(bi), K) for bi in b])
+             for K in Ks}
+    points = []
+    for bi, K, lam in examples:
+        sc = get_scenario("kingman", b=bi, grid=grid)
+        lim = numerics.limit(sc.mass, sc.reward, K, lam)
+        points.append((bi, K, lam, lim.top_mass, lim.condensed))
+    return CriticalLamCurves(b, tuple(float(K) for K in Ks), lam_c, grid, points)
 
 
 # ------------------------------------------------------------- figure 6b: T7 contraction

@@ -18,7 +18,7 @@ from numerics.scenarios import get_scenario
 from . import data
 from .curves import plot_class_shares, plot_reward_bounds
 from .heatmaps import plot_iterates_1d, plot_iteration_rows, plot_limit_panels
-from .phase import plot_condensation_phase, plot_contraction_phase
+from .phase import plot_condensation_phase, plot_contraction_phase, plot_critical_lam
 from .saving import save_figure
 
 __all__ = ["Entry", "GALLERY", "make_gallery", "heatmap_figure", "demo_figure",
@@ -86,6 +86,14 @@ def _fig6a(quick):
     return plot_condensation_phase(cp)
 
 
+def _fig6c(quick):
+    if quick:
+        return plot_critical_lam(data.critical_lam_curves(b=np.array([3.0, 5.0]),
+                                                          Ks=(2.0, math.inf), grid=60,
+                                                          examples=data.T9_EXAMPLES[2:4]))
+    return plot_critical_lam(data.critical_lam_curves())
+
+
 def _fig6b(quick):
     if quick:
         sc = get_scenario("gauss1d", grid=21, width=3.0)
@@ -119,6 +127,10 @@ GALLERY = (
     Entry("phase-condensation-kingman",
           "T8 (K = inf): condensate 1 - I over (lam, b) for the reward law b(-r)^(b-1) on "
           "[-1, 0], with the critical curve I = 1, i.e. lam = E[1/(1 - e^r)] - 1", _fig6a),
+    Entry("phase-condensation-finite-k",
+          "T9: critical lam of condensation against b for K = 2, 3, 4, 8 and inf (T8) on the "
+          "reward law b(-r)^(b-1) on [-1, 0], with THEORY.md T9's examples solved on a 300-cell "
+          "grid (filled: condensed, labelled with the top-cell mass)", _fig6c),
     Entry("phase-contraction-t7",
           "T7: measured per-step contraction factor of TV(p_t, p^lam) over (lam, K) on gauss1d, "
           "with the proved region lam (K - 1) < 1 and T7's bound kappa = lam K/(1+lam)",

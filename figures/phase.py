@@ -10,7 +10,7 @@ from matplotlib import colormaps, ticker
 from .labels import num
 from .style import new_figure, styled
 
-__all__ = ["plot_condensation_phase", "plot_contraction_phase"]
+__all__ = ["plot_condensation_phase", "plot_contraction_phase", "plot_critical_lam"]
 
 
 def _edges(centres, log):
@@ -89,4 +89,37 @@ def plot_contraction_phase(cp):
                  label="measured factor $TV(p_{t+1}, p^\\lambda) / TV(p_t, p^\\lambda)$")
     ax.set_title(f"T7: contraction toward $p^\\lambda$ ({cp.scenario.name}, "
                  f"{cp.steps} steps)")
+    return fig
+
+
+@styled
+def plot_critical_lam(curves):
+    """Figure 6c: the critical ``lam`` above which the fixed point condenses (T9; T8 for
+    ``K = inf``) against ``b`` for the reward law ``b (-r)^{b-1}`` on ``[-1, 0]``, one curve
+    per ``K`` (condensation above each curve), with THEORY.md T9's grid examples (filled:
+    the grid fixed point is condensed, with its top-cell mass)."""
+    fig = new_figure(6.4, 4.8)
+    ax = fig.subplots()
+    colours = colormaps["viridis"](np.linspace(0.0, 0.85, len(curves.Ks)))
+    for K, colour in zip(curves.Ks, colours):
+        lam_c = curves.lam_c[K]
+        ax.plot(curves.b, lam_c, color=colour, lw=2.0, marker="o", ms=3,
+                label=f"K = {num(K)}" + (" (T8: E[1/(1-e^r)] - 1)" if np.isinf(K) else ""))
+    by_k = {K: c for K, c in zip(curves.Ks, colours)}
+    for b, K, lam, top, condensed in curves.grid_points:
+        colour = by_k.get(float(K), "black")
+        ax.plot([b], [lam], marker="s", ms=8, mec="black",
+                mfc=colour if condensed else "white", ls="none")
+        ax.annotate(f"{top:.3f}" if condensed else "none", (b, lam), textcoords="offset points",
+                    xytext=(6, -3), fontsize=7)
+    ax.plot([], [], marker="s", ms=8, mec="black", mfc="0.5", ls="none",
+            label=f"{curves.grid}-cell grid limit: condensed (top-cell mass)")
+    ax.plot([], [], marker="s", ms=8, mec="black", mfc="white", ls="none",
+            label="grid limit: no condensate")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("b (reward law $b(-r)^{b-1}$ on $[-1, 0]$)")
+    ax.set_ylabel("critical λ (condensation above)")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.set_title("T9: finite-K condensation, $H(r_*) = (1+\\lambda)/\\lambda$ on the boundary")
     return fig

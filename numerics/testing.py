@@ -124,9 +124,12 @@ def Ks(*, integer=None, min_K=1, max_K=1e6, allow_inf=True):
 
     ``integer=True``: integers only; ``False``: non-integer reals only; ``None``: both.
 
-    >>> from hypothesis import find
-    >>> find(Ks(), lambda K: K > 100)
-    101.0
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=50, database=None)
+    ... @given(Ks(integer=True, allow_inf=False))
+    ... def integers_at_least_one(K):
+    ...     assert K >= 1 and K.is_integer()
+    >>> integers_at_least_one()
     """
     parts = []
     if integer in (None, True):
@@ -143,9 +146,12 @@ def Ks(*, integer=None, min_K=1, max_K=1e6, allow_inf=True):
 def lams(*, allow_zero=True, allow_inf=True, min_lam=1e-6, max_lam=1e6):
     """Values of ``lam`` (curated : real data ratio): ``0``, small, large, ``math.inf``.
 
-    >>> from hypothesis import find
-    >>> find(lams(), lambda lam: lam > 1)
-    2.0
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=50, database=None)
+    ... @given(lams(allow_inf=False))
+    ... def finite_and_non_negative(lam):
+    ...     assert 0 <= lam < float("inf")
+    >>> finite_and_non_negative()
     """
     parts = [st.sampled_from([0.5, 1.0, 2.0, 3.0]),
              st.floats(min_lam, max_lam)]

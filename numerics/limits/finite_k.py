@@ -130,16 +130,21 @@ class T9System:
         top = float(log_a.max())
         return (diff @ np.exp(log_a - top)) * math.exp(top)
 
-    def masses(self, y, lam, mode="grid"):
+    def masses(self, y, lam, mode="grid", c=None):
         """``(p, H, den)``: ``p_k = d_k / den_k`` below the top (``p[0] = 0``), ``H`` at every
         atom and ``den = 1 + lam - lam H``; ``None`` if a denominator below the top is <= 0.
 
-        In the modes where ``H(1) = (1 + lam)/lam`` is one of the equations (``"condensed"``,
-        ``"critical"``), ``den = lam (H(1) - H)`` by :meth:`gap` (the same at the solution,
-        and free of the cancellation next to the top)."""
+        Where the top atom's equation fixes ``1 + lam - lam H(1)`` (``"condensed"``,
+        ``"critical"``: 0; ``"grid"``: ``d_top / c``), ``den = (1 + lam - lam H(1)) + lam (H(1)
+        - H)`` with the gap from :meth:`gap`: the same at the solution, and free of the
+        cancellation next to the top, where ``1 + lam - lam H`` formed from ``H`` is rounding
+        (a condensed grid fixed point has ``1 + lam - lam H(1) = d_top / c``, as small as the
+        top cell's data mass)."""
         H = np.exp(self.log_h(y))
         if mode in ("condensed", "critical"):
             den = lam * self.gap(y)
+        elif mode == "grid":
+            den = self.top / c + lam * self.gap(y)
         else:
             den = 1.0 + lam - lam * H
         p = np.zeros_like(self.d)
@@ -163,11 +168,13 @@ class T9System:
             lam = float(z[n])
         if not lam > 0:
             return None
-        got = self.masses(y, lam, mode)
+        if mode == "grid" and not z[n] < 1.0:
+            return None   # c = e^gamma > e: far from any fixed point (|p| + c = 1)
+        c = _top_mass(z, n, mode)
+        got = self.masses(y, lam, mode, c)
         if got is None:
             return None
         p, H, den = got
-        c = _top_mass(z, n, mode)
         if mode == "condensed" and c < 0:
             return None
         total = float(p.sum()) + c
@@ -187,7 +194,7 @@ class T9System:
             return R
         B = (self.K - 1.0) * self.K * np.exp(self._log_kernel + (self.K - 1.0) * y[None, :])
         Q = np.zeros_like(B)
-        gap_mode = mode in ("condensed", "critical")   # den = lam (H(1) - H): see masses()
+        gap_mode = mode != "regular"   # den = (1 + lam - lam H(1)) + lam (H(1) - H): masses()
         dden = B[self.rest] - B[0] if gap_mode else B[self.rest]
         Q[self.rest] = (p[self.rest] * lam / den[self.rest])[:, None] * dden
         A = np.exp(self._neg_us - log_m[:, None])
@@ -199,8 +206,9 @@ class T9System:
             J[n + 1, :n] = -lam / (1.0 + lam) * B[0]
         # derivative in lam at fixed z: dp_k/dlam = p_k (H_k - 1) / den_k
         dp = np.zeros_like(p)
-        if gap_mode:   # den = lam G at fixed y: d den/d lam = den/lam
-            dp[self.rest] = -p[self.rest] / lam
+        if gap_mode:   # at fixed z, d den / d lam = H(1) - H = (den - den_top) / lam
+            den_top = self.top / c if mode == "grid" else 0.0
+            dp[self.rest] = -p[self.rest] * (den[self.rest] - den_top) / (lam * den[self.rest])
         else:
             dp[self.rest] = p[self.rest] * (H[self.rest] - 1.0) / den[self.rest]
         d_lam = np.zeros(R.size)
@@ -211,8 +219,11 @@ class T9System:
             if mode == "grid":
                 d_lam[n + 1] += self.top / ((1.0 + lam) ** 2 * c)
         if mode == "grid":
-            J[:n, n] = c * A[:, 0]
-            J[n, n] = c / total
+            # gamma = log c enters M through the top atom and every p_k through d_top / c
+            dp_dgamma = np.zeros_like(p)
+            dp_dgamma[self.rest] = p[self.rest] * (self.top / c) / den[self.rest]
+            J[:n, n] = c * A[:, 0] + A @ dp_dgamma
+            J[n, n] = (c + dp_dgamma.sum()) / total
             J[n + 1, n] = self.top / ((1.0 + lam) * c)
         elif mode == "condensed":
             J[:n, n] = A[:, 0]
@@ -268,7 +279,7 @@ class T9System:
         y = z[:n]
         if mode == "critical":
             lam = float(z[n])
-        p, _, _ = self.masses(y, lam, mode)
+        p, _, _ = self.masses(y, lam, mode, _top_mass(z, n, mode))
         return T9Solution(p, _top_mass(z, n, mode), y, lam, residual, iterations, path)
 
 
@@ -294,7 +305,8 @@ def _continuation(system, mode, z0, lam_target, lam0=0.0, first_step=None):
     slope = system.tangent(z, mode, lam) if lam > 0 else None
     while theta < theta_target:
         nxt = min(theta_target, theta + dtheta)
-        lam_next = nxt / (1.0 - nxt)
+        # the last step lands on lam_target itself (theta -> lam rounds: 2/3 -> 1.9999999999999998)
+        lam_next = lam_target if nxt == theta_target else nxt / (1.0 - nxt)
         guess = z if slope is None else z + slope * (lam_next - lam)
         got = system.newton(guess, mode, lam_next)
         if got is None and slope is not None:
@@ -309,7 +321,7 @@ def _continuation(system, mode, z0, lam_target, lam0=0.0, first_step=None):
         theta, lam = nxt, lam_next
         slope = system.tangent(z, mode, lam)
         dtheta *= 2.0 if it <= 3 else (1.0 if it <= 6 else 0.5)
-    lam_reached = theta / (1.0 - theta) if theta < 1 else math.inf
+    lam_reached = lam_target if theta >= theta_target else lam
     return z, res, total_it, lam_reached
 
 
