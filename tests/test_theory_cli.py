@@ -131,7 +131,8 @@ def test_check_trajectory_and_ids():
 
 def test_every_statement_has_a_check_and_reasons_name_the_hypothesis():
     assert all(s.check is not None for s in theory.STATEMENTS.values())
-    assert theory.statement_ids()[:6] == ["P1", "P2", "P3", "P4", "P5", "P6"]
+    assert theory.statement_ids()[:8] == ["run.masses", "run.step",
+                                          "P1", "P2", "P3", "P4", "P5", "P6"]
     sc = get_scenario("two-level", steps=3)
     rep = theory.check(sc, ids=["T3.rate", "T3.tv", "T4", "T6", "T8"])
     assert "pre-asymptotic" in rep["T3.rate"].reason          # 3 steps are not enough

@@ -29,6 +29,16 @@ _ENGINE = "1e-12 relative: the engine's L2 quadrature error (< 1e-14 direct, ~1e
 _PROB = "1e-12 absolute on probabilities (engine accuracy; sums of <= 1e6 terms)"
 
 _TABLE = [
+    # --- the run itself (before any theorem) -------------------------------------------------
+    ("run.masses", "every p_t (and p_d) is finite, non-negative and sums to 1", "none",
+     "the sum of the masses at every recorded step; NaN, inf, negative or zero-sum masses fail "
+     "with the step and the reason (never renormalized silently)",
+     "max(64, N) ulps (N cells): the rounding of normalizing N masses in float64"),
+    ("run.step", "p_{t+1} = T(p_t) at every step (the loop is the retraining map)",
+     "a trajectory of your own (Trajectory.from_masses), every step recorded",
+     "TV(p_{t+1}, T(p_t)) at every step, T(p_t) by the engine from the given p_t",
+     "1e-12 + N ulps: the engine's accuracy of masses plus the rounding of an exact float64 "
+     "loop over N cells"),
     # --- section 2: the curation operator (checked on p_0 and a few iterates) ----------------
     ("P1", "E_p[H_p^K] = 1", "none (any p, K)",
      "E_p[H] on p_0 and iterates", _ENGINE),
