@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from . import curated_checks, mixed_checks, operator_checks, user_checks  # noqa: F401
+from . import (bound_checks, curated_checks, mixed_checks, operator_checks,  # noqa: F401
+               user_checks)
 from .context import RunContext
 from .report import Report
 from .statements import STATEMENTS

@@ -75,10 +75,15 @@ def verdict(stmt_id, predicted, measured, relation, tolerance, note="", **detail
 
 
 def worst_of(stmt_id, predicted, measured, relation, tolerance, where=None, note="",
-             **details):
+             trivial=None, **details):
     """The record of a comparison at many points: arrays ``predicted``, ``measured``,
     ``tolerance`` (broadcast); ``where[i]`` describes point ``i`` (e.g. ``"t=3"``).  The
-    record shows the worst point and holds iff every point holds."""
+    record shows the worst point and holds iff every point holds.
+
+    ``trivial``: a mask of the points where the statement is tight by construction (a CDF at
+    the top reward level, two rewards equal up to rounding, ``t = 0``): they must hold like
+    the others but are shown as the worst point only if one fails, so that the row never
+    shows roundoff at a place where there was nothing to prove."""
     pred, meas, tol = np.broadcast_arrays(np.asarray(predicted, dtype=float),
                                           np.asarray(measured, dtype=float),
                                           np.asarray(tolerance, dtype=float))
@@ -89,11 +94,21 @@ def worst_of(stmt_id, predicted, measured, relation, tolerance, where=None, note
     with np.errstate(divide="ignore", invalid="ignore"):
         score = -np.abs(slack) / tol if relation == "=" else slack / tol
     score = np.where(np.isnan(slack), -np.inf, score)
+    hidden = 0
+    if trivial is not None:
+        triv = np.broadcast_to(np.asarray(trivial, dtype=bool).ravel(), pred.shape)
+        ok = np.abs(slack) <= tol if relation == "=" else slack >= -tol
+        shown = ~triv | ~ok
+        if shown.any():
+            hidden = int((~shown).sum())
+            score = np.where(shown, score, np.inf)
     i = int(np.argmin(score))
     where_i = where(i) if callable(where) else (where[i] if where is not None else None)
     text = f"worst at {where_i}" if where_i is not None else ""
     if note:
         text = f"{text}; {note}" if text else note
+    if hidden:
+        text += f" ({hidden} trivially tight points not shown)"
     rec = verdict(stmt_id, pred[i], meas[i], relation, tol[i], text, **details)
     if rec.holds:  # every point must hold, not only the worst by score
         ok = np.abs(slack) <= tol if relation == "=" else slack >= -tol
