@@ -65,7 +65,29 @@ def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(),
     if parameters is None:
         parameters = {"K": trajectory.K, "lam": trajectory.lam, "steps": trajectory.steps,
                       "grid": _grid(reward)}
-    return Report(run_checks(ctx, ids), title=title, parameters=parameters)
+    return Report(run_checks(ctx, ids), title=title, parameters=parameters,
+                  summary=run_summary(ctx))
+
+
+def run_summary(ctx):
+    """What the run reached at its last recorded step ``T``: ``E_T[r]`` (and ``E_0[r]``),
+    ``E_T[e^r]`` relative to ``e^{r_*}``, the mass of the top reward level, and for a finite
+    ``lam`` the distance ``TV(p_T, p_d)``.  Empty when the masses are not a run."""
+    if ctx.invalid:
+        return {}
+    import numpy as np
+    from .distances import tv_distance
+    t, p = ctx.iterates()[-1]
+    r = ctx.reward.ravel()
+    sup = p.ravel() > 0
+    out = {"T": t, "E_0[r]": float(ctx.mass.ravel()[ctx.mass.ravel() > 0]
+                                    @ r[ctx.mass.ravel() > 0]),
+           f"E_{t}[r]": float(p.ravel()[sup] @ r[sup]),
+           f"E_{t}[e^r]/e^r_*": float(p.ravel() @ np.exp(r - ctx.r_star)),
+           f"p_{t}(r = r_*)": float(p.ravel()[r == ctx.r_star].sum())}
+    if ctx.data is not None:
+        out[f"TV(p_{t}, p_d)"] = tv_distance(p, ctx.data)
+    return out
 
 
 def _grid(reward):

@@ -175,10 +175,12 @@ class Report:
     ``to_csv()``, ``to_frame()`` (pandas): one record per statement, each carrying the run's
     parameters (tidy data: reports of many runs concatenate into one table)."""
 
-    def __init__(self, results, title="", parameters=None):
+    def __init__(self, results, title="", parameters=None, summary=None):
         self.results = list(results)
         self.title = title
         self.parameters = dict(parameters or {})
+        #: what the run reached (``E_T[r]``, the top level's mass, the distance to ``p_d``)
+        self.summary = dict(summary or {})
 
     @property
     def all_hold(self):
@@ -194,13 +196,16 @@ class Report:
         return [r for r in self.results if r.applicable and not r.holds]
 
     def to_table(self, width=48):
-        """A plain-text table: id | statement | applicable | predicted | measured | slack |
-        tolerance | holds, then one line per note or reason."""
+        """A plain-text table: a summary block (the run's parameters and what it reached),
+        then id | statement | applicable | predicted | measured | slack | tolerance | holds,
+        then one line per note or reason.  Statements longer than ``width`` characters are
+        cut (``width=None``: the full statement, as ``selfconsume check --wide``)."""
         head = ("id", "statement", "applicable", "predicted", "measured", "slack",
                 "tolerance", "holds")
         rows = []
         for r in self.results:
-            stmt = r.statement if len(r.statement) <= width else r.statement[:width - 3] + "..."
+            stmt = (r.statement if width is None or len(r.statement) <= width
+                    else r.statement[:width - 3] + "...")
             rows.append((r.id, stmt, "yes" if r.applicable else "no",
                          _fmt(r.predicted), _fmt(r.measured), _fmt(r.slack),
                          _fmt(r.tolerance), _fmt(r.holds) if r.applicable else "n/a"))
@@ -210,6 +215,14 @@ class Report:
             return " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
         out = [self.title] if self.title else []
+        if self.parameters:
+            out.append("run: " + ", ".join(f"{k} = {_fmt_param(v)}"
+                                           for k, v in self.parameters.items()))
+        if self.summary:
+            out.append("reached: " + ", ".join(f"{k} = {_fmt_param(v)}"
+                                               for k, v in self.summary.items()))
+        if self.parameters or self.summary:
+            out.append("")
         out += [line(head), "-+-".join("-" * w for w in widths)]
         out += [line(row) for row in rows]
         notes = [(r.id, r.note if r.applicable else f"not applicable: {r.reason}")
@@ -227,6 +240,7 @@ class Report:
     def to_dict(self):
         params = _jsonable(self.parameters)
         return {"title": self.title, "all_hold": self.all_hold, "parameters": params,
+                "summary": _jsonable(self.summary),
                 "results": [{**_jsonable(asdict(r)), "parameters": params}
                             for r in self.results]}
 
@@ -261,6 +275,12 @@ class Report:
 
     def to_json(self, indent=2):
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _fmt_param(v):
+    if isinstance(v, (float, np.floating)):
+        return "inf" if math.isinf(v) else f"{float(v):.6g}"
+    return str(v)
 
 
 def _jsonable(obj):
