@@ -192,6 +192,7 @@ def p3_strict_lower_bound(s1, s2, ds, s_levels, tail, K):
     >>> p3_strict_lower_bound(0.5, 1.0, 0.5, [0.5], [1.0], 2)   # S = s(X) >= 1/2 surely
     0.3333333333333333
     """
+    scalar = np.ndim(s1) == 0
     s1, s2, ds = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (s1, s2, ds))
     c = np.asarray(s_levels, dtype=float)[None, :]
     w = np.asarray(tail, dtype=float)[None, :] ** (K - 1.0)
@@ -201,4 +202,5 @@ def p3_strict_lower_bound(s1, s2, ds, s_levels, tail, K):
         return S / ((s1[:, None] + S) * (s2[:, None] + S))
 
     best = np.max(w * np.minimum(g((K - 1.0) * c), g(b)), axis=1)
-    return _scalar_or_array(K * ds * best if np.ndim(best) else K * ds * best)
+    out = K * ds * best
+    return float(out[0]) if scalar else out
