@@ -55,7 +55,7 @@ class RecordedMasses(Sequence):
 
 @dataclass
 class Trajectory:
-    """Result of :func:`evolve`.
+    """Result of :func:`evolve` (or of your own loop: :meth:`Trajectory.from_masses`).
 
     Per-step arrays have length ``steps + 1`` (steps ``0..steps``):
 
@@ -83,6 +83,69 @@ class Trajectory:
     method: str
     retilts: int = 0
     info: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_masses(cls, masses, reward, K, lam=math.inf, data=None):
+        r"""A trajectory of your own iterates ``p_0, p_1, ..., p_T`` (every step), to hold
+        against the theory with :func:`theory.check` (``theory.check(traj, reward)``).
+
+        ``masses``: a sequence of arrays shaped like ``reward`` (or one array of shape
+        ``(T + 1, *reward.shape)``); ``K``, ``lam``, ``data`` (``p_d``; ``None`` with a finite
+        ``lam`` means ``p_d = p_0``) as in :func:`evolve`.
+
+        The masses are kept exactly as given: they are neither normalized nor repaired.  The
+        checker reports masses that are not normalized, negative, NaN or of zero sum as a
+        failed row ``run.masses`` (with the step and the reason), and compares every step with
+        the engine's one-step map (row ``run.step``).  Moments are those of the masses divided
+        by their sums (``nan`` where that is undefined).
+
+        >>> import math, numpy as np
+        >>> p0 = np.array([0.5, 0.5]); r = np.array([0.0, 1.0])
+        >>> p1 = p0 * np.exp(r) / (p0 @ np.exp(r))          # K = inf: p e^r / E_p[e^r]
+        >>> traj = Trajectory.from_masses([p0, p1], r, K=math.inf)
+        >>> traj.steps, traj.method
+        (1, 'user')
+        """
+        K = check_K(K)
+        lam = check_lam(lam)
+        arrs = [np.array(m, dtype=np.float64) for m in masses]
+        if not arrs:
+            raise ValueError("masses must hold at least p_0")
+        shape = arrs[0].shape
+        if len(shape) == 0 or arrs[0].size == 0:
+            raise ValueError(f"masses[0] must be a non-empty array, got shape {shape}")
+        for t, m in enumerate(arrs):
+            if m.shape != shape:
+                raise ValueError(f"masses[{t}] has shape {m.shape}, expected {shape} "
+                                 f"(the shape of masses[0])")
+        r = as_reward(reward, shape)
+        d = None
+        if not math.isinf(lam) and data is not None:
+            d = np.array(data, dtype=np.float64)
+            if d.shape != shape:
+                raise ValueError(f"data has shape {d.shape}, expected {shape} (the shape of "
+                                 f"masses[0])")
+        flat_r = r.ravel()
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            on = arrs[0].ravel() > 0
+            if d is not None:
+                on = on | (d.ravel() > 0)
+            r_star = float(flat_r[on].max()) if on.any() else math.nan
+            shift = r_star if r_star > EXP_SAFE else 0.0
+            e = np.exp(flat_r - shift)
+            mean_r, mean_e, var_e = [], [], []
+            for m in arrs:
+                p = m.ravel() / m.sum()
+                sup = p != 0
+                mean_r.append(float(p[sup] @ flat_r[sup]))
+                me = float(p @ e)
+                mean_e.append(me)
+                var_e.append(float(p @ (e - me) ** 2))
+        snaps = [(lambda m=m: m.copy()) for m in arrs]
+        steps = len(arrs) - 1
+        return cls(RecordedMasses(snaps, shape), np.arange(steps + 1), np.array(mean_r),
+                   np.array(mean_e), np.array(var_e), r_star, shift, K, lam, steps, "user",
+                   0, {"source": "user", "data": d})
 
 
 class EvolutionInterrupted(KeyboardInterrupt):

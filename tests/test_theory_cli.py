@@ -94,7 +94,9 @@ def test_kingman_condensate(capsys):
 def test_table_output_and_exit_code_on_failure(capsys, monkeypatch):
     assert main(["check", "--scenario", "gauss1d", "--K", "3", "--steps", "5"]) == 0
     table = capsys.readouterr().out
-    header = [c.strip() for c in table.splitlines()[1].split("|")]
+    lines = table.splitlines()
+    assert lines[1].startswith("run: ") and lines[2].startswith("reached: ")  # summary block
+    header = [c.strip() for c in lines[4].split("|")]
     assert header == ["id", "statement", "applicable", "predicted", "measured", "slack",
                       "tolerance", "holds"]
     row = next(line for line in table.splitlines() if line.startswith("T1 "))
@@ -131,7 +133,8 @@ def test_check_trajectory_and_ids():
 
 def test_every_statement_has_a_check_and_reasons_name_the_hypothesis():
     assert all(s.check is not None for s in theory.STATEMENTS.values())
-    assert theory.statement_ids()[:6] == ["P1", "P2", "P3", "P4", "P5", "P6"]
+    assert theory.statement_ids()[:9] == ["run.masses", "run.step",
+                                          "P1", "P2", "P3", "P3.strict", "P4", "P5", "P6"]
     sc = get_scenario("two-level", steps=3)
     rep = theory.check(sc, ids=["T3.rate", "T3.tv", "T4", "T6", "T8"])
     assert "pre-asymptotic" in rep["T3.rate"].reason          # 3 steps are not enough
@@ -158,3 +161,28 @@ def test_wrong_limit_is_caught_through_the_run(capsys):
     assert rep["T9"].holds is False and not rep.all_hold
     assert theory.check(traj, sc.reward, limit=lim, ids=["T9"]).all_hold
     assert "fail: T9" in rep.to_table()
+
+
+def test_wide_list_and_summary(capsys):
+    # --list: every statement with its hypotheses and tolerance, without running
+    assert main(["check", "--list"]) == 0
+    out = capsys.readouterr().out
+    for i in theory.statement_ids():
+        assert f"\n{i}: " in "\n" + out, i
+    assert "T7.uniform: TV(C_K(p), C_K(q)) <= L TV(p, q)" in out
+    # --wide: the full statement; the summary block: E_0[r] = -1 for N(0,1) and
+    # r = -(x-1)^2/2 (E[(x-1)^2] = 2), to the grid's truncation at |x| = 6
+    assert main(["check", "--scenario", "gauss1d", "--K", "3", "--lam", "0.4", "--steps", "3",
+                 "--grid", "201", "--wide", "--only", "T6.increment,T10"]) == 0
+    out = capsys.readouterr().out
+    stmt = theory.STATEMENTS["T6.increment"].statement
+    assert len(stmt) > 48 and stmt in out
+    assert "run: scenario = gauss1d, K = 3, lam = 0.4, steps = 3" in out
+    assert "reached: T = 3, E_0[r] = -1," in out and "TV(p_3, p_d) = " in out
+    sc = get_scenario("gauss1d", K=3, lam=0.4, steps=3, grid=201)
+    rep = theory.check(sc, ids=["T10"])
+    p0 = sc.mass / math.fsum(sc.mass)
+    assert rep.summary["E_0[r]"] == pytest.approx(math.fsum(p0 * sc.reward), rel=1e-14)
+    assert rep.summary["E_0[r]"] == pytest.approx(-1.0, abs=1e-7)   # the grid's error
+    assert 0 < rep.summary["TV(p_3, p_d)"] <= 0.4 / 1.4          # T5.tv
+    assert json.loads(rep.to_json())["summary"]["T"] == 3

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from . import curated_checks, mixed_checks, operator_checks  # noqa: F401  (register checks)
+from . import (bound_checks, curated_checks, mixed_checks, operator_checks,  # noqa: F401
+               user_checks)
 from .context import RunContext
 from .report import Report
 from .statements import STATEMENTS
@@ -19,11 +20,14 @@ def run_checks(ctx, ids=None):
     unknown = [i for i in ids if i not in STATEMENTS]
     if unknown:
         raise ValueError(f"ids: unknown statement id(s) {unknown} (known: {list(STATEMENTS)})")
+    if ctx.invalid:  # NaN, negative or zero-sum masses: only run.masses can say anything
+        return [STATEMENTS[i].check(ctx) if i == "run.masses"
+                else user_checks.invalid_run(i, ctx.invalid) for i in ids]
     return [STATEMENTS[i].check(ctx) for i in ids]
 
 
 def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(), limit=None,
-                     ids=None, title="", parameters=None):
+                     ids=None, title="", parameters=None, step_tolerance=None):
     """Check a :class:`numerics.Trajectory` (from :func:`numerics.evolve`, best with
     ``record_every=1``) of the rewards ``reward``.
 
@@ -32,15 +36,58 @@ def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(),
     ``axes``: grid coordinates (T4's Gaussian moments); ``limit``: a precomputed
     :class:`numerics.Limit` (else solved when needed); ``ids``: a subset of statement ids;
     ``parameters``: the run's parameters, carried by every record (default: ``K``, ``lam``,
-    ``steps`` and ``grid`` of the trajectory).
+    ``steps`` and ``grid`` of the trajectory); ``step_tolerance``: the TV the row ``run.step``
+    allows between your ``p_{t+1}`` and the engine's ``T(p_t)`` (default
+    :func:`theory.user_checks.step_tolerance`: an exact float64 loop; raise it, and say why,
+    for a loop you know to be less accurate).
+
+    A trajectory of your own (:meth:`numerics.Trajectory.from_masses`) is checked as it is:
+    unnormalized, NaN, negative or zero-sum masses give a failed ``run.masses`` row (and, when
+    fatal, every other row is not applicable), and ``run.step`` compares each step with the
+    engine.  ``data`` defaults to the trajectory's own.
+
+    >>> import math, numpy as np, theory
+    >>> from numerics import Trajectory
+    >>> x = np.linspace(-2, 2, 41); r = -x ** 2; p = [np.exp(-x ** 2 / 2)]
+    >>> p[0] /= p[0].sum()
+    >>> for _ in range(3):                       # a tilt p e^{r/2}: not curation
+    ...     q = p[-1] * np.exp(r / 2); p.append(q / q.sum())
+    >>> report = theory.check(Trajectory.from_masses(p, r, K=math.inf), r)
+    >>> report["run.masses"].holds, report["run.step"].holds
+    (True, False)
+    >>> report["run.step"].measured > 1e3 * report["run.step"].tolerance
+    True
 
     Returns a :class:`theory.report.Report`.
     """
     ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit)
+    ctx.step_tolerance = step_tolerance
     if parameters is None:
         parameters = {"K": trajectory.K, "lam": trajectory.lam, "steps": trajectory.steps,
                       "grid": _grid(reward)}
-    return Report(run_checks(ctx, ids), title=title, parameters=parameters)
+    return Report(run_checks(ctx, ids), title=title, parameters=parameters,
+                  summary=run_summary(ctx))
+
+
+def run_summary(ctx):
+    """What the run reached at its last recorded step ``T``: ``E_T[r]`` (and ``E_0[r]``),
+    ``E_T[e^r]`` relative to ``e^{r_*}``, the mass of the top reward level, and for a finite
+    ``lam`` the distance ``TV(p_T, p_d)``.  Empty when the masses are not a run."""
+    if ctx.invalid:
+        return {}
+    import numpy as np
+    from .distances import tv_distance
+    t, p = ctx.iterates()[-1]
+    r = ctx.reward.ravel()
+    sup = p.ravel() > 0
+    out = {"T": t, "E_0[r]": float(ctx.mass.ravel()[ctx.mass.ravel() > 0]
+                                    @ r[ctx.mass.ravel() > 0]),
+           f"E_{t}[r]": float(p.ravel()[sup] @ r[sup]),
+           f"E_{t}[e^r]/e^r_*": float(p.ravel() @ np.exp(r - ctx.r_star)),
+           f"p_{t}(r = r_*)": float(p.ravel()[r == ctx.r_star].sum())}
+    if ctx.data is not None:
+        out[f"TV(p_{t}, p_d)"] = tv_distance(p, ctx.data)
+    return out
 
 
 def _grid(reward):

@@ -31,31 +31,42 @@ class RunContext:
 
     def __init__(self, trajectory, reward, data=None, continuous=None, axes=(), limit=None):
         from numerics.validation import as_reward
+        from .user_checks import mass_problems
         self._masses = {}
         self.trajectory = trajectory
         self.K = float(trajectory.K)
         self.lam = float(trajectory.lam)
         if trajectory.recorded_steps[0] != 0:
             raise ValueError("trajectory must record step 0")
-        self.mass = self.mass_at(0)
-        self.reward = as_reward(reward, self.mass.shape)
+        if data is None and math.isfinite(self.lam):
+            data = (trajectory.info or {}).get("data")
+        self.user = (trajectory.info or {}).get("source") == "user"
+        raw0 = np.asarray(trajectory.masses[0], dtype=float)
+        self.reward = as_reward(reward, raw0.shape)
+        raw_data = None if math.isinf(self.lam) or data is None else np.asarray(data, float)
+        #: ``(fatal, problems, worst)``: what is wrong with the masses (see ``run.masses``);
+        #: with a fatal problem (NaN, negative, zero sum) no other check runs
+        self.problems = mass_problems(trajectory, raw_data)
+        self.invalid = self.problems[0]
         self.data_is_start = data is None
+        self.continuous = continuous
+        self.axes = tuple(axes)
+        self._limit = limit
+        self.shift = float(trajectory.exp_reward_shift)
+        if self.invalid:
+            return
+        self.mass = self.mass_at(0)
         if math.isinf(self.lam):
             self.data = None
         elif data is None:
             self.data = self.mass
         else:
-            d = np.asarray(data, dtype=float)
-            self.data = d / d.sum()
+            self.data = raw_data / raw_data.sum()
             self.data_is_start = bool(np.array_equal(self.data, self.mass))
-        self.continuous = continuous
-        self.axes = tuple(axes)
         self.support = self.mass > 0 if self.data is None else (self.mass > 0) | (self.data > 0)
         self.r_star = float(self.reward[self.support].max())
         self.r_min = float(self.reward[self.support].min())
-        self.shift = float(trajectory.exp_reward_shift)
         self.exp_r_star = math.exp(self.r_star - self.shift)
-        self._limit = limit
 
     @property
     def steps(self):
@@ -66,7 +77,8 @@ class RunContext:
         return [int(t) for t in self.trajectory.recorded_steps]
 
     def mass_at(self, i):
-        """Normalized masses at ``recorded_steps[i]`` (materialized once)."""
+        """The masses at ``recorded_steps[i]`` divided by their sum (materialized once);
+        whether they were normalized is the check ``run.masses``."""
         if i not in self._masses:
             m = np.asarray(self.trajectory.masses[i], dtype=float)
             self._masses[i] = m / m.sum()

@@ -21,7 +21,8 @@ import numpy as np
 
 __all__ = ["rho_K", "t1_increment_lower_bound", "kinf_increment", "t2_variance_budget",
            "t3_tv_bound", "t5_kl_bound", "t5_tv_bound", "t7_kappa", "t7_coupling_bound",
-           "t7_kinf_factor", "gaussian_tilt", "t8_condensate"]
+           "t7_kinf_factor", "gaussian_tilt", "t8_condensate", "t6_increment_coefficient",
+           "t10_bound", "t10_kl_bound", "t7_uniform_factor", "p3_strict_lower_bound"]
 
 
 def _scalar_or_array(x):
@@ -131,3 +132,75 @@ def t8_condensate(I):
     r"""T8: the mass condensed on the top level set, ``max(0, 1 - I)`` with
     ``I = E_{p_d}[1 / ((1 + lam)(1 - e^{r - r_*}))]``."""
     return max(0.0, 1.0 - float(I))
+
+
+def t6_increment_coefficient(lam, t, sharp=False):
+    r"""T6.increment: ``c_t`` in ``E_{p_t}[e^r] >= E_{p_d}[e^r] + c_t ((K-1)/K) Var_{p_d}[e^r]
+    / e^{r_*}`` (``p_0 = p_d``, ``t >= 1``): the paper's ``lam / (1 + lam)^3``, or (``sharp``)
+    ``lam / (1 + lam)`` at ``t = 1`` and ``lam / (1 + lam)^2`` for ``t >= 2``.
+
+    >>> t6_increment_coefficient(1.0, 3), t6_increment_coefficient(1.0, 1, sharp=True)
+    (0.125, 0.5)
+    """
+    t = np.asarray(t, dtype=float)
+    if np.any(t < 1):
+        raise ValueError("T6.increment is stated for t >= 1")
+    if sharp:
+        c = np.where(t == 1, lam / (1.0 + lam), lam / (1.0 + lam) ** 2)
+    else:
+        c = np.full(t.shape, lam / (1.0 + lam) ** 3)
+    return _scalar_or_array(c)
+
+
+def t10_bound(lam, K):
+    r"""T10: ``B = 1 / (1 - lam (K - 1))`` in ``p_t <= B p_d`` (needs ``lam (K - 1) < 1``)."""
+    g = lam * (K - 1.0)
+    if not g < 1.0:
+        raise ValueError(f"T10 needs lam (K - 1) < 1, got {g!r}")
+    return 1.0 / (1.0 - g)
+
+
+def t10_kl_bound(lam, K):
+    r"""T10: ``KL(p_t || p_d) <= -log(1 - lam (K - 1)) = log B``, as ``-log1p(-lam (K-1))``."""
+    g = lam * (K - 1.0)
+    if not g < 1.0:
+        raise ValueError(f"T10 needs lam (K - 1) < 1, got {g!r}")
+    return -math.log1p(-g)
+
+
+def t7_uniform_factor(delta):
+    r"""T7.uniform: ``L = 2 e^Delta (2 + e^Delta)`` (``Delta`` = the reward range on the
+    support); ``inf`` once it overflows."""
+    with np.errstate(over="ignore"):
+        e = float(np.exp(float(delta)))
+    return 2.0 * e * (2.0 + e)
+
+
+def p3_strict_lower_bound(s1, s2, ds, s_levels, tail, K):
+    r"""P3.strict, quantitative (integer ``K > 1``; ``s = e^{r - r_*}`` on the support, so
+    ``S = sum_{i<K} s(X_i) <= b = K - 1``):
+
+    ``H(s2) - H(s1) = E[K S (s2 - s1) / ((s1 + S)(s2 + S))]
+    >= K (s2 - s1) max_c P(s >= c)^{K-1} min(g((K-1) c), g(K-1))``
+
+    with ``g(S) = S / ((s1 + S)(s2 + S))``: with probability ``P(s >= c)^{K-1}`` all ``K-1``
+    other draws have ``s >= c``, so ``S`` is in ``[(K-1) c, K-1]``, where ``g`` (increasing,
+    then decreasing) is at least its value at an end.  ``s_levels``: the thresholds ``c``
+    tried, ``tail[j] = P_p(s >= s_levels[j])``.  ``ds = s2 - s1`` is passed separately (form
+    it as ``s1 expm1(r2 - r1)``: no cancellation).
+
+    >>> p3_strict_lower_bound(0.5, 1.0, 0.5, [0.5], [1.0], 2)   # S = s(X) >= 1/2 surely
+    0.3333333333333333
+    """
+    scalar = np.ndim(s1) == 0
+    s1, s2, ds = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (s1, s2, ds))
+    c = np.asarray(s_levels, dtype=float)[None, :]
+    w = np.asarray(tail, dtype=float)[None, :] ** (K - 1.0)
+    b = K - 1.0
+
+    def g(S):
+        return S / ((s1[:, None] + S) * (s2[:, None] + S))
+
+    best = np.max(w * np.minimum(g((K - 1.0) * c), g(b)), axis=1)
+    out = K * ds * best
+    return float(out[0]) if scalar else out

@@ -77,8 +77,9 @@ def check_t6(iterates, data, reward, expected_exp_reward=None):
     where = Where()
     for t, _ in its:
         where.add(len(levels), lambda j, t=t: f"t={t}, r <= {levels[j] + 0.0:.6g}")
+    from .operator_checks import cdf_trivially_tight
     recs = [worst_of("T6", pred, meas, "<=", tol.ENGINE, where=where,
-                     note="CDF of r: p_t below p_d")]
+                     note="CDF of r: p_t below p_d", trivial=cdf_trivially_tight(pred, meas))]
     if expected_exp_reward is not None:
         E = np.asarray(expected_exp_reward, dtype=float)
         recs.append(worst_of("T6", E[0], E[1:], ">=", tol.ENGINE * (E[0] + E[1:]),

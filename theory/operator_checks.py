@@ -62,7 +62,7 @@ def check_p3(cases, reward):
     r"""P3: ``H_p^K`` non-decreasing in ``r``: ``H`` at consecutive cells of the support
     sorted by reward.  ``cases``: ``[(label, p, H)]``."""
     r = np.asarray(reward, dtype=float).ravel()
-    pred, meas, tols, where = [], [], [], Where()
+    pred, meas, tols, ties, where = [], [], [], [], Where()
     for label, p, h in cases:
         sup = np.flatnonzero(_support(p))
         order = sup[np.argsort(r[sup], kind="stable")]
@@ -70,12 +70,15 @@ def check_p3(cases, reward):
         pred.append(hs[:-1])
         meas.append(hs[1:])
         tols.append(tol.ENGINE * np.maximum(hs[:-1], hs[1:]))
+        rs = r[order]
+        ties.append(np.diff(rs) <= 16 * tol.EPS * np.maximum(1.0, np.abs(rs[1:])))
         where.add(len(order) - 1, lambda j, label=label, o=order:
-                  f"{label}, r={r[o[j]]:.6g} -> r={r[o[j + 1]]:.6g}")
+                  f"{label}, r={r[o[j]] + 0.0:.6g} -> r={r[o[j + 1]] + 0.0:.6g}")
     if not len(where):  # a single cell: nothing to order
         return worst_of("P3", [0.0], [0.0], ">=", tol.ENGINE, note="a single cell")
+    # rewards equal up to rounding: H equal by construction (trivially tight)
     return worst_of("P3", np.concatenate(pred), np.concatenate(meas), ">=",
-                    np.concatenate(tols), where=where)
+                    np.concatenate(tols), where=where, trivial=np.concatenate(ties))
 
 
 def check_p4(cases):
@@ -119,8 +122,16 @@ def check_p6(cases, reward):
         pred.append(fp)
         meas.append(fc)
         where.add(len(levels), lambda j, label=label, lv=levels: f"{label}, r <= {lv[j] + 0.0:.6g}")
-    return worst_of("P6", np.concatenate(pred), np.concatenate(meas), "<=", tol.ENGINE,
-                    where=where)
+    pred, meas = np.concatenate(pred), np.concatenate(meas)
+    return worst_of("P6", pred, meas, "<=", tol.ENGINE, where=where,
+                    trivial=cdf_trivially_tight(pred, meas))
+
+
+def cdf_trivially_tight(f, g):
+    """Levels where two CDFs are both 0 or both 1 up to the tolerance (below or at the top
+    of the support): the dominance holds there by normalization alone."""
+    return (((f <= tol.ENGINE) & (g <= tol.ENGINE))
+            | ((f >= 1.0 - tol.ENGINE) & (g >= 1.0 - tol.ENGINE)))
 
 
 # --- the same, gathered from a run ---------------------------------------------------------

@@ -75,10 +75,15 @@ def verdict(stmt_id, predicted, measured, relation, tolerance, note="", **detail
 
 
 def worst_of(stmt_id, predicted, measured, relation, tolerance, where=None, note="",
-             **details):
+             trivial=None, **details):
     """The record of a comparison at many points: arrays ``predicted``, ``measured``,
     ``tolerance`` (broadcast); ``where[i]`` describes point ``i`` (e.g. ``"t=3"``).  The
-    record shows the worst point and holds iff every point holds."""
+    record shows the worst point and holds iff every point holds.
+
+    ``trivial``: a mask of the points where the statement is tight by construction (a CDF at
+    the top reward level, two rewards equal up to rounding, ``t = 0``): they must hold like
+    the others but are shown as the worst point only if one fails, so that the row never
+    shows roundoff at a place where there was nothing to prove."""
     pred, meas, tol = np.broadcast_arrays(np.asarray(predicted, dtype=float),
                                           np.asarray(measured, dtype=float),
                                           np.asarray(tolerance, dtype=float))
@@ -89,11 +94,21 @@ def worst_of(stmt_id, predicted, measured, relation, tolerance, where=None, note
     with np.errstate(divide="ignore", invalid="ignore"):
         score = -np.abs(slack) / tol if relation == "=" else slack / tol
     score = np.where(np.isnan(slack), -np.inf, score)
+    hidden = 0
+    if trivial is not None:
+        triv = np.broadcast_to(np.asarray(trivial, dtype=bool).ravel(), pred.shape)
+        ok = np.abs(slack) <= tol if relation == "=" else slack >= -tol
+        shown = ~triv | ~ok
+        if shown.any():
+            hidden = int((~shown).sum())
+            score = np.where(shown, score, np.inf)
     i = int(np.argmin(score))
     where_i = where(i) if callable(where) else (where[i] if where is not None else None)
     text = f"worst at {where_i}" if where_i is not None else ""
     if note:
         text = f"{text}; {note}" if text else note
+    if hidden:
+        text += f" ({hidden} trivially tight points not shown)"
     rec = verdict(stmt_id, pred[i], meas[i], relation, tol[i], text, **details)
     if rec.holds:  # every point must hold, not only the worst by score
         ok = np.abs(slack) <= tol if relation == "=" else slack >= -tol
@@ -160,10 +175,12 @@ class Report:
     ``to_csv()``, ``to_frame()`` (pandas): one record per statement, each carrying the run's
     parameters (tidy data: reports of many runs concatenate into one table)."""
 
-    def __init__(self, results, title="", parameters=None):
+    def __init__(self, results, title="", parameters=None, summary=None):
         self.results = list(results)
         self.title = title
         self.parameters = dict(parameters or {})
+        #: what the run reached (``E_T[r]``, the top level's mass, the distance to ``p_d``)
+        self.summary = dict(summary or {})
 
     @property
     def all_hold(self):
@@ -179,13 +196,16 @@ class Report:
         return [r for r in self.results if r.applicable and not r.holds]
 
     def to_table(self, width=48):
-        """A plain-text table: id | statement | applicable | predicted | measured | slack |
-        tolerance | holds, then one line per note or reason."""
+        """A plain-text table: a summary block (the run's parameters and what it reached),
+        then id | statement | applicable | predicted | measured | slack | tolerance | holds,
+        then one line per note or reason.  Statements longer than ``width`` characters are
+        cut (``width=None``: the full statement, as ``selfconsume check --wide``)."""
         head = ("id", "statement", "applicable", "predicted", "measured", "slack",
                 "tolerance", "holds")
         rows = []
         for r in self.results:
-            stmt = r.statement if len(r.statement) <= width else r.statement[:width - 3] + "..."
+            stmt = (r.statement if width is None or len(r.statement) <= width
+                    else r.statement[:width - 3] + "...")
             rows.append((r.id, stmt, "yes" if r.applicable else "no",
                          _fmt(r.predicted), _fmt(r.measured), _fmt(r.slack),
                          _fmt(r.tolerance), _fmt(r.holds) if r.applicable else "n/a"))
@@ -195,6 +215,14 @@ class Report:
             return " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
         out = [self.title] if self.title else []
+        if self.parameters:
+            out.append("run: " + ", ".join(f"{k} = {_fmt_param(v)}"
+                                           for k, v in self.parameters.items()))
+        if self.summary:
+            out.append("reached: " + ", ".join(f"{k} = {_fmt_param(v)}"
+                                               for k, v in self.summary.items()))
+        if self.parameters or self.summary:
+            out.append("")
         out += [line(head), "-+-".join("-" * w for w in widths)]
         out += [line(row) for row in rows]
         notes = [(r.id, r.note if r.applicable else f"not applicable: {r.reason}")
@@ -212,6 +240,7 @@ class Report:
     def to_dict(self):
         params = _jsonable(self.parameters)
         return {"title": self.title, "all_hold": self.all_hold, "parameters": params,
+                "summary": _jsonable(self.summary),
                 "results": [{**_jsonable(asdict(r)), "parameters": params}
                             for r in self.results]}
 
@@ -246,6 +275,12 @@ class Report:
 
     def to_json(self, indent=2):
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _fmt_param(v):
+    if isinstance(v, (float, np.floating)):
+        return "inf" if math.isinf(v) else f"{float(v):.6g}"
+    return str(v)
 
 
 def _jsonable(obj):

@@ -29,6 +29,16 @@ _ENGINE = "1e-12 relative: the engine's L2 quadrature error (< 1e-14 direct, ~1e
 _PROB = "1e-12 absolute on probabilities (engine accuracy; sums of <= 1e6 terms)"
 
 _TABLE = [
+    # --- the run itself (before any theorem) -------------------------------------------------
+    ("run.masses", "every p_t (and p_d) is finite, non-negative and sums to 1", "none",
+     "the sum of the masses at every recorded step; NaN, inf, negative or zero-sum masses fail "
+     "with the step and the reason (never renormalized silently)",
+     "max(64, N) ulps (N cells): the rounding of normalizing N masses in float64"),
+    ("run.step", "p_{t+1} = T(p_t) at every step (the loop is the retraining map)",
+     "a trajectory of your own (Trajectory.from_masses), every step recorded",
+     "TV(p_{t+1}, T(p_t)) at every step, T(p_t) by the engine from the given p_t",
+     "1e-12 + N ulps: the engine's accuracy of masses plus the rounding of an exact float64 "
+     "loop over N cells"),
     # --- section 2: the curation operator (checked on p_0 and a few iterates) ----------------
     ("P1", "E_p[H_p^K] = 1", "none (any p, K)",
      "E_p[H] on p_0 and iterates", _ENGINE),
@@ -36,6 +46,11 @@ _TABLE = [
      "H at every cell of the support vs both bounds", _ENGINE + ", relative to H at each cell"),
     ("P3", "H_p^K(x) is non-decreasing in r(x)", "none",
      "H at consecutive reward levels", _ENGINE + ", relative to the larger H of the pair"),
+    ("P3.strict", "K > 1: H_p^K strictly increasing in r, with a margin > 0",
+     "integer K > 1, p not carried by one reward level",
+     "H at consecutive distinct reward levels of the support vs the margin "
+     "K (s2 - s1) max_c P(s >= c)^{K-1} min(g((K-1) c), g(K-1)), g(S) = S/((s1 + S)(s2 + S))",
+     _ENGINE + ", relative to the larger H of the pair"),
     ("P4", "K = 1, or a reward constant on the support, gives H = 1", "none",
      "H for K = 1 and for r = 0 on the run's p", _ENGINE),
     ("P5", "H_p^K is invariant under r -> r + c", "none",
@@ -57,6 +72,10 @@ _TABLE = [
     ("T3", "p_t = p_0 w_t(r) with w_t non-decreasing in r", "lam = inf",
      "log(p_t/p_0) at consecutive reward levels, every recorded step",
      "1e-12 (1 + |log w|): the engine's relative accuracy of masses"),
+    ("T3.kl", "KL(p_* || p_t) = -log p_t(r = r_*) is non-increasing (and -> 0)",
+     "lam = inf, m_* > 0 (on a grid: always)",
+     "KL(p_* || p_t) by rel_entr at every recorded step: vs -log p_t(r = r_*), and step to step",
+     "1e-12 (1 + KL): masses are accurate relatively, their logs absolutely"),
     ("T3.tv", "TV(p_t, p_*) = p_t(r < r_*) <= (1 - m_*) e^{-t delta} / m_*",
      "lam = inf, K = inf, a reward gap delta > 0 below r_*",
      "p_t(r < r_*) at every recorded step vs the bound", _PROB),
@@ -84,6 +103,16 @@ _TABLE = [
     ("T6", "p_0 = p_d: the reward law of p_t dominates that of p_d",
      "finite lam, p_0 = p_d", "CDFs of r at every level, every recorded step; and "
      "E_t[e^r] >= E_0[e^r]", _PROB),
+    ("T6.increment", "t >= 1: E_t[e^r] >= E_d[e^r] + c_t ((K-1)/K) Var_d[e^r]/e^{r_*}, "
+     "c_t = lam/(1+lam)^3 (the paper's Theorem 2.3)", "0 < lam < inf, p_0 = p_d",
+     "E_t[e^r] at every step t >= 1 vs the bound", _ENGINE + " of E_t, E_d and the increment"),
+    ("T6.sharp", "t >= 1: the same with c_1 = lam/(1+lam), c_t = lam/(1+lam)^2 (t >= 2)",
+     "0 < lam < inf, p_0 = p_d",
+     "E_t[e^r] at every step t >= 1 vs the bound", _ENGINE + " of E_t, E_d and the increment"),
+    ("T10", "p_t <= p_d/(1 - lam(K-1)) pointwise and KL(p_t || p_d) <= -log(1 - lam(K-1))",
+     "finite lam, lam (K-1) < 1, p_0 = p_d",
+     "p_t at every cell and KL(p_t || p_d), every recorded step t >= 1",
+     "1e-12 relative to the bound at each cell (0 off the support of p_d); 1e-12 on the KL"),
     ("T7", "TV(p_t, p^lam) <= kappa^t TV(p_0, p^lam), kappa = lam K/(1+lam)",
      "finite lam, finite K, lam (K-1) < 1",
      "TV(p_t, p^lam) at every recorded step; the largest per-step factor next to kappa",
@@ -93,6 +122,9 @@ _TABLE = [
      "pairs (p_t, p_{t+1}) of iterates (and (p_0, p^lam))", _PROB),
     ("T7.kinf", "K = inf: TV(C(p), C(q)) <= 2 e^{r_* - r_min} TV(p, q)", "K = inf",
      "pairs (p_t, p_{t+1}) of iterates", _PROB),
+    ("T7.uniform", "TV(C_K(p), C_K(q)) <= L TV(p, q), L = 2 e^Delta (2 + e^Delta)",
+     "none (any K; Delta = the reward range on the supports)",
+     "pairs (p_t, p_{t+1}) of iterates, (p_0, p_T), and (p_T, p^lam) for 0 < lam < inf", _PROB),
     ("T8", "K = inf: E_{p_d}[1 / (1 + lam - lam e^r / Z)] = 1 at the limit",
      "K = inf, 0 < lam < inf",
      "the scalar equation at the solver's Z (stable form with eps = Z(1+lam)/(lam e^{r_*}) - 1)",

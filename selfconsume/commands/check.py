@@ -29,6 +29,12 @@ def register(subparsers):
                           "parameters as columns")
     parser.add_argument("--only", metavar="IDS", default=None,
                         help="comma-separated statement ids to check (e.g. T1,T2,P6)")
+    parser.add_argument("--wide", action="store_true",
+                        help="print every statement in full (the table cuts them at 48 "
+                             "characters)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the statements (id, statement, hypotheses, what is "
+                             "measured, tolerance and why) and exit without running")
     parser.set_defaults(run=run)
     return parser
 
@@ -40,7 +46,20 @@ def _ids(text):
     return parse_ids(text, STATEMENTS, "statement")
 
 
+def list_statements():
+    """The registry as text: one block per statement."""
+    from theory import STATEMENTS
+    out = []
+    for s in STATEMENTS.values():
+        out += [f"{s.id}: {s.statement}", f"    hypotheses: {s.hypotheses}",
+                f"    measured:   {s.measured}", f"    tolerance:  {s.tolerance}"]
+    return "\n".join(out) + "\n"
+
+
 def run(args):
+    if args.list:
+        sys.stdout.write(list_statements())
+        return 0
     sc = scenario_from_args(args)
     ids = _ids(args.only)
     import theory
@@ -64,7 +83,8 @@ def run(args):
     if args.csv:
         sys.stdout.write(report.to_csv())
     else:
-        sys.stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
+        sys.stdout.write((report.to_json() if args.json
+                          else report.to_table(width=None if args.wide else 48)) + "\n")
     if code is not None:
         return code
     return 0 if report.all_hold else 1
