@@ -33,13 +33,15 @@ class Stability:
     r"""Result of :func:`stability`.
 
     ``exists``: a fixed point was found (``reason`` says why not otherwise); ``theta``,
-    ``mean``: its natural and mean parameters; ``residual``: ``max |G(m) - m|`` in
-    standardized statistics; ``jacobian``: ``DG`` in mean parameters; ``eigenvalues``;
+    ``mean``: its natural and mean parameters; ``residual``: ``max_j |G(m)_j - m_j| /
+    sd_theta(T_j)`` (in units of the model's spread); ``jacobian``: ``DG`` in mean parameters; ``eigenvalues``;
     ``spectral_radius`` and ``radius_error`` (an error bound from the Jacobian's error
     estimate, 0 for the analytic routes); ``method``; ``stable``: True if ``radius +
     error < 1``, False if ``radius - error > 1``, None if undecided or no fixed point;
     ``uncurated_radius = lam/(1+lam)`` (S1); ``rho``, ``rho_B`` and ``s2`` (the constants
-    ``alpha``, ``L``, ``eps``) of S2.
+    ``alpha``, ``L``, ``eps``) of S2; ``start``: the Newton start that converged (the given
+    start, else an iterate of ``G``: see :data:`RESTART_AFTER`).  Several fixed points may
+    exist; the one reported is the first found in that order.
     """
 
     family: tuple
@@ -62,6 +64,7 @@ class Stability:
     rho_B: float | None = None
     s2: dict = field(default_factory=dict)
     mean_cov: tuple | None = None
+    start: str = ""
 
     def as_dict(self):
         def num(x):
@@ -79,7 +82,7 @@ class Stability:
                    jacobian=None if self.jacobian is None else self.jacobian.tolist(),
                    eigenvalues=eig, spectral_radius=num(self.spectral_radius),
                    radius_error=num(self.radius_error), method=self.method,
-                   stable=self.stable, uncurated_radius=num(self.uncurated_radius),
+                   stable=self.stable, start=self.start, uncurated_radius=num(self.uncurated_radius),
                    rho=num(self.rho), rho_B=num(self.rho_B),
                    s2={k: (v if isinstance(v, str) or v is None else num(v))
                        for k, v in self.s2.items()})
@@ -115,18 +118,24 @@ def _solve_fixed_point(G, theta0, tol, max_iter):
     th = fam._to_std(theta0)
 
     def resid(t):
+        # in units of the model's own spread: G(m) - m divided by sd_theta(T_j), so that the
+        # test does not pass trivially when the model concentrates on a few cells
         p = fam._probs_std(t)
-        return G._F_std(t, p) - fam._std @ p
+        mean, cov = fam._moments_cov_std(p)
+        return (G._F_std(t, p) - mean) / np.sqrt(np.diag(cov))
 
     R = resid(th)
     nr = float(np.max(np.abs(R)))
     steps = 0
     for steps in range(1, max_iter + 1):
         if nr <= tol:
+            if _degenerate(fam, th):
+                raise FitError("the model collapses onto one cell: no fixed point inside the "
+                               "family on this grid")
             return th, nr, steps - 1
         DF, _, _ = G._DF_std(th) if not (1 < G.K < math.inf) else (_quick_DF(G, th), 0, "")
         _, cov = fam._moments_cov_std(fam._probs_std(th))
-        J = DF - cov
+        J = (DF - cov) / np.sqrt(np.diag(cov))[:, None]
         try:
             delta = np.linalg.solve(J, R)
         except np.linalg.LinAlgError:
@@ -147,7 +156,7 @@ def _solve_fixed_point(G, theta0, tol, max_iter):
         if _degenerate(fam, th):
             raise FitError("the model collapses (its covariance of T degenerates): no fixed "
                            "point inside the family on this grid")
-    if nr <= tol:
+    if nr <= tol and not _degenerate(fam, th):
         return th, nr, max_iter
     raise FitError(f"Newton did not converge in {max_iter} steps (residual {nr:.3g})")
 
@@ -166,15 +175,37 @@ def _quick_DF(G, th):
 
 
 def _degenerate(fam, th):
+    """The model has left the family: not finite, or (numerically) a point mass on one cell
+    (``max p >= 1 - 1e-6``: below the grid's resolution; the boundary ``|theta| -> inf``), or ``Cov[T]`` singular."""
     p = fam._probs_std(th)
-    if not np.isfinite(p).all():
+    if not np.isfinite(p).all() or p.max() >= 1 - 1e-6:
         return True
     _, cov = fam._moments_cov_std(p)
     ev = np.linalg.eigvalsh(cov)
     return not ev[0] > 1e-14 * max(ev[-1], 1e-300)
 
 
-def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-13,
+#: iterates of G after which Newton is restarted when it fails from the given start
+RESTART_AFTER = (10, 50, 200)
+
+
+def _starts(G, start):
+    """The start, then iterates ``theta_t`` of the map (``t`` in :data:`RESTART_AFTER`),
+    generated lazily: Newton from the data MLE can stall where the fixed point moved far
+    away, and an iterate near a stable fixed point is a good start."""
+    yield "the given start", start
+    th, t = start, 0
+    for target in RESTART_AFTER:
+        try:
+            while t < target:
+                th = G.step(th)
+                t += 1
+        except FitError:
+            return
+        yield f"iterate {t} of G", th
+
+
+def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-12,
               max_iter=100, method="auto"):
     r"""The fixed point ``theta^lam`` of parametric retraining, ``DG`` there and its spectral
     radius (THEORY.md S3), beside ``lam/(1+lam)`` (S1), ``rho`` and ``rho_B`` (S2).
@@ -185,7 +216,7 @@ def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-
     reward, K, lam, data : as :func:`numerics.retrain_step` (``data`` = ``p_d`` masses).
     start : natural parameters to start Newton from (default: the data MLE; for
         ``lam = inf`` without data, required).
-    tol : Newton stops when ``max |G(m) - m| <= tol`` in standardized statistics.
+    tol : Newton stops when ``max_j |G(m)_j - m_j| / sd_theta(T_j) <= tol``.
 
     Returns
     -------
@@ -205,11 +236,18 @@ def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-
             raise ValueError("start is required when there are no data (lam = inf)")
         start = fam.fit(fam.moments(G.data))
     start = fam._check_theta(start, "start")
-    try:
-        th_std, resid, steps = _solve_fixed_point(G, start, tol, max_iter)
-    except FitError as exc:
-        res.reason = str(exc)
+    found, reasons = None, []
+    for label, theta0 in _starts(G, start):
+        try:
+            found = _solve_fixed_point(G, theta0, tol, max_iter)
+            res.start = label
+            break
+        except FitError as exc:
+            reasons.append(f"from {label}: {exc}")
+    if found is None:
+        res.reason = ("no fixed point found (Newton " + "; ".join(reasons) + ")")
         return res
+    th_std, resid, steps = found
     theta = fam._from_std(th_std)
     res.exists, res.theta, res.residual, res.newton_steps = True, theta, resid, steps
     res.mean = fam.mean(theta)
