@@ -165,3 +165,11 @@ def test_doctests_of_the_package():
     for mod in (pkg, fam):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0
+
+
+# ----------------------------------------------------------------------------- sympy proof
+def test_s1_sympy_proof_and_its_failure_on_a_wrong_radius():
+    from proofs_check import PROVED, FAILED, run
+    assert run("S1").status == PROVED
+    assert run("S1", radius=lambda lam: lam / (1 + lam) ** 2).status == FAILED
+    assert run("S1", radius=lambda lam: lam / (2 + lam)).status == FAILED
