@@ -64,9 +64,22 @@ class RetrainingMap:
     data : array_like or None
         the real-data masses ``p_d`` (required for a finite ``lam``).
     method : passed to :func:`numerics.curate`.
+    fit : {"mle", "plugin"}
+        how the next model is obtained from the mean parameters ``m``: ``"mle"`` (default)
+        solves ``E_theta[T] = m`` on the grid; ``"plugin"`` (Gaussian families only) takes
+        ``N(mu, Sigma)`` with the moments of ``m`` as parameters and discretizes it, as
+        ``simulate(model="gaussian")`` does (its grid moments differ from ``m`` by the
+        discretization error).  The Jacobian of the plug-in map is computed by Richardson
+        differences in mean parameters.
     """
 
-    def __init__(self, family, reward, K, lam=math.inf, data=None, *, method="auto"):
+    def __init__(self, family, reward, K, lam=math.inf, data=None, *, method="auto",
+                 fit="mle"):
+        if fit not in ("mle", "plugin"):
+            raise ValueError(f"fit must be 'mle' or 'plugin', got {fit!r}")
+        if fit == "plugin" and not hasattr(family, "natural_from_mean_cov"):
+            raise ValueError("fit='plugin' needs a Gaussian family")
+        self.fit = fit
         if not isinstance(family, ExponentialFamily):
             raise TypeError(f"family must be an ExponentialFamily (e.g. Gaussian(axes)), got "
                             f"{type(family).__name__}")
@@ -118,13 +131,20 @@ class RetrainingMap:
         th = self.family._check_theta(theta)
         return self.family._m_from_std(self._F_std(self.family._to_std(th)))
 
+    def model_theta(self, m, theta0=None):
+        """The natural parameters of the model fitted to mean parameters ``m`` (MLE or
+        plug-in, see ``fit``)."""
+        if self.fit == "plugin":
+            return self.family.natural_from_mean_cov(*self.family.mean_cov(m))
+        return self.family.fit(m, theta0)
+
     def __call__(self, m, theta0=None):
-        """``G(m)``: mean parameters to mean parameters (the MLE of ``m`` first)."""
-        return self.next_mean(self.family.fit(m, theta0))
+        """``G(m)``: mean parameters to mean parameters (the fit of ``m`` first)."""
+        return self.next_mean(self.model_theta(m, theta0))
 
     def step(self, theta):
-        """The next natural parameters: the MLE of ``q`` (``theta_{t+1}``)."""
-        return self.family.fit(self.next_mean(theta), theta0=theta)
+        """The next natural parameters: the fit of ``q`` (``theta_{t+1}``)."""
+        return self.model_theta(self.next_mean(theta), theta0=theta)
 
     # ---------------------------------------------------------------- the Jacobian
     def _DF_std(self, theta_std):
@@ -163,9 +183,36 @@ class RetrainingMap:
         return R2, err, ("Richardson-extrapolated central differences (h, h/2, h/4; error "
                          "estimate = largest |last two extrapolation levels|)")
 
+    def _plugin_jacobian(self, theta):
+        """Richardson differences of ``m -> G(m)`` in standardized mean parameters (plug-in)."""
+        fam = self.family
+        p = fam._probs_std(fam._to_std(theta))
+        m0, cov = fam._moments_cov_std(p)
+        h0 = DIFF_STEP * np.sqrt(np.diag(cov))
+
+        def G_std(ms):
+            return fam._m_to_std(self(fam._m_from_std(ms)))
+        levels = []
+        for k in range(3):
+            D = np.empty((fam.dim, fam.dim))
+            for j in range(fam.dim):
+                e = np.zeros(fam.dim)
+                e[j] = h0[j] / 2 ** k
+                D[:, j] = (G_std(m0 + e) - G_std(m0 - e)) / (2 * e[j])
+            levels.append(D)
+        R1a = (4 * levels[1] - levels[0]) / 3
+        R1b = (4 * levels[2] - levels[1]) / 3
+        R2 = (16 * R1b - R1a) / 15
+        err = float(np.max(np.abs(R2 - R1b)))
+        s = fam._s
+        return JacobianResult((s[:, None] * R2) / s[None, :], R2, err,
+                              "Richardson differences of the plug-in map in mean parameters")
+
     def jacobian(self, theta):
         """``DG`` in mean parameters at the model ``p_theta`` (see the module doc)."""
         fam = self.family
+        if self.fit == "plugin":
+            return self._plugin_jacobian(fam._check_theta(theta))
         th_std = fam._to_std(fam._check_theta(theta))
         DF, err, method = self._DF_std(th_std)
         _, cov = fam._moments_cov_std(fam._probs_std(th_std))

@@ -280,16 +280,18 @@ class ParametricTrajectory:
     family: tuple
 
 
-def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, method="auto"):
+def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, method="auto",
+           fit="mle"):
     r"""The trajectory of parametric retraining, ``m_{t+1} = E_{q_t}[T]``, ``theta_{t+1}`` its
     MLE (THEORY.md section 5).
 
     ``start``: masses on the grid (the first generation is curated from these masses
     themselves, as in :func:`numerics.simulate`; ``theta[0]`` is their MLE) or natural
-    parameters (length ``family.dim``).  Default: the data.
+    parameters (length ``family.dim``).  Default: the data.  ``fit``: ``"mle"`` or
+    ``"plugin"`` (see :class:`RetrainingMap`).
     """
     from ..validation import check_steps
-    G = RetrainingMap(family, reward, K, lam, data, method=method)
+    G = RetrainingMap(family, reward, K, lam, data, method=method, fit=fit)
     steps = check_steps(steps)
     fam = family
     if start is None:
@@ -304,9 +306,9 @@ def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, met
         if st.shape != fam.shape:
             raise ValueError(f"start must be natural parameters of shape ({fam.dim},) or "
                              f"masses of shape {fam.shape}, got shape {st.shape}")
-        p0 = fam.moments(st) * 0 + 0  # validation of masses
+        fam.moments(st, "start")                     # validates the masses
         p0 = st.ravel() / st.sum()
-        theta0 = fam.fit(fam._stats @ p0)
+        theta0 = G.model_theta(fam._stats @ p0)
     thetas = [theta0]
     means = [fam._stats @ p0]
     er = [float(p0 @ G.reward.ravel())]
@@ -315,7 +317,7 @@ def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, met
     for _ in range(steps):
         q = G._mix(G.curated(p)) if G.lam != 0 else G.data.ravel()
         m = fam._stats @ q
-        th = fam.fit(m, theta0=th)
+        th = G.model_theta(m, theta0=th)
         p = fam.masses(th).ravel()
         thetas.append(th)
         means.append(m)
