@@ -19,7 +19,7 @@ import sys
 from .errors import UsageError
 
 COMMANDS = ("demo", "scenarios", "evolve", "check", "heatmap", "figures", "simulate",
-            "proofs", "falsify")
+            "proofs", "falsify", "stability")
 
 
 class _Parser(argparse.ArgumentParser):
