@@ -452,7 +452,10 @@ def compare_with_exact(sim, z_limit=5.0, *, method="auto"):
     (also ``O(n^{-1/2})``, so NOT small against ``se``): ``z_exact`` (against
     ``E_{C_K(p_t)}[r]``) is reported, and the drift is measured by ``tv[t] = TV(q_t, p_t)``,
     but neither is a calibrated test.  With the gaussian and kde models ``p_t`` is the
-    infinite-capacity dynamics, which they do not follow (finite capacity, section 5).
+    infinite-capacity dynamics, which they do not follow (finite capacity, section 5): hold a
+    gaussian-model run against the exact parametric dynamics with
+    :func:`numerics.parametric.simulation_check.compare_gaussian_with_parametric` (what
+    ``selfconsume simulate --model gaussian`` does).
     """
     from .curation import curate
     from .evolution import evolve

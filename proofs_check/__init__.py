@@ -14,6 +14,7 @@ reported ``failed`` by the same code.
 from .record import (Verification, PROVED, CHECKED, FAILED, STATUSES, REGISTRY, run,
                      run_all)
 from . import curation_operator, reward_growth, rates, gaussian, stability, condensation, consistency  # noqa: F401  (importing registers)
+from . import parametric  # noqa: F401  (S1, section 5)
 
 __all__ = ["Verification", "PROVED", "CHECKED", "FAILED", "STATUSES", "REGISTRY", "run",
            "run_all"]

@@ -19,7 +19,7 @@ import sys
 from .errors import UsageError
 
 COMMANDS = ("demo", "scenarios", "evolve", "check", "heatmap", "figures", "simulate",
-            "proofs", "falsify", "sweep")
+            "proofs", "falsify", "sweep", "stability")
 
 
 class _Parser(argparse.ArgumentParser):

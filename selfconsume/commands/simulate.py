@@ -13,6 +13,13 @@ Exit code 1 when ``|z cond| > 5`` at some generation.  ``z cond`` is the calibra
 ``z exact`` also carries the sampling noise of the earlier generations (``q_t != p_t``, of the
 same order ``n^{-1/2}`` as the standard error), so it is reported with the TV drift but not
 tested.  See :func:`numerics.sampling.compare_with_exact`.
+
+With ``--model gaussian`` the loop is a parametric one (THEORY.md section 5): it is held
+against the exact parametric dynamics instead (:func:`numerics.parametric.simulation_check.
+compare_gaussian_with_parametric`): per generation and mean parameter (``x_i``, ``x_i x_j``),
+the fitted moments against the exact trajectory (standard errors propagated through the
+Jacobian of ``G``) and against the exact next moments of the current fitted model; exit code 1
+when some ``|z|`` exceeds 5.
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ def run(args):
     sim = simulate(sc.mass, sc.reward, int(sc.K), sc.steps, samples, lam=sc.lam, data=sc.data,
                    seed=seed, model=args.model, backend=args.backend,
                    progress=io.Progress(f"simulate {sc.name}"), coords=coords)
+    if args.model == "gaussian" and coords is not None:
+        return _run_gaussian(args, sc, sim, samples, seed)
     cc = compare_with_exact(sim, Z_LIMIT)
     rows = [dict(t=t, exact=float(cc.exact_curated_reward[t]),
                  sampled=float(sim.sample_mean_reward[t]), se=float(sim.sample_se[t]),
@@ -120,3 +129,46 @@ def _print_table(h, rows):
     print(f"{verdict}: max |z cond| = {h['max_abs_z_conditional']:.2f} "
           f"(limit {h['z_limit']:g}, the calibrated CLT test); max |z exact| = "
           f"{h['max_abs_z_exact']:.2f} (not calibrated: includes the drift of q_t from p_t)")
+
+
+def _run_gaussian(args, sc, sim, samples, seed):
+    """``--model gaussian``: the parametric cross-check (see the module doc)."""
+    import numpy as np
+    from numerics.parametric.simulation_check import compare_gaussian_with_parametric
+
+    cc = compare_gaussian_with_parametric(sim, tuple(sc.axes), Z_LIMIT)
+    rows = [dict(t=t + 1, parameter=name, exact=float(cc.exact[t, j]),
+                 sampled=float(cc.sampled[t, j]), se=float(cc.se_trajectory[t, j]),
+                 z_trajectory=float(cc.z_trajectory[t, j]),
+                 conditional=float(cc.conditional[t, j]),
+                 z_conditional=float(cc.z_conditional[t, j]))
+            for t in range(sim.steps) for j, name in enumerate(cc.names)]
+    header = dict(scenario=sc.name, K=sim.K, lam=None if math.isinf(sim.lam) else sim.lam,
+                  effective_lam=(None if math.isinf(sim.effective_lam)
+                                 else sim.effective_lam),
+                  steps=sim.steps, samples=samples, real_samples=sim.real_samples,
+                  model=sim.model, seed=seed, backend=sim.backend, z_limit=Z_LIMIT,
+                  compared_with="exact parametric dynamics (plug-in Gaussian, section 5)",
+                  max_abs_z_trajectory=float(np.max(np.abs(cc.z_trajectory), initial=0.0)),
+                  max_abs_z_conditional=float(np.max(np.abs(cc.z_conditional), initial=0.0)),
+                  mle_gap_se=cc.mle_gap, passed=cc.passed)
+    if args.json:
+        print(json.dumps(dict(header, generations=rows)))
+    else:
+        lam = "inf" if header["lam"] is None else f"{header['lam']:g}"
+        print(f"simulate {sc.name}: K={sim.K} lam={lam} steps={sim.steps} samples={samples} "
+              f"real={sim.real_samples} model=gaussian seed={seed}: held against the exact "
+              f"parametric dynamics (section 5)")
+        print("moments of the fitted model q_t; exact: the parametric trajectory m_t, SE "
+              "propagated through DG; cond: exact E_q[T] from the previous fitted model")
+        print(f"{'t':>4} {'param':>6} {'exact':>14} {'sampled':>14} {'SE':>10} {'z traj':>8} "
+              f"{'cond':>14} {'z cond':>8}")
+        for r in rows:
+            print(f"{r['t']:>4} {r['parameter']:>6} {r['exact']:>14.8g} {r['sampled']:>14.8g} "
+                  f"{r['se']:>10.3g} {r['z_trajectory']:>8.2f} {r['conditional']:>14.8g} "
+                  f"{r['z_conditional']:>8.2f}")
+        verdict = "PASS" if cc.passed else "FAIL"
+        print(f"{verdict}: max |z traj| = {header['max_abs_z_trajectory']:.2f}, max |z cond| = "
+              f"{header['max_abs_z_conditional']:.2f} (limit {Z_LIMIT:g}); the grid-MLE "
+              f"trajectory is {cc.mle_gap:.3g} SE from the plug-in one")
+    return 0 if cc.passed else 1

@@ -1,0 +1,48 @@
+"""``selfconsume stability``: text, JSON, exit codes (0 stable, 1 unstable/none, 2 usage)."""
+
+import json
+
+import pytest
+
+from selfconsume.cli import main
+
+
+def test_stable_gauss1d_json(capsys):
+    assert main(["stability", "--scenario", "gauss1d", "--lam", "1", "--K", "inf", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exists"] and out["stable"] is True
+    assert out["uncurated_radius"] == 0.5 and out["rho"] == pytest.approx(0.5, abs=1e-15)
+    assert out["rho_B"] is None and out["s2"]["L"] == 0.0
+    assert 0 < out["spectral_radius"] < 0.5
+
+
+def test_uncurated_radius_is_s1(capsys):
+    assert main(["stability", "--scenario", "mog8", "--grid", "48", "--lam", "3", "--K", "1",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert abs(out["spectral_radius"] - 0.75) <= 1e-10
+
+
+def test_unstable_fixed_point_exits_1(capsys):
+    assert main(["stability", "--scenario", "mog8", "--grid", "64", "--lam", "20",
+                 "--K", "inf"]) == 1
+    assert "UNSTABLE" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ([], "--lam"), (["--lam", "-1"], "--lam"), (["--lam", "1", "--K", "0.5"], "--K"),
+    (["--lam", "1", "--family", "flow"], "--family"), (["--lam", "1", "--grid", "1"], "--grid"),
+])
+def test_bad_usage_exit_2_names_the_option(extra, needle, capsys):
+    with pytest.raises(SystemExit) if "--family" in extra else _nullcontext():
+        code = main(["stability", "--scenario", "gauss1d"] + extra)
+        assert code == 2
+    assert needle in capsys.readouterr().err
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
