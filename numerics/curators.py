@@ -33,7 +33,7 @@ Examples
 >>> round(float(np.dot(mass, H)), 12)        # P1 for L5
 1.0
 >>> H.round(6)
-array([0.5  , 1.375, 1.375])
+array([0.625, 1.375, 1.375])
 """
 
 from __future__ import annotations
