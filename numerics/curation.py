@@ -18,11 +18,18 @@ import math
 
 import numpy as np
 
+from .curators import BradleyTerry, Rule, as_rule
 from .engine import CurationEngine, resolved
+from .joint import JointEngine
 from .threads import serial_blas
 from .validation import as_mass, as_reward, check_K, check_lam, check_data
 
 __all__ = ["curation_factor", "curate", "retrain_step"]
+
+
+#: the default ``lam`` (curated data only); compared by identity to tell
+#: ``retrain_step(mass, rule, lam, data)`` from the old positional form
+_DEFAULT_LAM = math.inf
 
 
 def _prepare(mass, reward, K):
@@ -32,8 +39,73 @@ def _prepare(mass, reward, K):
     return m, r, K
 
 
+def _rule_path(rule):
+    """How a curation rule is computed: ``"engine"`` (one reward that does not change: the
+    compressed reward law, with the rule's ``log_factor``), or ``"joint"`` (several rewards,
+    filters, rewards changing with ``t``: :class:`numerics.joint.JointEngine`, exact per joint
+    atom)."""
+    return "engine" if rule.one_reward and not rule.varies else "joint"
+
+
+def engine_for_rule(rule, reward, model, data, lam, method, resolution):
+    """A :class:`CurationEngine` for a one-reward rule (L1-L5; L5 in the direct mode, which
+    it needs: the exact reward law, ties included)."""
+    if isinstance(rule, BradleyTerry):
+        return CurationEngine(reward, model, data, rule.K, lam, method=method,
+                              resolution=resolution)
+    return CurationEngine(reward, model, data, rule.K, lam,
+                          method="direct" if rule.needs_direct else method,
+                          resolution=resolution, log_factor=rule.log_factor)
+
+
+def _rule_factor(mass, rule, method):
+    m = as_mass(mass, "mass")
+    if _rule_path(rule) == "joint":
+        eng = JointEngine(rule, m.ravel(), None, math.inf, m.shape, all_cells=True)
+        return np.exp(eng.log_factor_at_cells()).reshape(m.shape)
+    r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape, "reward")
+    flat_m, flat_r = m.ravel(), r.ravel()
+
+    def factor(eng):
+        log_h = eng.log_factor_at_cells()
+        outside = np.isnan(log_h)
+        if outside.any():
+            vals, inv = np.unique(flat_r[outside], return_inverse=True)
+            log_h[outside] = eng.log_factor(vals - eng.r_max)[inv]
+        return log_h
+
+    out, _, _ = resolved(lambda res: engine_for_rule(rule, flat_r, flat_m, None, math.inf,
+                                                     method, res), factor)
+    with np.errstate(over="ignore"):
+        res = np.exp(out)
+    if not np.all(np.isfinite(res)):
+        raise OverflowError("curation_factor overflows float64 at a zero-mass cell whose reward "
+                            "lies far above the support of mass")
+    return res.reshape(m.shape)
+
+
+def _rule_step(mass, rule, lam, data, method):
+    m = as_mass(mass, "mass")
+    lam = check_lam(lam)
+    d = check_data(data, lam, m.shape)
+    flat_d = None if d is None else d.ravel()
+    if _rule_path(rule) == "joint":
+        eng = JointEngine(rule, m.ravel(), flat_d, lam, m.shape)
+        eng.advance()
+        return eng.materialize().reshape(m.shape)
+    r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape, "reward")
+
+    def step(eng):
+        eng.advance()
+        return eng.snapshot().materialize()
+
+    out, _, _ = resolved(lambda res: engine_for_rule(rule, r.ravel(), m.ravel(), flat_d, lam,
+                                                     method, res), step)
+    return out.reshape(m.shape)
+
+
 @serial_blas
-def curation_factor(mass, reward, K, *, method="auto"):
+def curation_factor(mass, reward, K=None, *, method="auto"):
     r"""The curation factor ``H_p^K`` at every cell (THEORY.md L1-L3).
 
     .. math::
@@ -57,11 +129,19 @@ def curation_factor(mass, reward, K, *, method="auto"):
         ``"compressed"`` uses Gauss rules per reward panel and interpolation (exact to
         ~1e-12, tested against ``"direct"``); ``"auto"`` picks by size.
 
+    ``reward`` may also be a curation rule of :mod:`numerics.curators` (L4 Plackett-Luce,
+    L5 top-k, L6 filtering, mixtures of user types), with ``K`` left out: ``H`` of that rule
+    (a mixture's ``H = sum_u pi_u H_u``, each on the law of its own reward).
+
     Returns
     -------
     ndarray shaped like ``mass``: ``H_p^K`` at every cell, including cells of zero mass.
     """
-    m, r, K = _prepare(mass, reward, K)
+    rule = as_rule(reward, K)
+    if not isinstance(rule, BradleyTerry) or rule.varies:
+        return _rule_factor(mass, rule, method)
+    m, r, K = _prepare(mass, reward if not isinstance(reward, BradleyTerry)
+                       else rule.reward_spec.value, rule.K)
     flat_m, flat_r = m.ravel(), r.ravel()
 
     def factor(eng):
@@ -83,23 +163,35 @@ def curation_factor(mass, reward, K, *, method="auto"):
     return res.reshape(m.shape)
 
 
-def curate(mass, reward, K, *, method="auto"):
+def curate(mass, reward, K=None, *, method="auto"):
     r"""The law of the kept sample, ``C_K(p) = p H_p^K`` (THEORY.md L1), normalized.
 
-    Same parameters as :func:`curation_factor`; returns masses shaped like ``mass``.
+    Same parameters as :func:`curation_factor` (``reward`` may be a curation rule);
+    returns masses shaped like ``mass``.
     """
     return retrain_step(mass, reward, K, math.inf, None, method=method)
 
 
 @serial_blas
-def retrain_step(mass, reward, K, lam=math.inf, data=None, *, method="auto"):
+def retrain_step(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
     r"""One retraining step ``T(p) = (p_d + lam C_K(p)) / (1 + lam)`` (THEORY.md sec. 4).
 
     ``lam = math.inf`` (default) is curated data only, ``C_K(p)``; a finite ``lam >= 0`` needs
     ``data`` (the real-data masses ``p_d``, same shape as ``mass``).
 
+    ``reward`` may be a curation rule of :mod:`numerics.curators` (then ``K`` is left out:
+    ``retrain_step(mass, rule, lam=lam, data=data)``).
+
     Returns the normalized masses of the next model, shaped like ``mass``.
     """
+    if isinstance(reward, Rule) and K is not None:
+        # retrain_step(mass, rule, lam, data): the arguments after the rule move up one place
+        K, lam, data = None, K, (data if lam is _DEFAULT_LAM else lam)
+    rule = as_rule(reward, K)
+    if not isinstance(rule, BradleyTerry) or rule.varies:
+        return _rule_step(mass, rule, lam, data, method)
+    if isinstance(reward, BradleyTerry):
+        reward, K = rule.reward_spec.value, rule.K
     m, r, K = _prepare(mass, reward, K)
     lam = check_lam(lam)
     d = check_data(data, lam, m.shape)

@@ -21,12 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .curators import BradleyTerry, Rule, as_rule
 from .engine import CurationEngine, resolved
 from .threads import serial_blas
 from .validation import (EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data,
                          check_steps)
 
 __all__ = ["evolve", "Trajectory", "EvolutionInterrupted", "tilt"]
+
+#: the default ``lam``, compared by identity to tell ``evolve(mass, rule, steps, lam, data)``
+#: from the old positional form
+_DEFAULT_LAM = math.inf
 
 
 
@@ -172,7 +177,7 @@ def tilt(mass, reward, t):
 
 
 @serial_blas
-def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
+def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record_every=1, *,
            method="auto", progress=None):
     r"""Evolve ``p_0 = mass`` for ``steps`` retraining steps.
 
@@ -209,7 +214,25 @@ def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
     A step costs O(reward-law size x quadrature nodes), independent of the grid.  With
     ``K = lam = inf`` the recorded masses use the closed form ``p_0 e^{t r}`` (T4).
     On Ctrl-C, raises :class:`EvolutionInterrupted` carrying the completed steps.
+
+    ``reward`` may be a curation rule of :mod:`numerics.curators`, with ``K`` left out:
+    ``evolve(mass, rule, steps, lam, data, ...)``.  One-reward rules (L4, L5) run on the
+    reward law like Bradley-Terry; mixtures, filters and rewards changing with ``t`` on the
+    exact joint-atom engine (:class:`numerics.joint.JointEngine`).  The per-step arrays then
+    refer to the first user type's reward (at step ``t``); ``info["rule"]`` names the rule.
     """
+    if isinstance(reward, Rule) and K is not None:
+        # evolve(mass, rule, steps, lam, data, record_every): arguments move up one place
+        K, steps, lam, data, record_every = (None, K, math.inf if steps is None else steps,
+                                             None if lam is _DEFAULT_LAM else lam,
+                                             1 if data is None else data)
+    rule = as_rule(reward, K)
+    if steps is None:
+        raise TypeError("steps is required")
+    if not isinstance(rule, BradleyTerry) or rule.varies:
+        return _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress)
+    if isinstance(reward, BradleyTerry):
+        reward, K = rule.reward_spec.value, rule.K
     m = as_mass(mass)
     r = as_reward(reward, m.shape)
     K = check_K(K)
@@ -275,5 +298,87 @@ def evolve(mass, reward, K, steps, lam=math.inf, data=None, record_every=1, *,
         return result(steps)
 
     restarts = []
+    traj, _, _ = resolved(make, run, restarts=restarts)
+    return traj
+
+
+def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
+    """:func:`evolve` for a curation rule other than a fixed Bradley-Terry one."""
+    from .curation import _rule_path, engine_for_rule
+    from .joint import JointEngine
+    m = as_mass(mass)
+    steps = check_steps(steps)
+    lam = check_lam(lam)
+    record_every = check_steps(record_every, "record_every")
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    d = check_data(data, lam, m.shape, default=m)
+    separate_data = d is not None and d is not m
+    flat_m = m.ravel()
+    flat_d = d.ravel() if separate_data else None
+    joint = _rule_path(rule) == "joint"
+    if joint:
+        first_r = rule.rewards_at(0, m.shape)[0]
+    else:
+        first_r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape)
+
+    def make(resolution):
+        if joint:
+            return JointEngine(rule, flat_m, flat_d, lam, m.shape)
+        return engine_for_rule(rule, first_r.ravel(), flat_m, flat_d, lam, method, resolution)
+
+    def run(eng):
+        sup = (flat_m > 0) if flat_d is None else ((flat_m > 0) | (flat_d > 0))
+        r_star = float(np.max(first_r.ravel()[sup]))
+        shift = 0.0 if r_star <= EXP_SAFE else r_star
+        mean_r, mean_e, var_e = (np.empty(steps + 1) for _ in range(3))
+        snaps, rec = [], []
+
+        def stats(t):
+            if joint:
+                mean_s, var_s, mr, top = eng.moments(min(t, max(steps - 1, 0)))
+            else:
+                (mean_s, var_s, mr), top = eng.moments(), eng.r_max
+            scale = math.exp(top - shift)
+            mean_r[t], mean_e[t], var_e[t] = mr, scale * mean_s, scale * scale * var_s
+
+        def record(t):
+            if t == 0:
+                snaps.append(lambda: m / m.sum())
+            else:
+                snap = eng.snapshot()
+                snaps.append(snap if joint else snap.materialize)
+            rec.append(t)
+
+        def result(done):
+            info = {"rule": repr(rule), "restarts": list(restarts),
+                    "resolution": ("joint atoms (exact)" if joint
+                                   else eng.resolution.describe())}
+            return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],
+                              mean_e[:done + 1], var_e[:done + 1], r_star, shift,
+                              float(rule.K), lam, done, eng.method,
+                              getattr(eng, "rebuilds", 0), info)
+
+        stats(0)
+        record(0)
+        done = 0
+        try:
+            for t in range(1, steps + 1):
+                eng.advance()
+                stats(t)
+                done = t
+                if t % record_every == 0 or t == steps:
+                    record(t)
+                if progress is not None:
+                    progress(t, steps)
+        except KeyboardInterrupt:
+            if rec[-1] != done:
+                record(done)
+            raise EvolutionInterrupted(result(done)) from None
+        return result(steps)
+
+    restarts = []
+    if joint:
+        return run(make(None))
     traj, _, _ = resolved(make, run, restarts=restarts)
     return traj

@@ -21,6 +21,9 @@ __all__ = ["limit", "limit_continuous", "critical_lam"]
 START_ITERATIONS = 30
 #: a T9 fixed point is accepted when one step of ``T`` moves it by less than this (TV)
 ACCEPT_TV = 1e-10
+#: the default ``lam``, compared by identity to tell ``limit(mass, rule, lam, data)`` from the
+#: old positional form
+_DEFAULT_LAM = math.inf
 
 
 def _shift(r_star):
@@ -28,7 +31,7 @@ def _shift(r_star):
 
 
 @serial_blas
-def limit(mass, reward, K, lam=math.inf, data=None, *, method="auto"):
+def limit(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
     r"""The limit of the retraining loop on a grid, solved directly (THEORY.md T3, T8, T9).
 
     Parameters
@@ -79,6 +82,15 @@ def limit(mass, reward, K, lam=math.inf, data=None, *, method="auto"):
     >>> round(res.top_mass, 5), res.condensed
     (0.36836, True)
     """
+    from ..curators import BradleyTerry, Rule
+    if isinstance(reward, Rule):
+        # limit(mass, rule, lam, data): the arguments after the rule move up one place
+        if K is not None:
+            lam, data = K, (data if lam is _DEFAULT_LAM else lam)
+        if not isinstance(reward, BradleyTerry):
+            from ..curator_limits import limit_rule
+            return limit_rule(mass, reward, lam, data)
+        reward, K = reward.reward_spec.value, reward.K
     K = check_K(K)
     lam = check_lam(lam)
     if isinstance(mass, ContinuousRewardLaw):

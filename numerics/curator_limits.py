@@ -1,0 +1,245 @@
+r"""Limits of the loop with several user types at ``K = inf`` (THEORY.md T12, T13), solved
+directly on the joint law of their rewards.
+
+- **T12** (no real data): the limit maximizes ``Phi(p) = sum_u pi_u log E_p[e^{r_u}]`` over laws
+  on the support of ``p_0``.  ``Phi`` depends on ``p`` only through ``Z = (E_p[e^{r_u}])_u``,
+  so a maximizer sits on few joint atoms: an active-set method (Newton on the face of the
+  simplex spanned by the active atoms, the atom with the largest
+  ``g(x) = sum_u pi_u e^{r_u(x)}/Z_u`` added while ``g > 1``) solves it to rounding, and its
+  KKT conditions (``g = 1`` on the support of the limit, ``g <= 1`` elsewhere on the support
+  of ``p_0``) are reported (``info["kkt_support"]``, ``info["kkt_outside"]``).  Within a joint
+  atom the limit keeps ``p_0``'s proportions.
+- **T13** (real data, ``lam < inf``): ``p = p_d / (1 + lam - lam g)`` with ``Z_u = E_p[e^{r_u}]``:
+  ``U`` scalar equations ``F_u(Z) = E_{p_d}[e^{r_u} / D] - Z_u = 0``, ``D = 1 + lam - lam g``,
+  solved by damped Newton in ``log Z`` (``D > 0`` kept on the support of ``p_d``) from a few
+  iterates of the loop.  On a grid ``D > 0`` always; condensation shows as ``min D`` near 0
+  (``info["top_gap"] = min D / (1 + lam)``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .curators import BradleyTerry, Filtering, Rule
+from .joint import JointEngine
+from .limits.result import CONDENSED_GAP, Limit, LimitMethod
+
+__all__ = ["limit_rule", "solve_t12", "solve_t13", "phi_potential"]
+
+#: T12 is solved when ``max g <= 1 + KKT_TOL`` off the support (and ``|g - 1|`` on it)
+KKT_TOL = 1e-13
+#: T13 is solved when ``max_u |F_u| / Z_u`` is below this
+T13_TOL = 1e-14
+#: iterates of the loop that give T13's Newton method its start
+T13_START = 50
+
+
+def _k_inf_parts(rule):
+    parts = rule.components()
+    for _, r in parts:
+        if not (isinstance(r, Filtering) or (isinstance(r, BradleyTerry) and math.isinf(r.K))):
+            raise ValueError(f"limit of a rule with user type {r!r}: T12/T13 need K = inf for "
+                             "every user type (bradley_terry(r, math.inf) or filtering)")
+    if rule.varies:
+        raise ValueError("limit of a rule whose reward changes with t is not defined")
+    return parts
+
+
+def phi_potential(p, a, pi):
+    """``Phi(p) = sum_u pi_u log E_p[a_u]`` (T12) for masses ``p`` (atoms), ``a`` (atoms x U)."""
+    p = np.asarray(p, dtype=np.float64)
+    return float(np.dot(pi, np.log(a.T @ (p / p.sum()))))
+
+
+def _face_newton(A, pi, w, max_iter=200):
+    """Maximize ``sum_u pi_u log (A^T w)_u`` over the simplex on the rows of ``A`` (damped
+    Newton with the equality constraint; rows whose weight reaches 0 are dropped).
+    Returns ``(rows kept, weights)``."""
+    rows = np.arange(A.shape[0])
+    for _ in range(max_iter):
+        Z = A[rows].T @ w
+        grad = A[rows] @ (pi / Z)
+        Q = (A[rows] * (pi / Z ** 2)) @ A[rows].T
+        n = rows.size
+        kkt = np.zeros((n + 1, n + 1))
+        kkt[:n, :n], kkt[:n, n], kkt[n, :n] = Q, 1.0, 1.0
+        rhs = np.concatenate([grad, [0.0]])
+        dw = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
+        dw -= dw.sum() / n  # exact feasibility (sum dw = 0)
+        neg = dw < 0
+        alpha = 1.0
+        if neg.any():
+            alpha = min(1.0, float(np.min(-w[neg] / dw[neg])))
+        if alpha <= 0.0:
+            drop = neg & (w <= 0)
+            rows, w = rows[~drop], w[~drop]
+            continue
+        new = w + alpha * dw
+        f0 = float(pi @ np.log(Z))
+        while alpha < 1.0 or True:
+            Zn = A[rows].T @ new
+            if np.all(Zn > 0) and float(pi @ np.log(Zn)) >= f0 - 1e-15 * abs(f0):
+                break
+            alpha *= 0.5
+            new = w + alpha * dw
+            if alpha < 1e-12:
+                break
+        w = np.maximum(new, 0.0)
+        keep = w > 1e-300
+        if not keep.all():
+            rows, w = rows[keep], w[keep]
+        w /= w.sum()
+        if float(np.max(np.abs(alpha * dw))) <= 1e-17:
+            break
+    return rows, w
+
+
+def solve_t12(a, pi, max_rounds=200):
+    """The maximizer of ``Phi`` over the atoms (T12): ``(weights per atom, info)``; ``a``:
+    atoms x U matrix of ``e^{r_u - max r_u}`` (0 for a filter's ``a = 0``)."""
+    a = np.asarray(a, dtype=np.float64)
+    pi = np.asarray(pi, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        start = int(np.argmax(np.log(a) @ pi))
+    active = np.array([start])
+    w = np.array([1.0])
+    for rounds in range(max_rounds):
+        rows, w = _face_newton(a[active], pi, w)
+        active = active[rows]
+        Z = a[active].T @ w
+        g = a @ (pi / Z)
+        outside = np.ones(a.shape[0], dtype=bool)
+        outside[active] = False
+        if not outside.any():
+            break
+        j = int(np.flatnonzero(outside)[np.argmax(g[outside])])
+        if g[j] <= 1.0 + KKT_TOL:
+            break
+        active = np.append(active, j)
+        w = np.append(w, 0.0)
+    weights = np.zeros(a.shape[0])
+    weights[active] = w
+    Z = a.T @ weights
+    g = a @ (pi / Z)
+    on = weights > 0
+    info = {"Z_scaled": Z, "phi_scaled": float(pi @ np.log(Z)), "support_atoms": int(on.sum()),
+            "kkt_support": float(np.max(np.abs(g[on] - 1.0))),
+            "kkt_outside": float(np.max(g[~on] - 1.0, initial=0.0)) if (~on).any() else 0.0,
+            "rounds": rounds + 1}
+    return weights, info
+
+
+def solve_t13(a, pi, d, lam, Z0, max_iter=100):
+    """T13's ``U`` equations ``E_{p_d}[a_u / D] = Z_u``, ``D = 1 + lam - lam sum_v pi_v
+    a_v / Z_v``, by damped Newton in ``log Z`` from ``Z0``: ``(Z, masses per atom, info)``."""
+    a, pi, d = (np.asarray(x, dtype=np.float64) for x in (a, pi, d))
+    z = np.log(np.asarray(Z0, dtype=np.float64))
+
+    def residual(z):
+        Z = np.exp(z)
+        D = 1.0 + lam - lam * (a @ (pi / Z))
+        if np.any(D <= 0):
+            return None, None, None
+        F = (a.T @ (d / D)) / Z - 1.0
+        return F, D, Z
+
+    F, D, Z = residual(z)
+    if F is None:
+        raise ArithmeticError("T13: the start puts 1 + lam - lam g <= 0 on the support of data")
+    it = 0
+    for it in range(max_iter):
+        if float(np.max(np.abs(F))) <= T13_TOL:
+            break
+        # d F_u / d z_v = -lam pi_v E_d[a_u a_v / D^2] / (Z_u Z_v) - delta_uv (F_u + 1)
+        J = -lam * ((a * (d / D ** 2)[:, None]).T @ a) * (pi / Z)[None, :] / Z[:, None]
+        J -= np.diag(F + 1.0)
+        step = np.linalg.solve(J, -F)
+        t = 1.0
+        while True:
+            Fn, Dn, Zn = residual(z + t * step)
+            if Fn is not None and (np.max(np.abs(Fn)) < np.max(np.abs(F)) or t < 1e-3):
+                break
+            t *= 0.5
+            if t < 1e-12:
+                raise ArithmeticError("T13: Newton's line search failed")
+        z, F, D, Z = z + t * step, Fn, Dn, Zn
+    p = d / D
+    info = {"Z_scaled": Z, "residual": float(np.max(np.abs(F))), "iterations": it,
+            "mass_defect": float(p.sum() - 1.0), "min_denominator": float(D[d > 0].min()),
+            "top_gap": float(D[d > 0].min() / (1.0 + lam))}
+    return Z, p / p.sum(), info
+
+
+def limit_rule(mass, rule, lam, data):
+    """:func:`numerics.limit` for a mixture of ``K = inf`` user types (T12, T13)."""
+    from .validation import as_mass, check_data, check_lam
+    if not isinstance(rule, Rule):
+        raise TypeError("limit_rule needs a curation rule")
+    parts = _k_inf_parts(rule)
+    m = as_mass(mass)
+    lam = check_lam(lam)
+    d = check_data(data, lam, m.shape, default=m)
+    pi = np.array([w for w, _ in parts])
+    if math.isinf(lam) or lam == 0:
+        src = m if math.isinf(lam) else d
+        eng = JointEngine(rule, src.ravel() / src.sum(), None, math.inf, m.shape)
+    else:
+        if ((m > 0) & ~(d > 0)).any():
+            raise ValueError("mass puts mass outside the support of data; the fixed point "
+                             "solved by limit() is the one supported on supp(data)")
+        eng = JointEngine(rule, d.ravel() / d.sum(), None, math.inf, m.shape)
+    R = eng.atom_r.T                              # atoms x U
+    tops = np.array([float(np.max(col[np.isfinite(col)])) for col in R.T])
+    with np.errstate(invalid="ignore"):
+        a = np.where(np.isfinite(R), np.exp(R - tops[None, :]), 0.0)
+    base = eng.bases[0]
+    w0 = np.exp(base["log_w"])                    # the atoms' masses (p_0 or p_d)
+    cells, inv = eng.cells, eng.inv
+    src = (m if math.isinf(lam) else d).ravel()
+    src = src / src.sum()
+
+    def on_grid(atom_mass):
+        out = np.zeros(src.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(w0 > 0, atom_mass / w0, 0.0)
+        out[cells] = src[cells] * ratio[inv]
+        return (out / out.sum()).reshape(m.shape)
+
+    r1 = R[:, 0]
+    if lam == 0:
+        p_atoms = w0
+        info = {"detail": "lam = 0: p_d"}
+        method, detail = LimitMethod.CLOSED_FORM, "p_d (lam = 0)"
+    elif math.isinf(lam):
+        held = w0 > 0
+        weights, info = solve_t12(a[held], pi)
+        p_atoms = np.zeros(w0.size)
+        p_atoms[np.flatnonzero(held)] = weights
+        method = LimitMethod.SCALAR_EQUATION
+        detail = (f"T12: maximizer of sum_u pi_u log E_p[e^(r_u)] (active set, "
+                  f"{info['support_atoms']} joint atoms)")
+        info["Z"] = info["Z_scaled"] * np.exp(tops)
+        info["phi"] = float(pi @ np.log(info["Z"]))
+    else:
+        start = JointEngine(rule, d.ravel(), None, lam, m.shape)
+        for _ in range(T13_START):
+            start.advance()
+        ps = np.exp(start.log_p())
+        # the start engine has the same atoms (same rule, same support): map by reward tuple
+        Z0 = np.maximum(ps @ np.where(np.isfinite(start.atom_r.T),
+                                      np.exp(start.atom_r.T - tops[None, :]), 0.0), 1e-300)
+        Z, p_atoms, info = solve_t13(a, pi, w0, lam, Z0)
+        method = LimitMethod.FIXED_POINT
+        detail = f"T13: U = {pi.size} scalar equations for Z_u, Newton in log Z"
+        info["Z"] = Z * np.exp(tops)
+    mass_out = on_grid(p_atoms)
+    held = p_atoms > 0
+    r_star = float(r1[held].max()) if held.any() else float("nan")
+    top_mass = float(p_atoms[np.isfinite(r1) & (r1 == r_star)].sum())
+    s1 = a[:, 0]
+    condensed = bool(info.get("top_gap", 1.0) <= CONDENSED_GAP)
+    info["kind"] = "T12" if math.isinf(lam) else ("T13" if lam > 0 else "closed form")
+    return Limit(mass_out, 0.0, top_mass, condensed, float(p_atoms @ s1), float(tops[0]),
+                 float(tops[0]), method, detail, True, info)
