@@ -371,10 +371,10 @@ def plackett_luce_log_factor(log_s, log_p, K, keep, log_s_eval, h=laplace.DEFAUL
                                                  use_numba=use_numba)
     if keep >= K:
         return np.zeros_like(log_s_eval)
-    log_p = log_p - laplace._logsumexp(log_p)
+    log_p = log_p - laplace.log_sum_exp(log_p)
     finite = np.isfinite(log_p)
     log_s, log_p = log_s[finite], log_p[finite]
-    log_mean_s = laplace._logsumexp(log_p + log_s)
+    log_mean_s = laplace.log_sum_exp(log_p + log_s)
     kern_m = laplace.log_laplace if use_numba else laplace.log_laplace_numpy
     kern_h = (laplace.log_curation_integral if use_numba
               else laplace.log_curation_integral_numpy)
@@ -399,7 +399,7 @@ def plackett_luce_log_factor(log_s, log_p, K, keep, log_s_eval, h=laplace.DEFAUL
 def _tail_masses(log_s, log_p, log_s_eval):
     """``(P[S > s], P[S = s], P[S < s])`` at every ``s`` of ``log_s_eval`` (each a sum of
     positive masses: full relative precision)."""
-    p = np.exp(log_p - laplace._logsumexp(log_p))
+    p = np.exp(log_p - laplace.log_sum_exp(log_p))
     vals, inv = np.unique(log_s, return_inverse=True)
     w = np.bincount(inv, weights=p, minlength=vals.size)
     below = np.concatenate([[0.0], np.cumsum(w)])             # below[i] = sum_{j<i} w_j
@@ -505,9 +505,9 @@ def filtering_log_factor(log_s, log_p, log_s_eval):
     """``log H = log a - log E_p[a]`` (THEORY.md L6) with ``log a`` given as ``log_s``
     (``-inf`` allowed: never kept)."""
     log_p = np.asarray(log_p, dtype=np.float64)
-    log_p = log_p - laplace._logsumexp(log_p)
+    log_p = log_p - laplace.log_sum_exp(log_p)
     with np.errstate(invalid="ignore"):
-        log_mean = laplace._logsumexp(np.where(np.isfinite(log_p), log_p + log_s, -np.inf))
+        log_mean = laplace.log_sum_exp(np.where(np.isfinite(log_p), log_p + log_s, -np.inf))
     if not np.isfinite(log_mean):
         raise ValueError("accept is 0 on the whole support of mass: nothing is ever kept")
     return np.asarray(log_s_eval, dtype=np.float64) - log_mean

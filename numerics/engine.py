@@ -141,7 +141,7 @@ def resolved(make_engine, body, resolution=None, restarts=None):
 
 
 def _lse(a):
-    return laplace._logsumexp(a)
+    return laplace.log_sum_exp(a)
 
 
 def bradley_terry_log_factor(K, h=laplace.DEFAULT_STEP, use_numba=True):

@@ -29,7 +29,7 @@ __all__ = ["JointEngine"]
 
 
 def _lse(a):
-    return laplace._logsumexp(a)
+    return laplace.log_sum_exp(a)
 
 
 def _scatter_lse(log_w, inv, n):

@@ -29,6 +29,8 @@ import math
 import numba
 import numpy as np
 
+from .threads import kernel
+
 __all__ = [
     "VGrid",
     "v_grid",
@@ -37,6 +39,7 @@ __all__ = [
     "log_curation_integral",
     "log_curation_integral_numpy",
     "log_curation_factor_nodes",
+    "log_sum_exp",
 ]
 
 #: trapezoid step in ``v = log u``; the error decays like ``exp(-c / h)`` (measured in the
@@ -92,8 +95,14 @@ _RIGHT_LOG = math.log(55.0)
 _V_BIG = 700.0
 
 
-@numba.njit(cache=True, parallel=True)
 def log_laplace(v, log_s, log_p):
+    """``log M`` at the nodes ``v`` (:func:`log_laplace_kernel`), on numba's threads only when
+    the work (nodes x atoms) pays for waking them (:mod:`numerics.threads`)."""
+    return log_laplace_kernel.at(v.shape[0] * log_s.shape[0])(v, log_s, log_p)
+
+
+@kernel
+def log_laplace_kernel(v, log_s, log_p):
     """``log M(e^{v_j}) = log sum_k p_k exp(-e^{v_j} s_k)`` for normalized log-masses
     (all finite: atoms of zero mass are left out by the caller).
 
@@ -217,8 +226,15 @@ def _left_prefix_sums(v, h, g):
     return P
 
 
-@numba.njit(cache=True, parallel=True)
 def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
+    """The L2 integral at ``log_s_eval`` (:func:`log_curation_integral_kernel`), on numba's
+    threads only when the work (points x nodes) pays for waking them."""
+    return log_curation_integral_kernel.at(log_s_eval.shape[0] * v.shape[0])(
+        v, h, log_m, k_minus_1, log_s_eval)
+
+
+@kernel
+def log_curation_integral_kernel(v, h, log_m, k_minus_1, log_s_eval):
     """``log( h sum_j exp(f(v_j)) + left tail )`` with
     ``f(v) = v + log s - e^{v} s + (K-1) log M(e^v)``, and the same with step ``2h`` (even
     nodes only), whose difference estimates the trapezoid error.  The left tail beyond the
@@ -325,11 +341,11 @@ def log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=DEFAULT_STEP, use_n
     strip of analyticity (measured: 4e-10 relative error at ``h = 0.25`` for masses 1e-6
     apart, 1e-12 at ``h = 0.125``).
     """
-    log_p = log_p - _logsumexp(log_p)
+    log_p = log_p - log_sum_exp(log_p)
     log_s_eval = np.asarray(log_s_eval, dtype=np.float64)
     if K == 1:
         return np.zeros_like(log_s_eval)
-    log_mean_s = _logsumexp(log_p + log_s)
+    log_mean_s = log_sum_exp(log_p + log_s)
     if math.isinf(K):
         return log_s_eval - log_mean_s
     kern_m = log_laplace if use_numba else log_laplace_numpy
@@ -349,7 +365,8 @@ def log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=DEFAULT_STEP, use_n
     return math.log(K) + integral
 
 
-def _logsumexp(a):
+def log_sum_exp(a):
+    """``log sum exp(a)`` of a float array (``-inf`` when every entry is ``-inf``)."""
     a = np.asarray(a, dtype=np.float64)
     top = a.max()
     if not np.isfinite(top):

@@ -146,8 +146,8 @@ def check_gaussian_kinf(family, data_mu, data_cov, center, A, lam, *, point=None
         cm, Amp = _mat(c.reshape(D, 1)), _mat(Am)
         Gcf = _closed_form_in_mean_params(D, family.pairs, dmu, dS, cm, Amp, lam)
         # 1. the map at a point
-        mu0, S0 = (data_mu, data_cov) if point is None else point
-        m0 = family.mean_params(mu0, S0)
+        mu0, cov0 = (data_mu, data_cov) if point is None else point
+        m0 = family.mean_params(mu0, cov0)
         grid_next = G(m0)
         cf_next = np.array([float(v) for v in Gcf(*[mp.mpf(float(v)) for v in m0])])
         errors["map"] = float(np.max(np.abs(grid_next - cf_next) / (1 + np.abs(cf_next))))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..laplace import log_sum_exp
 from ..validation import as_mass
 
 __all__ = ["ExponentialFamily", "Gaussian", "FitError"]
@@ -39,11 +40,6 @@ __all__ = ["ExponentialFamily", "Gaussian", "FitError"]
 class FitError(ValueError):
     """The moment equation ``E_theta[T] = m`` has no solution (``m`` is not in the interior
     of the convex hull of ``T`` over the support of ``h``) or Newton did not converge."""
-
-
-def _logsumexp(a):
-    top = a.max()
-    return top + np.log(np.exp(a - top).sum())
 
 
 class ExponentialFamily:
@@ -140,7 +136,7 @@ class ExponentialFamily:
     def log_partition(self, theta):
         """``log Z(theta) = log sum h e^{theta . T}`` (with ``h`` scaled to max 1)."""
         th = self._check_theta(theta)
-        return float(_logsumexp(self._log_h + th @ self._stats))
+        return float(log_sum_exp(self._log_h + th @ self._stats))
 
     def moments(self, mass, name="mass"):
         """``E_q[T]`` for masses ``q`` on the grid (normalized internally)."""
@@ -190,7 +186,7 @@ class ExponentialFamily:
             theta0, "theta0"))
 
         def objective(t):
-            return float(_logsumexp(self._log_weights_std(t))) - float(t @ ms)
+            return float(log_sum_exp(self._log_weights_std(t))) - float(t @ ms)
 
         f = objective(th)
         for _ in range(max_iter):

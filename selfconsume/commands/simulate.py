@@ -14,7 +14,7 @@ Exit code 1 when ``|z cond| > 5`` at some generation.  ``z cond`` is the calibra
 same order ``n^{-1/2}`` as the standard error), so it is reported with the TV drift but not
 tested.  See :func:`numerics.sampling.compare_with_exact`.
 
-With ``--model gaussian`` the loop is a parametric one (THEORY.md section 5): it is held
+With ``--model gaussian`` the loop is a parametric one (docs/theory.md section 5): it is held
 against the exact parametric dynamics instead (:func:`numerics.parametric.simulation_check.
 compare_gaussian_with_parametric`): per generation and mean parameter (``x_i``, ``x_i x_j``),
 the fitted moments against the exact trajectory (standard errors propagated through the

@@ -1,5 +1,5 @@
 """``selfconsume stability``: the fixed point of parametric retraining and its stability
-(THEORY.md section 5, S1-S3).
+(docs/theory.md section 5, S1-S3).
 
 Fits the family (``--family gaussian``: full covariance, discretized on the scenario's grid)
 by maximum likelihood to ``(p_d + lam C_K(p_theta)) / (1 + lam)`` each generation; solves the
@@ -25,7 +25,7 @@ FAMILIES = ("gaussian",)
 def register(subparsers):
     parser = subparsers.add_parser(
         "stability", help="fixed point of parametric retraining and its spectral radius",
-        description="Parametric retraining (THEORY.md section 5): the fixed point of the "
+        description="Parametric retraining (docs/theory.md section 5): the fixed point of the "
                     "MLE map G for the scenario's K and lam, the spectral radius of DG there "
                     "beside lam/(1+lam) (S1) and the S2 bounds.  Exit code 1 when the fixed "
                     "point is unstable or none is found.  Needs a finite --lam.")
