@@ -55,13 +55,56 @@ class Scenario:
     label_names: tuple = ()
     continuous: object | None = None
     params: dict = field(default_factory=dict)
+    #: a curation rule of :mod:`numerics.curators` (user types, keep-k, filtering); ``None``:
+    #: Bradley-Terry with ``reward`` and ``K``.  With a rule, ``reward`` is the reward reported
+    #: (``E[r]`` of ``evolve``) and ``K`` the largest ``K`` of its user types.
+    rule: object | None = None
 
     def with_overrides(self, K=None, lam=None, steps=None):
-        """A copy with ``K``, ``lam`` or ``steps`` replaced (validated)."""
+        """A copy with ``K``, ``lam`` or ``steps`` replaced (validated).  With a rule, ``K``
+        replaces the ``K`` of every user type that has one (not filtering)."""
+        rule = self.rule
+        if K is not None:
+            K = check_K(K, "K")
+            if rule is not None:
+                rule = rule_with_K(rule, K)
+                K = float(rule.K)
         return replace(self,
-                       K=self.K if K is None else check_K(K, "K"),
+                       K=self.K if K is None else K, rule=rule,
                        lam=self.lam if lam is None else check_lam(lam, "lam"),
                        steps=self.steps if steps is None else check_steps(steps, "steps"))
+
+    @property
+    def curation(self):
+        """What :func:`numerics.evolve` curates with: ``rule`` or
+        ``bradley_terry(reward, K)``."""
+        if self.rule is not None:
+            return self.rule
+        from .curators import bradley_terry
+        return bradley_terry(self.reward, self.K)
+
+
+def rule_with_K(rule, K):
+    """``rule`` with ``K`` replaced in every user type that has one (filtering keeps
+    ``K = inf``); a top-k or Plackett-Luce type needs ``keep <= K``."""
+    from .curators import (BradleyTerry, Filtering, PlackettLuce, TopK, bradley_terry,
+                           mixture, plackett_luce, top_k)
+    parts = []
+    for w, r in rule.components():
+        value = getattr(r, "reward_spec", None)
+        value = getattr(value, "value", None)
+        if isinstance(r, BradleyTerry):
+            r = bradley_terry(value, K)
+        elif isinstance(r, PlackettLuce):
+            r = plackett_luce(value, K, r.keep)
+        elif isinstance(r, TopK):
+            if math.isinf(K):
+                raise ValueError(f"K: top_k needs a finite K, got {K:g}")
+            r = top_k(value, K, r.keep)
+        elif not isinstance(r, Filtering):
+            raise ValueError(f"K: cannot replace K in {r!r}")
+        parts.append((w, r))
+    return parts[0][1] if len(parts) == 1 else mixture(parts)
 
 
 #: name -> (one-line description, builder(grid=None, **params) -> Scenario)
