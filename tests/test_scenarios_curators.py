@@ -104,3 +104,57 @@ def test_bad_curator_entries_name_the_key(tmp_path, body, message):
     text = head + ("" if body.startswith("curators =") else body)
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+def bt2_loop_flat(mass, r):
+    return bt_factor_loop(mass.ravel(), r.ravel(), 2).reshape(mass.shape)
+
+
+def test_builtins_are_listed_with_a_rule_and_the_plain_ones_have_none():
+    names = [n for n, _ in list_scenarios()]
+    assert "mog8-two-users" in names and "adversarial" in names
+    assert get_scenario("mog8", grid=8).rule is None
+
+
+def test_mog8_two_users_is_two_disc_rewards_with_weights_w_and_1_minus_w():
+    sc = get_scenario("mog8-two-users", w=0.3, K=2, grid=10)
+    x = sc.axes[0]
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    ang = 2 * np.pi * np.array([0, 3]) / 8
+    r = [-np.maximum(0.0, np.hypot(X - 4 * np.cos(a), Y - 4 * np.sin(a)) - 1.0) for a in ang]
+    (w0, u0), (w1, u1) = sc.rule.components()
+    assert (w0, w1) == pytest.approx((0.3, 0.7), abs=1e-15) and u0.K == u1.K == 2
+    np.testing.assert_allclose(u0.rewards_at(0, X.shape)[0], r[0], atol=1e-12)
+    np.testing.assert_allclose(u1.rewards_at(0, X.shape)[0], r[1], atol=1e-12)
+    np.testing.assert_allclose(sc.reward, np.maximum(r[0], r[1]), atol=1e-12)  # mog8's reward
+    want = 0.3 * bt2_loop_flat(sc.mass, r[0]) + 0.7 * bt2_loop_flat(sc.mass, r[1])
+    np.testing.assert_allclose(curation_factor(sc.mass, sc.rule), want, rtol=1e-10)
+    # w = 1: a single user type, Bradley-Terry on the first disc
+    one = get_scenario("mog8-two-users", w=1.0, grid=10).rule
+    assert isinstance(one, BradleyTerry) and one.K == 4
+
+
+def test_adversarial_uses_minus_r_with_probability_phi():
+    sc = get_scenario("adversarial", phi=0.25, K=2, grid=41)
+    x = np.linspace(-6, 6, 41)
+    r = -0.5 * (x - 1) ** 2
+    np.testing.assert_allclose(sc.reward, r, atol=1e-14)
+    want = 0.75 * bt_factor_loop(sc.mass, r, 2) + 0.25 * bt_factor_loop(sc.mass, -r, 2)
+    np.testing.assert_allclose(curation_factor(sc.mass, sc.rule), want, rtol=1e-10)
+    assert isinstance(get_scenario("adversarial", phi=0.0).rule, BradleyTerry)
+    with pytest.raises(ValueError, match="phi"):
+        get_scenario("adversarial", phi=1.5)
+
+
+def test_evolve_a_rule_scenario_matches_a_hand_loop():
+    """Three steps of p -> p H (lam = inf) by the hand loop against numerics.evolve."""
+    sc = get_scenario("adversarial", phi=0.25, K=2, grid=41, steps=3)
+    r = sc.reward
+    p = sc.mass.copy()
+    for _ in range(3):
+        H = 0.75 * bt_factor_loop(p, r, 2) + 0.25 * bt_factor_loop(p, -r, 2)
+        p = p * H
+        p /= p.sum()
+    traj = numerics.evolve(sc.mass, sc.rule, sc.steps, sc.lam, sc.data)
+    np.testing.assert_allclose(traj.masses[-1], p, rtol=1e-9, atol=1e-300)
+    assert traj.expected_reward[-1] == pytest.approx(float(p @ r), rel=1e-9)
