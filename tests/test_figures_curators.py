@@ -70,5 +70,5 @@ def test_adversarial_sweep_plot_against_a_hand_loop():
             continue
         assert d.at_limit[i] == pytest.approx(Za, rel=1e-9)
         assert g.max() <= 1 + 1e-9
-    assert d.at_limit[0] == pytest.approx(1.0, rel=1e-12)   # phi = 0: all mass on r = 0
+    assert d.at_limit[0] == pytest.approx(math.exp(r.max()), rel=1e-12)  # phi = 0: mass on r_*
     assert d.expected[1] < d.expected[0]
