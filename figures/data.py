@@ -53,6 +53,8 @@ def _limit_of(sc, K=None, lam=None, verify=True):
     """``numerics.limit`` of the scenario; with ``verify``, a finite-``lam`` limit is checked
     to be a fixed point: one :func:`numerics.retrain_step` moves it by at most
     :data:`FIXED_POINT_TOL` in TV, else ``RuntimeError``."""
+    if getattr(sc, "rule", None) is not None:
+        return _rule_limit_of(sc, K, lam, verify)
     K = sc.K if K is None else K
     lam = sc.lam if lam is None else lam
     with warnings.catch_warnings():
@@ -62,6 +64,26 @@ def _limit_of(sc, K=None, lam=None, verify=True):
         data = sc.mass if sc.data is None else sc.data
         moved = tv_distance(numerics.retrain_step(lim.mass, sc.reward, K, lam, data=data),
                             lim.mass)
+        if not moved <= FIXED_POINT_TOL:
+            raise RuntimeError(f"numerics.limit returned a mass that one retraining step moves "
+                               f"by TV {moved:.2e}: not a fixed point")
+    return lim
+
+
+def _rule_limit_of(sc, K=None, lam=None, verify=True):
+    """:func:`_limit_of` for a scenario with a curation rule: T12/T13 (``K = inf`` for every
+    user type; a ``ValueError`` naming ``K`` otherwise)."""
+    from numerics.scenarios import rule_with_K
+    rule = sc.rule if K is None else rule_with_K(sc.rule, K)
+    lam = sc.lam if lam is None else lam
+    try:
+        lim = numerics.limit(sc.mass, rule, lam, sc.data)
+    except ValueError as exc:
+        raise ValueError(f"the limit of {rule!r} is solved for K = inf only (T12, T13): "
+                         f"{exc}") from None
+    if verify and not math.isinf(lam):
+        data = sc.mass if sc.data is None else sc.data
+        moved = tv_distance(numerics.retrain_step(lim.mass, rule, lam, data), lim.mass)
         if not moved <= FIXED_POINT_TOL:
             raise RuntimeError(f"numerics.limit returned a mass that one retraining step moves "
                                f"by TV {moved:.2e}: not a fixed point")
@@ -355,8 +377,12 @@ def iterates_1d(scenario, steps=(0, 1, 3, 10, 30)):
         raise ValueError(f"scenario {scenario.name!r} is not 1-D")
     steps = tuple(int(s) for s in steps)
     vol = cell_volume(scenario)
-    traj = numerics.evolve(scenario.mass, scenario.reward, scenario.K, max(steps),
-                           lam=scenario.lam, data=scenario.data)
+    if getattr(scenario, "rule", None) is not None:
+        traj = numerics.evolve(scenario.mass, scenario.rule, max(steps), scenario.lam,
+                               scenario.data)
+    else:
+        traj = numerics.evolve(scenario.mass, scenario.reward, scenario.K, max(steps),
+                               lam=scenario.lam, data=scenario.data)
     where = {int(t): i for i, t in enumerate(traj.recorded_steps)}
     lim = _limit_of(scenario)
     return Iterates1D(scenario, steps, traj, [traj.masses[where[t]] / vol for t in steps],

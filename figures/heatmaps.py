@@ -103,6 +103,7 @@ def plot_limit_panels(panels):
                           ha="right", fontsize=7.5)
     fig.suptitle(f"{sc.name}: {K_text(sc.K)}, {lam_text(sc.lam)} — the limit is $p_0$ "
                  "kept only where the reward is maximal" if math.isinf(sc.lam) and sc.K > 1
+                 and getattr(sc, "rule", None) is None
                  else f"{sc.name}: {K_text(sc.K)}, {lam_text(sc.lam)}")
     return fig
 

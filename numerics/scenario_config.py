@@ -15,6 +15,22 @@ Format (every key but ``grid``, ``start`` and ``reward`` is optional)::
     [grid]
     axes = [[-3, 3, 101], [-3, 3, 101]]   # [lo, hi, n] per axis: 1-D (x) or 2-D (x, y)
 
+    [[curators]]                          # optional: user types (THEORY.md L1-L6, section 7)
+    weight = 0.7                          # pi_u >= 0 (normalized over the entries; default 1)
+    rule = "plackett_luce"                # bradley_terry | plackett_luce | top_k | filtering
+    reward = "-x^2"                       # default: the top-level reward
+    K = 4                                 # default: the top-level K
+    keep = 2                              # plackett_luce, top_k only (required there)
+    [[curators]]
+    weight = 0.3
+    rule = "filtering"
+    accept = "exp(-x^2)"                  # filtering only: a formula with values in [0, 1]
+
+With ``[[curators]]`` the scenario's :attr:`~numerics.scenarios.Scenario.rule` is their
+:func:`~numerics.curators.mixture` (the rule itself for one entry); the top-level ``reward``
+stays the reward reported (``E[r]``) and ``K`` becomes the largest ``K`` of the entries.
+Errors name the entry's key, e.g. ``curators[1].keep`` (entries counted from 0).
+
 The grid points along an axis are ``numpy.linspace(lo, hi, n)``; the mass of a point is the
 density there divided by the sum over the grid (``mass[i, j]`` at ``(x_i, y_j)``).
 
@@ -41,10 +57,15 @@ import numpy as np
 from .scenarios import Scenario
 from .validation import check_K, check_lam, check_steps
 
-__all__ = ["load_config", "ConfigError", "FUNCTIONS", "KEYS"]
+__all__ = ["load_config", "ConfigError", "FUNCTIONS", "KEYS", "CURATOR_RULES", "CURATOR_KEYS"]
 
 #: top-level keys of a scenario file
-KEYS = ("name", "description", "grid", "start", "data", "reward", "K", "lam", "steps")
+KEYS = ("name", "description", "grid", "start", "data", "reward", "K", "lam", "steps",
+        "curators")
+#: the rules a ``[[curators]]`` entry may name, and the keys each one takes
+CURATOR_RULES = {"bradley_terry": ("reward", "K"), "plackett_luce": ("reward", "K", "keep"),
+                 "top_k": ("reward", "K", "keep"), "filtering": ("accept",)}
+CURATOR_KEYS = ("weight", "rule", "reward", "K", "keep", "accept")
 #: functions a formula may call (sympy names)
 FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "atan",
              "atan2", "erf", "Abs", "Min", "Max")
@@ -202,15 +223,18 @@ def _axes(spec, grid):
     return tuple(out)
 
 
-def _param(config, key, check):
+def _param(config, key, check, shown=None):
+    """``config[key]`` (default :data:`_DEFAULTS`) checked; errors name ``shown`` (default
+    ``key``)."""
+    shown = shown or key
     value = config.get(key, _DEFAULTS[key])
     if key in ("K", "lam"):
         if isinstance(value, str):
             if value.strip().lower() not in ("inf", "infinity"):
-                raise ConfigError(f"{key}: must be a number or \"inf\", got {value!r}")
+                raise ConfigError(f"{shown}: must be a number or \"inf\", got {value!r}")
             value = math.inf
     try:
-        return check(value, key)
+        return check(value, shown)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc).replace("math.inf", "inf")) from None
 
@@ -258,5 +282,80 @@ def load_config(path, grid=None):
     data = _density("data", funcs["data"], points, coords) if "data" in funcs else None
     reward = _evaluate("reward", funcs["reward"], points, coords)
     formulas = {key: str(config[key]) for key in funcs}
+    rule = None
+    if "curators" in config:
+        rule = _curators(config["curators"], reward, K, points, coords)
+        K = float(rule.K)
+        formulas["curators"] = repr(rule)
     return Scenario(name, description, mass, reward, K=K, lam=lam, steps=steps, data=data,
-                    axes=axes, params=dict(path=os.fspath(path), **formulas))
+                    axes=axes, params=dict(path=os.fspath(path), **formulas), rule=rule)
+
+
+def _curators(entries, reward, K, points, coords):
+    """The rule of the ``[[curators]]`` entries (see the module doc)."""
+    from . import curators as cur
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict)
+                                                                for e in entries):
+        raise ConfigError("curators: must be an array of tables ([[curators]] entries), "
+                          "at least one")
+    parts = []
+    for i, entry in enumerate(entries):
+        at = f"curators[{i}]"
+        unknown = sorted(set(entry) - set(CURATOR_KEYS))
+        if unknown:
+            raise ConfigError(f"{at}: unknown key(s) {', '.join(map(repr, unknown))} "
+                              f"(allowed: {', '.join(CURATOR_KEYS)})")
+        if "rule" not in entry:
+            raise ConfigError(f"{at}.rule: missing (one of {', '.join(CURATOR_RULES)})")
+        kind = entry["rule"]
+        if not isinstance(kind, str) or kind not in CURATOR_RULES:
+            raise ConfigError(f"{at}.rule: must be one of {', '.join(CURATOR_RULES)}, "
+                              f"got {kind!r}")
+        takes = CURATOR_RULES[kind]
+        for key in ("reward", "K", "keep", "accept"):
+            if key in entry and key not in takes:
+                raise ConfigError(f"{at}.{key}: not a key of rule {kind!r} (its keys: "
+                                  f"weight, {', '.join(takes)})")
+            if key in ("keep", "accept") and key in takes and key not in entry:
+                raise ConfigError(f"{at}.{key}: missing (rule {kind!r} needs it)")
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                not (math.isfinite(weight) and weight >= 0):
+            raise ConfigError(f"{at}.weight: must be a finite number >= 0, got {weight!r}")
+        if kind == "filtering":
+            accept = _evaluate(f"{at}.accept", _formula(f"{at}.accept", entry["accept"], coords),
+                               points, coords)
+            bad = (accept < 0) | (accept > 1)
+            if bad.any():
+                where = tuple(float(p[bad][0]) for p in points)
+                raise ConfigError(f"{at}.accept: must lie in [0, 1], got {accept[bad][0]:g} at "
+                                  f"{_at(coords, where)}")
+            parts.append((float(weight), cur.filtering(accept)))
+            continue
+        r = reward
+        if "reward" in entry:
+            r = _evaluate(f"{at}.reward", _formula(f"{at}.reward", entry["reward"], coords),
+                          points, coords)
+        k = K
+        if "K" in entry:
+            k = _param(entry, "K", check_K, f"{at}.K")
+        try:
+            if kind == "bradley_terry":
+                rule = cur.bradley_terry(r, k)
+            else:
+                keep = entry["keep"]
+                if isinstance(keep, bool) or not isinstance(keep, int):
+                    raise ConfigError(f"{at}.keep: must be an integer >= 1, got {keep!r}")
+                if kind == "top_k" and math.isinf(k):
+                    raise ConfigError(f"{at}.K: top_k needs a finite integer K, got inf")
+                rule = (cur.plackett_luce if kind == "plackett_luce" else cur.top_k)(r, k, keep)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            msg = str(exc).replace("math.inf", "inf")
+            key = "keep" if msg.startswith("keep") else "K"
+            raise ConfigError(f"{at}.{key}: {msg}") from None
+        parts.append((float(weight), rule))
+    if not sum(w for w, _ in parts) > 0:
+        raise ConfigError("curators: the weights sum to 0")
+    return parts[0][1] if len(parts) == 1 else cur.mixture(parts)

@@ -11,7 +11,8 @@ is done exactly (``erf``/incomplete-beta differences), not by sampling it at the
 >>> sc.mass.shape == sc.reward.shape
 True
 >>> [name for name, _ in list_scenarios()]
-['gauss1d', 'two-level', 'kingman', 'mog8', 'two-moons', 'classes']
+['gauss1d', 'two-level', 'kingman', 'mog8', 'two-moons', 'classes', 'mog8-two-users',
+ 'adversarial']
 >>> get_scenario("two-level", delta=2.0).params["delta"]
 2.0
 """
@@ -55,13 +56,56 @@ class Scenario:
     label_names: tuple = ()
     continuous: object | None = None
     params: dict = field(default_factory=dict)
+    #: a curation rule of :mod:`numerics.curators` (user types, keep-k, filtering); ``None``:
+    #: Bradley-Terry with ``reward`` and ``K``.  With a rule, ``reward`` is the reward reported
+    #: (``E[r]`` of ``evolve``) and ``K`` the largest ``K`` of its user types.
+    rule: object | None = None
 
     def with_overrides(self, K=None, lam=None, steps=None):
-        """A copy with ``K``, ``lam`` or ``steps`` replaced (validated)."""
+        """A copy with ``K``, ``lam`` or ``steps`` replaced (validated).  With a rule, ``K``
+        replaces the ``K`` of every user type that has one (not filtering)."""
+        rule = self.rule
+        if K is not None:
+            K = check_K(K, "K")
+            if rule is not None:
+                rule = rule_with_K(rule, K)
+                K = float(rule.K)
         return replace(self,
-                       K=self.K if K is None else check_K(K, "K"),
+                       K=self.K if K is None else K, rule=rule,
                        lam=self.lam if lam is None else check_lam(lam, "lam"),
                        steps=self.steps if steps is None else check_steps(steps, "steps"))
+
+    @property
+    def curation(self):
+        """What :func:`numerics.evolve` curates with: ``rule`` or
+        ``bradley_terry(reward, K)``."""
+        if self.rule is not None:
+            return self.rule
+        from .curators import bradley_terry
+        return bradley_terry(self.reward, self.K)
+
+
+def rule_with_K(rule, K):
+    """``rule`` with ``K`` replaced in every user type that has one (filtering keeps
+    ``K = inf``); a top-k or Plackett-Luce type needs ``keep <= K``."""
+    from .curators import (BradleyTerry, Filtering, PlackettLuce, TopK, bradley_terry,
+                           mixture, plackett_luce, top_k)
+    parts = []
+    for w, r in rule.components():
+        value = getattr(r, "reward_spec", None)
+        value = getattr(value, "value", None)
+        if isinstance(r, BradleyTerry):
+            r = bradley_terry(value, K)
+        elif isinstance(r, PlackettLuce):
+            r = plackett_luce(value, K, r.keep)
+        elif isinstance(r, TopK):
+            if math.isinf(K):
+                raise ValueError(f"K: top_k needs a finite K, got {K:g}")
+            r = top_k(value, K, r.keep)
+        elif not isinstance(r, Filtering):
+            raise ValueError(f"K: cannot replace K in {r!r}")
+        parts.append((w, r))
+    return parts[0][1] if len(parts) == 1 else mixture(parts)
 
 
 #: name -> (one-line description, builder(grid=None, **params) -> Scenario)
@@ -317,3 +361,43 @@ def _classes(grid=None, gamma=5.0, alpha=tuple(np.linspace(1.5, 6.0, 10).tolist(
                     axes=(np.arange(10), q), labels=labels, label_names=CIFAR10_NAMES,
                     params=dict(gamma=gamma, alpha=tuple(alpha.tolist()),
                                 beta=tuple(beta.tolist())))
+
+
+# --------------------------------------------------------------------------- curation rules
+def _bt_types(K, parts):
+    """``mixture([(w, bradley_terry(r, K)), ...])`` without the weight-0 types."""
+    from .curators import bradley_terry, mixture
+    parts = [(w, bradley_terry(r, K)) for w, r in parts if w > 0]
+    return parts[0][1] if len(parts) == 1 else mixture(parts)
+
+
+@register_scenario("mog8-two-users", "mog8, two user types each rewarding one disc, weights w "
+                                     "and 1-w (section 7)")
+def _mog8_two_users(grid=None, w=0.5, gamma=1.0, disc_radius=1.0, user_centres=(0, 3)):
+    w = _real(w, "w", lo=0, hi=1)
+    K = 4.0
+    idx = tuple(user_centres) if isinstance(user_centres, (tuple, list)) else ()
+    if len(idx) != 2 or idx[0] == idx[1]:
+        raise ValueError(f"user_centres must be two different indices in 0..7, got "
+                         f"{user_centres!r}")
+    base = _mog8(grid=grid, reward_centres=idx, disc_radius=disc_radius, gamma=gamma)
+    X, Y = np.meshgrid(*base.axes, indexing="ij")
+    pts = np.stack([X, Y], axis=-1)
+    c = base.params["centres"]
+    r_user = [disc_distance_reward(pts, c[[i]], base.params["disc_radius"],
+                                   base.params["gamma"]) for i in idx]
+    rule = _bt_types(K, [(w, r_user[0]), (1 - w, r_user[1])])
+    return replace(base, name="mog8-two-users", description=_desc("mog8-two-users"),
+                   K=float(K), rule=rule,
+                   params=dict(base.params, w=w, user_centres=idx))
+
+
+@register_scenario("adversarial", "gauss1d, Bradley-Terry on r; a fraction phi of curation "
+                                  "events uses -r (section 7)")
+def _adversarial(grid=None, phi=0.2, center=1.0, width=6.0):
+    phi = _real(phi, "phi", lo=0, hi=1)
+    K = 3.0
+    base = _gauss1d(grid=grid, center=center, width=width)
+    rule = _bt_types(K, [(1 - phi, base.reward), (phi, -base.reward)])
+    return replace(base, name="adversarial", description=_desc("adversarial"), K=float(K),
+                   rule=rule, params=dict(base.params, phi=phi))

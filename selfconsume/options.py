@@ -1,5 +1,6 @@
 """Scenario options shared by the subcommands (DESIGN.md): ``--scenario NAME`` or
-``--config FILE.toml``, and the overrides ``--K``, ``--lam``, ``--steps``, ``--grid``."""
+``--config FILE.toml``, and the overrides ``--K``, ``--lam``, ``--steps``, ``--grid`` and
+``--set NAME=VALUE`` (a parameter of the built-in scenario, e.g. ``--set w=0.3``)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,36 @@ def add_scenario_options(parser):
                    help="ratio of curated synthetic to real data (>= 0; inf = curated only)")
     g.add_argument("--steps", type=str, default=None, help="retraining steps (integer >= 0)")
     g.add_argument("--grid", type=str, default=None, help="cells per grid axis (integer >= 2)")
+    g.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                   help="a parameter of the built-in scenario, e.g. --set w=0.3 (repeatable; "
+                        "see `selfconsume scenarios --json`; a comma list is a tuple)")
     return parser
+
+
+def scenario_value(text):
+    """A ``--set`` value: an integer, a real, a comma list of those (a tuple), or the text."""
+    def one(t):
+        for kind in (int, float):
+            try:
+                return kind(t)
+            except ValueError:
+                pass
+        return t
+    if "," in text:
+        return tuple(one(t.strip()) for t in text.split(",") if t.strip())
+    return one(text)
+
+
+def scenario_settings(items):
+    """``{name: value}`` of the ``--set NAME=VALUE`` items (:class:`UsageError` naming a bad
+    one)."""
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"--set: expected NAME=VALUE, got {item!r}")
+        out[name.strip()] = scenario_value(value.strip())
+    return out
 
 
 def _override(args, name, parse):
@@ -71,7 +101,11 @@ def scenario_from_args(args):
     grid = _override(args, "grid", _int)
     if grid is not None and grid < 2:
         raise UsageError(f"--grid: must be >= 2, got {grid}")
+    settings = scenario_settings(getattr(args, "set", None))
     if args.config is not None:
+        if settings:
+            raise UsageError(f"--set {', '.join(settings)}: --set takes parameters of a built-in "
+                             f"--scenario; write them into the --config file instead")
         from numerics.scenario_config import load_config, ConfigError
         try:
             sc = load_config(args.config, grid=grid)
@@ -80,9 +114,11 @@ def scenario_from_args(args):
         return sc.with_overrides(K=K, lam=lam, steps=steps)
     name = args.scenario or DEFAULT_SCENARIO
     try:
-        return get_scenario(name, K=K, lam=lam, steps=steps, grid=grid)
-    except ValueError as exc:
-        raise UsageError(f"--scenario {name}: {exc}") from None
+        return get_scenario(name, K=K, lam=lam, steps=steps, grid=grid, **settings)
+    except (ValueError, TypeError) as exc:
+        where = f"--scenario {name}" + (" --set" if settings else "")
+        raise UsageError(f"{where}: {exc}") from None
 
 
-__all__ = ["add_scenario_options", "scenario_from_args", "parse_ids"]
+__all__ = ["add_scenario_options", "scenario_from_args", "parse_ids", "scenario_settings",
+           "scenario_value"]

@@ -15,7 +15,8 @@ import selfconsume.io
 from numerics.scenarios import get_scenario
 from selfconsume.cli import main
 
-NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes"]
+NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes", "mog8-two-users",
+         "adversarial"]
 
 
 def test_scenarios_lists_six_lines(capsys):

@@ -11,7 +11,8 @@ import pytest
 from numerics import evolve, limit, limit_continuous
 from numerics.scenarios import get_scenario, list_scenarios, scenario_parameters
 
-NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes"]
+NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes", "mog8-two-users",
+         "adversarial"]
 mpmath.mp.dps = 30
 
 

@@ -11,7 +11,8 @@ from .context import RunContext
 from .report import Report
 from .statements import STATEMENTS
 
-__all__ = ["check", "check_trajectory", "run_checks"]
+__all__ = ["check", "check_trajectory", "run_checks", "check_rule_trajectory",
+           "RULE_STATEMENTS"]
 
 
 def run_checks(ctx, ids=None):
@@ -127,6 +128,13 @@ def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=
     if reward is not None or data is not None:
         raise TypeError("reward and data come from the scenario; pass them only with a "
                         "trajectory")
+    if getattr(sc, "rule", None) is not None:
+        traj = evolve(sc.mass, sc.rule, sc.steps, sc.lam, sc.data, record_every=1,
+                      progress=progress)
+        title = (f"{sc.name}: rule {sc.rule!r}, lam = {_num(sc.lam)}, steps = {sc.steps}, "
+                 f"{sc.mass.size} cells ({traj.method})")
+        return check_rule_trajectory(traj, sc, ids=ids, title=title,
+                                     parameters=kw.get("parameters"))
     traj = evolve(sc.mass, sc.reward, sc.K, sc.steps, sc.lam, sc.data, record_every=1,
                   progress=progress)
     title = (f"{sc.name}: K = {_num(sc.K)}, lam = {_num(sc.lam)}, steps = {sc.steps}, "
@@ -134,6 +142,35 @@ def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=
     kw.setdefault("parameters", scenario_parameters(sc))
     return check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous, axes=sc.axes,
                             ids=ids, title=title, **kw)
+
+
+#: the statements that hold for every curation rule (C(p) is a probability law): the masses
+#: are a run, and T5's bounds, which use only p_{t+1} = (p_d + lam C(p_t)) / (1 + lam)
+RULE_STATEMENTS = ("run.masses", "T5", "T5.kl", "T5.tv")
+
+
+def check_rule_trajectory(traj, sc, ids=None, title="", parameters=None):
+    """Check a trajectory of a scenario with a curation rule (``sc.rule``: user types,
+    keep-k, filtering): the statements of :data:`RULE_STATEMENTS` are checked, the others
+    (which assume Bradley-Terry curation with one reward) are reported not applicable."""
+    from .report import not_applicable
+    ids = list(STATEMENTS) if ids is None else list(ids)
+    unknown = [i for i in ids if i not in STATEMENTS]
+    if unknown:
+        raise ValueError(f"ids: unknown statement id(s) {unknown} (known: {list(STATEMENTS)})")
+    ctx = RunContext(traj, sc.reward, sc.data, axes=sc.axes)
+    records = []
+    for i in ids:
+        if i not in RULE_STATEMENTS:
+            records.append(not_applicable(i, f"assumes Bradley-Terry curation with one reward; "
+                                             f"this run curates with {sc.rule!r}"))
+        elif ctx.invalid and i != "run.masses":
+            records.append(user_checks.invalid_run(i, ctx.invalid))
+        else:
+            records.append(STATEMENTS[i].check(ctx))
+    if parameters is None:
+        parameters = dict(scenario_parameters(sc, traj.steps), rule=repr(sc.rule))
+    return Report(records, title=title, parameters=parameters, summary=run_summary(ctx))
 
 
 def _num(x):

@@ -74,11 +74,16 @@ def run(args):
         traj = exc.trajectory
         sys.stderr.write(f"selfconsume check: interrupted after step {traj.steps}; checking the "
                          f"completed steps\n")
-        report = theory.check_trajectory(traj, sc.reward, sc.data, continuous=sc.continuous,
-                                         axes=sc.axes, ids=ids,
-                                         title=f"{sc.name}: interrupted after {traj.steps} "
-                                               f"of {sc.steps} steps",
-                                         parameters=scenario_parameters(sc, traj.steps))
+        if sc.rule is not None:
+            from theory.checking import check_rule_trajectory
+            report = check_rule_trajectory(traj, sc, ids=ids,
+                                           title=f"{sc.name}: interrupted after {traj.steps} "
+                                                 f"of {sc.steps} steps")
+        else:
+            report = theory.check_trajectory(
+                traj, sc.reward, sc.data, continuous=sc.continuous, axes=sc.axes, ids=ids,
+                title=f"{sc.name}: interrupted after {traj.steps} of {sc.steps} steps",
+                parameters=scenario_parameters(sc, traj.steps))
         code = 130
     if args.csv:
         sys.stdout.write(report.to_csv())

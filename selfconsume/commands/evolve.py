@@ -86,8 +86,12 @@ def run(args):
     sc = scenario_from_args(args)
     progress = io.Progress(f"evolve {sc.name}")
     try:
-        traj = numerics.evolve(sc.mass, sc.reward, sc.K, sc.steps, lam=sc.lam, data=sc.data,
-                               record_every=every, progress=progress)
+        if sc.rule is None:
+            traj = numerics.evolve(sc.mass, sc.reward, sc.K, sc.steps, lam=sc.lam, data=sc.data,
+                                   record_every=every, progress=progress)
+        else:  # user types, keep-k, filtering: evolve(mass, rule, steps, lam, data)
+            traj = numerics.evolve(sc.mass, sc.rule, sc.steps, sc.lam, sc.data,
+                                   record_every=every, progress=progress)
     except numerics.EvolutionInterrupted as exc:
         traj = exc.trajectory
         save_trajectory(out, trajectory_arrays(sc, traj, sc.steps))
@@ -96,7 +100,8 @@ def run(args):
         return 130
     save_trajectory(out, trajectory_arrays(sc, traj, sc.steps))
     shape = "x".join(map(str, sc.mass.shape))
-    print(f"evolve {sc.name}: K={sc.K:g} lam={sc.lam:g} steps={sc.steps} grid={shape}")
+    print(f"evolve {sc.name}: K={sc.K:g} lam={sc.lam:g} steps={sc.steps} grid={shape}"
+          + ("" if sc.rule is None else f" rule={sc.rule!r}"))
     print(f"E[r]: {traj.expected_reward[0]:.10g} (step 0) -> "
           f"{traj.expected_reward[-1]:.10g} (step {traj.steps})")
     print(f"wrote {out} ({len(traj.recorded_steps)} recorded steps)")

@@ -67,6 +67,10 @@ def run(args):
         paths = demo_figure(sc, out, formats, atomic=atomic_path)
     except RuntimeError as exc:  # the T9 solver found no fixed point
         raise UsageError(f"--lam/--K: no limit for K={sc.K:g}, lam={sc.lam:g}: {exc}") from None
+    except ValueError as exc:  # a rule whose limit is not solved (finite K: T12/T13 need inf)
+        if sc.rule is None:
+            raise
+        raise UsageError(f"--K: {exc} (try --K inf)") from None
     for p in paths:
         print(p)
     return 0

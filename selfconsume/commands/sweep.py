@@ -33,8 +33,7 @@ def register(subparsers):
     parser.add_argument("--param", metavar="NAME=VALUES", action="append", default=[],
                         help="an axis: start:stop:num, start:stop:num:log or a,b,c "
                              "(repeatable; K, lam, steps, grid or a scenario parameter)")
-    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
-                        help="fix a scenario parameter (repeatable)")
+    # --set NAME=VALUE (fix a scenario parameter) comes with add_scenario_options
     parser.add_argument("--measure", default=None,
                         help="what to evaluate at each point (default condensate; see "
                              "--list-measures)")
