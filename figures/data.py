@@ -60,6 +60,9 @@ def _limit_of(sc, K=None, lam=None, verify=True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow inside a failing solve
         lim = numerics.limit(sc.mass, sc.reward, K, lam, data=sc.data)
+    if not lim.converged:
+        raise RuntimeError(f"numerics.limit did not converge: {lim.detail} (TV(T(p), p) = "
+                           f"{lim.info.get('residual', float('nan')):.2g})")
     if verify and not math.isinf(lam):
         data = sc.mass if sc.data is None else sc.data
         moved = tv_distance(numerics.retrain_step(lim.mass, sc.reward, K, lam, data=data),
@@ -81,6 +84,8 @@ def _rule_limit_of(sc, K=None, lam=None, verify=True):
     except ValueError as exc:
         raise ValueError(f"the limit of {rule!r} is solved for K = inf only (T12, T13): "
                          f"{exc}") from None
+    if not lim.converged:
+        raise RuntimeError(f"numerics.limit did not converge: {lim.detail}")
     if verify and not math.isinf(lam):
         data = sc.mass if sc.data is None else sc.data
         moved = tv_distance(numerics.retrain_step(lim.mass, rule, lam, data), lim.mass)

@@ -241,5 +241,26 @@ def limit_rule(mass, rule, lam, data):
     s1 = a[:, 0]
     condensed = bool(info.get("top_gap", 1.0) <= CONDENSED_GAP)
     info["kind"] = "T12" if math.isinf(lam) else ("T13" if lam > 0 else "closed form")
+    converged = _converged(info, lam)
+    if not converged:
+        detail += f" - NOT CONVERGED ({_residual_text(info)})"
     return Limit(mass_out, 0.0, top_mass, condensed, float(p_atoms @ s1), float(tops[0]),
-                 float(tops[0]), method, detail, True, info)
+                 float(tops[0]), method, detail, converged, info)
+
+
+#: a T12 limit is accepted when its KKT conditions hold to this (on and off the support)
+ACCEPT_KKT = 1e-9
+
+
+def _converged(info, lam):
+    """T12: the KKT residuals of the returned weights are within :data:`ACCEPT_KKT` (the
+    active-set solver stops at ``max_rounds`` without raising; this says whether it got
+    there); T13: Newton met its tolerance (``solve_t13`` raises otherwise)."""
+    if math.isinf(lam):
+        return bool(info["kkt_support"] <= ACCEPT_KKT and info["kkt_outside"] <= ACCEPT_KKT)
+    return True
+
+
+def _residual_text(info):
+    return (f"KKT residual {info['kkt_support']:.2g} on the support, "
+            f"{info['kkt_outside']:.2g} outside")
