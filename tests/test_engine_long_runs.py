@@ -57,7 +57,7 @@ def test_k_inf_condensing_with_data_8192_cells_against_the_cellwise_recurrence()
                                      (2.0, 3.0, 5.0),     # condensing (0.114)
                                      (3.0, 0.4, 3.0)])    # lam (K-1) < 1: contracting
 def test_finite_k_compressed_against_direct_after_10_4_steps(K, lam, b):
-    sc = get_scenario("kingman", grid=1200, b=b)
+    sc = get_scenario("kingman", grid=300, b=b)
     kw = dict(lam=lam, record_every=STEPS)
     comp = evolve(sc.mass, sc.reward, K, STEPS, method="compressed", **kw)
     direct = evolve(sc.mass, sc.reward, K, STEPS, method="direct", **kw)
