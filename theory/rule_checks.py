@@ -329,35 +329,63 @@ def _rule_limit(ctx, rule):
         return ctx._limit
     if not hasattr(ctx, "_rule_limit"):
         from numerics.curator_limits import limit_rule
-        ctx._rule_limit = limit_rule(ctx.mass, rule, ctx.lam, ctx.data)
+        try:
+            ctx._rule_limit = limit_rule(ctx.mass, rule, ctx.lam, ctx.data)
+        except (ArithmeticError, ValueError) as exc:
+            ctx._rule_limit = f"the T12/T13 solver gave no limit: {exc}"
     return ctx._rule_limit
+
+
+def _rule_run(stmt_id, ctx):
+    """T12.kkt, T13, T13.approach need a run of a rule (a plain (reward, K) run with
+    K = inf is T8's: checked there)."""
+    if getattr(ctx, "rule", None) is None:
+        return not_applicable(stmt_id, "a plain (reward, K) run: see T8 (pass the rule to "
+                                       "check a run of numerics.curators rules)")
+    return None
+
+
+def _limit_or_na(stmt_id, ctx, rule):
+    lim = _rule_limit(ctx, rule)
+    if isinstance(lim, str):
+        return None, not_applicable(stmt_id, lim)
+    return lim, None
 
 
 @register_check("T12.kkt")
 def t12_kkt_of_run(ctx):
     rule, na = _common("T12.kkt", ctx, "inf")
+    na = na or _rule_run("T12.kkt", ctx)
     if na:
         return na
     if not _kinf_types(rule):
         return not_applicable("T12.kkt", f"needs every user type with K = inf, got {rule!r}")
+    lim, na = _limit_or_na("T12.kkt", ctx, rule)
+    if na:
+        return na
     pi, S = _scaled(ctx, rule)
-    return check_t12_kkt(_rule_limit(ctx, rule).mass, ctx.mass, pi, S)
+    return check_t12_kkt(lim.mass, ctx.mass, pi, S)
 
 
 @register_check("T13")
 def t13_of_run(ctx):
     rule, na = _common("T13", ctx, "finite")
+    na = na or _rule_run("T13", ctx)
     if na:
         return na
     if not _kinf_types(rule):
         return not_applicable("T13", f"needs every user type with K = inf, got {rule!r}")
+    lim, na = _limit_or_na("T13", ctx, rule)
+    if na:
+        return na
     pi, S = _scaled(ctx, rule)
-    return check_t13(_rule_limit(ctx, rule).mass, ctx.data, pi, S, ctx.lam)
+    return check_t13(lim.mass, ctx.data, pi, S, ctx.lam)
 
 
 @register_check("T13.approach")
 def t13_approach_of_run(ctx):
     rule, na = _common("T13.approach", ctx, "finite")
+    na = na or _rule_run("T13.approach", ctx)
     if na:
         return na
     if not _kinf_types(rule):
@@ -365,7 +393,10 @@ def t13_approach_of_run(ctx):
                                               f"{rule!r}")
     if ctx.steps < 1:
         return not_applicable("T13.approach", "needs at least one step")
-    return check_t13_approach(ctx.iterates(), _rule_limit(ctx, rule).mass)
+    lim, na = _limit_or_na("T13.approach", ctx, rule)
+    if na:
+        return na
+    return check_t13_approach(ctx.iterates(), lim.mass)
 
 
 def _single_kinf(stmt_id, rule):
@@ -402,5 +433,10 @@ def t14_contraction_of_run(ctx):
                                                  "is infinite")
     if ctx.steps < 1:
         return not_applicable("T14.contraction", "needs at least one step")
-    lim = _rule_limit(ctx, rule) if getattr(ctx, "rule", None) is not None else ctx.limit
+    if getattr(ctx, "rule", None) is not None:
+        lim, na = _limit_or_na("T14.contraction", ctx, rule)
+        if na:
+            return na
+    else:
+        lim = ctx.limit
     return check_t14_contraction(ctx.iterates(), lim.mass)
