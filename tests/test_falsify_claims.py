@@ -195,6 +195,10 @@ WRONG = {
                     _inst(K=2.0, data=np.array([1.0, 1.0, 1.0]))),
     "T7": ("evolve", _data_blind_evolve,
            _inst(K=2.0, lam=0.25, data=np.array([1.0, 1.0, 6.0]), step=3)),
+    "T11": ("curate", lambda m, r, K, **kw: _real_curate(m, -np.asarray(r), K),
+            _inst(K=math.inf, data=np.array([1.0, 2.0, 5.0]))),
+    "T12": ("curate", lambda m, r, K, **kw: _real_curate(m, -np.asarray(r), K),
+            _inst(K=math.inf, data=np.array([1.0, 2.0, 5.0]))),
 }
 
 

@@ -7,6 +7,8 @@ import math
 
 from . import (bound_checks, curated_checks, mixed_checks, operator_checks,  # noqa: F401
                user_checks)
+from . import rule_checks  # noqa: F401  (T11-T14)
+from .report import not_applicable
 from .context import RunContext
 from .report import Report
 from .statements import STATEMENTS
@@ -24,11 +26,15 @@ def run_checks(ctx, ids=None):
     if ctx.invalid:  # NaN, negative or zero-sum masses: only run.masses can say anything
         return [STATEMENTS[i].check(ctx) if i == "run.masses"
                 else user_checks.invalid_run(i, ctx.invalid) for i in ids]
+    if not ctx.single_reward:  # section 7 rule: only the rule-aware checks apply
+        return [STATEMENTS[i].check(ctx) if i in rule_checks.RULE_AWARE
+                else not_applicable(i, f"assumes one Bradley-Terry reward; the run uses "
+                                       f"{ctx.rule!r}") for i in ids]
     return [STATEMENTS[i].check(ctx) for i in ids]
 
 
 def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(), limit=None,
-                     ids=None, title="", parameters=None, step_tolerance=None):
+                     ids=None, title="", parameters=None, step_tolerance=None, rule=None):
     """Check a :class:`numerics.Trajectory` (from :func:`numerics.evolve`, best with
     ``record_every=1``) of the rewards ``reward``.
 
@@ -59,9 +65,16 @@ def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(),
     >>> report["run.step"].measured > 1e3 * report["run.step"].tolerance
     True
 
+    ``reward`` may be a curation rule of :mod:`numerics.curators` (or pass it as ``rule``):
+    the run of ``numerics.evolve(mass, rule, ...)``; then the checks of THEORY.md section 7
+    (T11-T14, :mod:`theory.rule_checks`) apply as the rule allows, and with a rule other than
+    one Bradley-Terry reward the checks of sections 2-4 are not applicable.
+
     Returns a :class:`theory.report.Report`.
     """
-    ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit)
+    ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit,
+                     rule=rule)
+    reward = ctx.reward
     ctx.step_tolerance = step_tolerance
     if parameters is None:
         parameters = {"K": trajectory.K, "lam": trajectory.lam, "steps": trajectory.steps,

@@ -27,12 +27,24 @@ class RunContext:
         grid coordinates (T4's Gaussian moments).
     limit : numerics.Limit or None
         a precomputed limit (else computed by ``numerics.limit`` when a check needs it).
+    rule : numerics.curators.Rule or None
+        the run's curation rule (THEORY.md section 7; may also be passed as ``reward``, then
+        ``reward`` is its first user type's); ``None``: one Bradley-Terry user.  The checks
+        of :mod:`theory.rule_checks` read it; with a rule other than one Bradley-Terry
+        reward the other checks do not apply.
     """
 
-    def __init__(self, trajectory, reward, data=None, continuous=None, axes=(), limit=None):
+    def __init__(self, trajectory, reward, data=None, continuous=None, axes=(), limit=None,
+                 rule=None):
+        from numerics.curators import Rule
         from numerics.validation import as_reward
         from .user_checks import mass_problems
         self._masses = {}
+        if isinstance(reward, Rule):  # a rule in place of the reward (section 7)
+            rule = reward
+            reward = rule.rewards_at(0, np.shape(trajectory.masses[0]))[0]
+        #: the run's curation rule (``None``: one Bradley-Terry user, ``reward`` and ``K``)
+        self.rule = rule
         self.trajectory = trajectory
         self.K = float(trajectory.K)
         self.lam = float(trajectory.lam)
@@ -67,6 +79,13 @@ class RunContext:
         self.r_star = float(self.reward[self.support].max())
         self.r_min = float(self.reward[self.support].min())
         self.exp_r_star = math.exp(self.r_star - self.shift)
+
+    @property
+    def single_reward(self):
+        """Whether the run is one fixed Bradley-Terry reward (what P1-P6, T1-T10 assume)."""
+        from numerics.curators import BradleyTerry
+        return self.rule is None or (isinstance(self.rule, BradleyTerry)
+                                     and not self.rule.varies)
 
     @property
     def steps(self):

@@ -144,6 +144,40 @@ _TABLE = [
     ("T9.denominator", "lam (K-1) < 1: 1 + lam - lam H >= 1 + lam - lam K > 0",
      "finite K > 1, 0 < lam < inf, lam (K-1) < 1",
      "min over the support of 1 + lam - lam H_{p^lam}", _ENGINE + " times lam K"),
+    # --- section 7: curation rules beyond one reward (checks in theory.rule_checks) ------
+    ("T11", "K = inf: E_{C(p)}[e^r] - E_p[e^r] = sum_u pi_u Cov_p(e^r, e^{r_u})/E_p[e^{r_u}] "
+     "(two types: (1-phi) Var/E + phi Cov(e^r, e^{r~})/E[e^{r~}])",
+     "lam = inf, a mixture of Bradley-Terry K = inf users (r: the first type's reward)",
+     "the increment of E_t[e^r] at every step vs the right side evaluated on p_t",
+     _ENGINE + " of E_t, E_{t+1} and each term"),
+    ("T11.bound", "finite K: E_{C(p)}[e^r] - E_p[e^r] >= pi_1 ((K-1)/K) Var_p[e^r]/e^{r_*} + "
+     "sum_{u>1} pi_u (E_{C_u(p)}[e^r] - E_p[e^r])",
+     "lam = inf, first user type Bradley-Terry with finite K",
+     "the increment at every step vs the bound, C_u(p_t) by the engine", _ENGINE),
+    ("T12", "K = inf, no real data: Phi(p_t) = sum_u pi_u log E_{p_t}[e^{r_u}] is non-decreasing",
+     "lam = inf, every user type K = inf (Bradley-Terry or filtering)",
+     "Phi at consecutive recorded steps", "2e-12 nats: each E_p[e^{r_u}] to 1e-12 relative"),
+    ("T12.kkt", "K = inf, no real data: sum_u pi_u e^{r_u}/Z_u = 1 on the support of the limit, "
+     "<= 1 elsewhere on supp p_0 (Z_u = E_{p*}[e^{r_u}])",
+     "lam = inf, every user type K = inf",
+     "g = sum_u pi_u e^{r_u}/Z_u from the solved limit's masses, at every cell of supp p_0",
+     "1e-12: the solver stops at 1e-13"),
+    ("T13", "K = inf with real data: p^lam = p_d / (1 + lam - lam sum_u pi_u e^{r_u}/Z_u), "
+     "Z_u = E_{p^lam}[e^{r_u}]", "0 < lam < inf, every user type K = inf",
+     "TV(p^lam, p_d / D), D evaluated from the solved limit's masses", _PROB),
+    ("T13.approach", "the run approaches the solved fixed point: TV(p_T, p^lam) <= "
+     "TV(p_0, p^lam)", "0 < lam < inf, every user type K = inf",
+     "TV(p_t, p^lam) at the first and last recorded steps; the mean factor per step", _PROB),
+    ("T14", "one K = inf curator is an isometry of the Hilbert metric: d_H(C(p), C(q)) = "
+     "d_H(p, q), d_H(p, q) = log max(p/q) - log min(p/q)",
+     "lam = inf, one Bradley-Terry user with K = inf, every step recorded",
+     "d_H of the pairs (p_t, p_{t+1}) and (p_0, p_{T-1}) vs their images one step later",
+     "4e-12 (1 + d_H): four log-masses, each to 1e-12"),
+    ("T14.contraction", "with real data T is a strict contraction of d_H towards p^lam: "
+     "d_H(p_{t+1}, p^lam) < d_H(p_t, p^lam)",
+     "0 < lam < inf, one Bradley-Terry user with K = inf, supp p_0 within supp p_d",
+     "the factor d_H(p_{t+1}, p^lam)/d_H(p_t, p^lam) at every step with d_H >= 1e-8; the "
+     "largest reported", "4e-12 / d_H(p_t, p^lam) on the factor"),
 ]
 
 STATEMENTS: dict[str, Statement] = {row[0]: Statement(*row) for row in _TABLE}
