@@ -13,8 +13,7 @@ from .context import RunContext
 from .report import Report
 from .statements import STATEMENTS
 
-__all__ = ["check", "check_trajectory", "run_checks", "check_rule_trajectory",
-           "RULE_STATEMENTS"]
+__all__ = ["check", "check_trajectory", "run_checks", "check_rule_trajectory"]
 
 
 def run_checks(ctx, ids=None):
@@ -157,33 +156,15 @@ def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=
                             ids=ids, title=title, **kw)
 
 
-#: the statements that hold for every curation rule (C(p) is a probability law): the masses
-#: are a run, and T5's bounds, which use only p_{t+1} = (p_d + lam C(p_t)) / (1 + lam)
-RULE_STATEMENTS = ("run.masses", "T5", "T5.kl", "T5.tv")
-
-
 def check_rule_trajectory(traj, sc, ids=None, title="", parameters=None):
     """Check a trajectory of a scenario with a curation rule (``sc.rule``: user types,
-    keep-k, filtering): the statements of :data:`RULE_STATEMENTS` are checked, the others
-    (which assume Bradley-Terry curation with one reward) are reported not applicable."""
-    from .report import not_applicable
-    ids = list(STATEMENTS) if ids is None else list(ids)
-    unknown = [i for i in ids if i not in STATEMENTS]
-    if unknown:
-        raise ValueError(f"ids: unknown statement id(s) {unknown} (known: {list(STATEMENTS)})")
-    ctx = RunContext(traj, sc.reward, sc.data, axes=sc.axes)
-    records = []
-    for i in ids:
-        if i not in RULE_STATEMENTS:
-            records.append(not_applicable(i, f"assumes Bradley-Terry curation with one reward; "
-                                             f"this run curates with {sc.rule!r}"))
-        elif ctx.invalid and i != "run.masses":
-            records.append(user_checks.invalid_run(i, ctx.invalid))
-        else:
-            records.append(STATEMENTS[i].check(ctx))
+    keep-k, filtering): :func:`check_trajectory` with the rule, so the statements of
+    :data:`theory.rule_checks.RULE_AWARE` (the run's masses, T5, T11-T14) are checked and the
+    others (which assume Bradley-Terry curation with one reward) reported not applicable."""
     if parameters is None:
         parameters = dict(scenario_parameters(sc, traj.steps), rule=repr(sc.rule))
-    return Report(records, title=title, parameters=parameters, summary=run_summary(ctx))
+    return check_trajectory(traj, sc.reward, sc.data, axes=sc.axes, ids=ids, title=title,
+                            parameters=parameters, rule=sc.rule)
 
 
 def _num(x):

@@ -41,8 +41,10 @@ __all__ = ["check_t11", "check_t11_bound", "check_t12", "check_t12_kkt", "check_
            "check_t13_approach", "check_t14_isometry", "check_t14_contraction",
            "hilbert_distance", "scaled_exp_rewards", "RULE_AWARE"]
 
-#: the statement ids whose checks read ``ctx.rule`` (the others assume one Bradley-Terry reward)
-RULE_AWARE = ("run.masses", "T11", "T11.bound", "T12", "T12.kkt", "T13", "T13.approach",
+#: the statement ids that apply to any curation rule: those that read ``ctx.rule``, the run's
+#: masses, and T5 (it uses only ``p_{t+1} = (p_d + lam C(p_t))/(1 + lam)``); the others assume
+#: one Bradley-Terry reward
+RULE_AWARE = ("run.masses", "T5", "T5.kl", "T5.tv", "T11", "T11.bound", "T12", "T12.kkt", "T13", "T13.approach",
               "T14", "T14.contraction")
 
 #: T14.contraction skips steps where ``d_H(p_t, p^lam)`` is below this (the factor of two
