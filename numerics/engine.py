@@ -527,10 +527,13 @@ class CurationEngine:
                 continue
             shift = offset + b.log_total  # mass_b / total_b exp(g - offset)
             if self.method == "direct":
-                inside = self.inverse >= 0
-                with np.errstate(invalid="ignore"):
+                # only the cells where this base has mass (as accumulate_masses): the weight
+                # at a reward the base does not charge may exceed float64 (e^{119 t}), and
+                # 0 * inf would be NaN
+                has = (self.inverse >= 0) & (b.mass > 0)
+                with np.errstate(over="ignore", invalid="ignore"):
                     vals = np.exp(g - shift)
-                out[inside] += b.mass[inside] * vals[self.inverse[inside]]
+                out[has] += b.mass[has] * vals[self.inverse[has]]
                 first = False
                 continue
             coeffs = cheb.to_coefficients(np.where(np.isfinite(g), g, -1e300), self.cptr)

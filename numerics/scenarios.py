@@ -10,9 +10,10 @@ is done exactly (``erf``/incomplete-beta differences), not by sampling it at the
 >>> sc = get_scenario("gauss1d", K=3, steps=10)
 >>> sc.mass.shape == sc.reward.shape
 True
->>> [name for name, _ in list_scenarios()]
-['gauss1d', 'two-level', 'kingman', 'mog8', 'two-moons', 'classes', 'mog8-two-users',
- 'adversarial']
+>>> [name for name, _ in list_scenarios()][:6]
+['gauss1d', 'two-level', 'kingman', 'mog8', 'two-moons', 'classes']
+>>> [name for name, _ in list_scenarios()][6:]
+['mog8-two-users', 'adversarial']
 >>> get_scenario("two-level", delta=2.0).params["delta"]
 2.0
 """

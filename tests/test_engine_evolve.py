@@ -165,3 +165,20 @@ def test_reward_spanning_3000_nats_on_a_grid():
     ref = p[idx] * H
     keep = ref > 1e-250
     assert np.abs(a.masses[1][idx][keep] / ref[keep] - 1).max() < 1e-12
+
+
+@pytest.mark.parametrize("method", ["direct", "compressed"])
+def test_a_base_without_mass_where_the_weight_overflows_gives_no_nan(method):
+    """Found by hypothesis (T5): p_0 = [1, 0], p_d = [1, 1e-300], rewards 119 nats apart,
+    K = inf, lam = 1.  The weight of p_0's base at the high reward grows like e^{119 t} and
+    exceeds float64 at t = 6, where p_0 has no mass: 0 * inf must not reach the result.
+    Reference: the cell-wise recurrence p <- (p_d + lam p s / E_p[s]) / (1 + lam) (L3)."""
+    m, d, r = np.array([1.0, 0.0]), np.array([1.0, 1e-300]), np.array([0.0, 119.0])
+    traj = evolve(m, r, math.inf, 8, lam=1.0, data=d, method=method)
+    p, dd, s = m.copy(), d / d.sum(), np.exp(r - r.max())
+    for t in range(1, 9):
+        q = p * s
+        p = (dd + q / q.sum()) / 2.0
+        got = traj.masses[t]
+        assert np.all(np.isfinite(got))
+        assert np.all(np.abs(got - p) <= 1e-12 * p)
