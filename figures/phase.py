@@ -117,7 +117,8 @@ def plot_critical_lam(curves):
     ax.plot([], [], marker="s", ms=8, mec="black", mfc="white", ls="none",
             label="grid limit: no condensate")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    for fmt in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        fmt(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("b (reward law $b(-r)^{b-1}$ on $[-1, 0]$)")
     ax.set_ylabel("critical λ (condensation above)")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)

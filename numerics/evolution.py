@@ -54,8 +54,13 @@ class RecordedMasses(Sequence):
         return self._snapshots[i]().reshape(self._shape)
 
     def __array__(self, dtype=None, copy=None):
-        out = np.stack([self[i] for i in range(len(self))])
-        return out if dtype is None else out.astype(dtype)
+        """All recorded steps in one ``(len, *shape)`` array, each step materialized straight
+        into its row (no list of arrays and second copy, as ``np.stack`` would make)."""
+        out = np.empty((len(self),) + tuple(self._shape),
+                       dtype=np.float64 if dtype is None else dtype)
+        for i in range(len(self)):
+            out[i] = self[i]
+        return out
 
 
 @dataclass

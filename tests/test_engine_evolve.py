@@ -182,3 +182,22 @@ def test_a_base_without_mass_where_the_weight_overflows_gives_no_nan(method):
         got = traj.masses[t]
         assert np.all(np.isfinite(got))
         assert np.all(np.abs(got - p) <= 1e-12 * p)
+
+
+def test_stacking_the_recorded_masses_makes_no_second_copy():
+    """np.asarray(traj.masses) fills one array step by step: its peak allocation is the
+    result plus one step's working memory (issue 17's bar: <= 1.1 x the result)."""
+    import tracemalloc
+    x = np.linspace(-3, 3, 128)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    traj = evolve(np.exp(-(X**2 + Y**2) / 2), -np.hypot(X - 1, Y), 4, 100, lam=0.5)
+    first = traj.masses[0]
+    tracemalloc.start()
+    try:
+        stacked = np.asarray(traj.masses)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stacked.shape == (101, 128, 128)
+    assert np.array_equal(stacked[0], first) and np.array_equal(stacked[-1], traj.masses[-1])
+    assert peak <= 1.1 * stacked.nbytes
