@@ -29,6 +29,8 @@ import math
 import numba
 import numpy as np
 
+from .validation import EXP_SAFE
+
 __all__ = [
     "VGrid",
     "v_grid",
@@ -89,7 +91,7 @@ _SERIES = 8
 #: ``log(e^v s)`` at the right end of a point's window (integrand < e^{-50} x max beyond)
 _RIGHT_LOG = math.log(55.0)
 #: beyond this ``v`` the product ``e^v s`` is formed as ``exp(v + log s)`` (no overflow)
-_V_BIG = 700.0
+_V_BIG = EXP_SAFE
 
 
 @numba.njit(cache=True, parallel=True)

@@ -1,36 +1,14 @@
-"""Atomic writes and progress for the command line (DESIGN.md conventions)."""
+"""Atomic writes and progress for the command line (DESIGN.md conventions).  The atomic
+writer is :func:`numerics.atomic.atomic_path`, the one every layer uses."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 import time
 
+from numerics.atomic import atomic_path
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``
-    (``os.replace``, atomic on POSIX); on any error remove it.  A reader never sees a
-    half-written file and an interrupted run leaves nothing behind."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    stem, ext = os.path.splitext(base)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; follow the umask like open()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+__all__ = ["atomic_path", "Progress"]
 
 
 class Progress:

@@ -182,9 +182,9 @@ def test_save_is_atomic_and_leaves_nothing_on_error(tmp_path):
         pass
 
     def recording(path):
-        from figures.saving import _atomic_path
+        from numerics.atomic import atomic_path
         used.append(path)
-        return _atomic_path(path)
+        return atomic_path(path)
 
     paths = save_figure(fig, tmp_path, "x", ("png", "pdf"), atomic=recording)
     assert used == paths and _is_png(paths[0])

@@ -27,7 +27,6 @@ def run(args):
     from figures import GALLERY, make_gallery
 
     from ..errors import UsageError
-    from ..io import atomic_path
 
     if args.list:
         for e in GALLERY:
@@ -40,7 +39,7 @@ def run(args):
     unknown = [n for n in (args.only or []) if n not in known]
     if unknown:
         raise UsageError(f"--only: unknown figure {unknown[0]!r} (known: {', '.join(known)})")
-    make_gallery(out, formats, quick=args.quick, atomic=atomic_path, names=args.only,
+    make_gallery(out, formats, quick=args.quick, names=args.only,
                  on_saved=lambda paths: print("\n".join(paths), flush=True))
     return 0
 
@@ -53,7 +52,6 @@ def _from_sweep(args, out, formats):
     from figures.sweep_phase import plot_sweep
 
     from ..errors import UsageError
-    from ..io import atomic_path
     try:
         import xarray as xr
     except ImportError:
@@ -72,6 +70,6 @@ def _from_sweep(args, out, formats):
         raise UsageError(f"{option}: {str(exc).removeprefix('var: ')}") from None
     stem = os.path.splitext(os.path.basename(args.sweep))[0]
     var = args.var or ds.attrs["outputs"].split(",")[0]
-    paths = save_figure(fig, out, f"{stem}_{var}", formats, atomic=atomic_path)
+    paths = save_figure(fig, out, f"{stem}_{var}", formats)
     print("\n".join(paths), flush=True)
     return 0

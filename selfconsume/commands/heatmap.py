@@ -50,7 +50,6 @@ def register(subparsers):
 
 
 def run(args):
-    from ..io import atomic_path
     from ..options import scenario_from_args
 
     out, formats = output_dir_and_formats(args)
@@ -64,7 +63,7 @@ def run(args):
     if np.ndim(sc.mass) not in (1, 2):
         raise UsageError(f"{opt}: a {np.ndim(sc.mass)}-D grid cannot be drawn (1-D or 2-D only)")
     try:
-        paths = demo_figure(sc, out, formats, atomic=atomic_path)
+        paths = demo_figure(sc, out, formats)
     except RuntimeError as exc:  # the T9 solver found no fixed point
         raise UsageError(f"--lam/--K: no limit for K={sc.K:g}, lam={sc.lam:g}: {exc}") from None
     for p in paths:
