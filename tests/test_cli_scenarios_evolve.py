@@ -4,8 +4,6 @@ one-line usage errors with exit code 2 and nothing written, Ctrl-C saving the co
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -101,15 +99,13 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, opts, word)
 
 
 @pytest.mark.parametrize("opts, word", [BAD[1], BAD[7]])
-def test_bad_input_in_a_subprocess(tmp_path, opts, word):
+def test_bad_input_in_a_subprocess(tmp_path, cli_subprocess, opts, word):
     files = _configs(tmp_path)
     opts = [files.get(o, o) for o in opts]
-    proc = subprocess.run([sys.executable, "-m", "selfconsume", "evolve", *opts,
-                           "--out", str(tmp_path / "t.npz")],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert len(proc.stderr.splitlines()) == 1 and word in proc.stderr
-    assert "Traceback" not in proc.stderr
+    proc = cli_subprocess("evolve", *opts, "--out", tmp_path / "t.npz", timeout=60)
+    assert proc.code == 2 and proc.out == ""
+    assert len(proc.err.splitlines()) == 1 and word in proc.err
+    assert "Traceback" not in proc.err
     assert sorted(os.listdir(tmp_path)) == ["cfg"]
 
 

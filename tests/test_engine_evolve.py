@@ -8,16 +8,7 @@ from scipy.special import expit
 
 from numerics import evolve, tilt, EvolutionInterrupted
 
-
-def _pairwise_k2_step(p, s, lam=math.inf, data=None):
-    """Independent route for K = 2 (L1 with one other draw):
-    H(x) = 2 sum_j p_j s_x / (s_x + s_j), an O(N^2) matrix product."""
-    H = 2.0 * (s[:, None] / (s[:, None] + s[None, :])) @ p
-    c = p * H
-    c /= c.sum()
-    if math.isinf(lam):
-        return c
-    return (data + lam * c) / (1.0 + lam)
+from _references import pairwise_k2_step
 
 
 def _levels_k3_step(p, level_of_cell, level_s, lam=math.inf, data=None):
@@ -48,7 +39,7 @@ def test_k2_distinct_rewards_3000_cells(lam, method):
                   method=method)
     p = p0
     for t in range(1, 9):
-        p = _pairwise_k2_step(p, s, lam, data)
+        p = pairwise_k2_step(p, s, lam, data)
         got = traj.masses[t]
         assert np.abs(got / p - 1).max() < 1e-9, t
         assert abs(traj.expected_exp_reward[t] / float(p @ np.exp(reward)) - 1) < 1e-12
@@ -106,6 +97,7 @@ def test_k_inf_without_data_is_the_tilt():
     assert np.allclose(tilt(p0, reward, 7.5).sum(), 1.0, rtol=0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_thousands_of_nats_thousands_of_steps():
     """Rewards spanning 4000 nats, a top mass of 1e-300: finite, normalized, and the
     dynamics ends on the top atom (T3), with E[r] non-decreasing (T2)."""

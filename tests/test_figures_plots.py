@@ -17,6 +17,8 @@ from figures.heatmaps import plot_iteration_rows, plot_limit_panels
 from figures.phase import plot_condensation_phase, plot_contraction_phase
 from numerics.scenarios import get_scenario
 
+from _references import kingman_i
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,10 +118,9 @@ def test_class_shares_sum_to_one_and_stack_the_engine_masses():
 
 
 def _mp_condensate(b, lam):
-    """``1 - I``, ``I = E[1/((1+lam)(1-e^r))]`` for the density ``b(-r)^{b-1}`` on ``[-1, 0]``,
-    at 30 digits (substituting ``u = -r``)."""
-    mpmath.mp.dps = 30
-    J = mpmath.quad(lambda u: b * u ** (b - 1) / -mpmath.expm1(-u), [0, 1])
+    """``(max(0, 1 - I), J)``: T8's condensate and ``J = (1 + lam) I`` (Kingman's I at 30
+    digits, tests/_references.py)."""
+    J = kingman_i(b)
     return max(mpmath.mpf(0), 1 - J / (1 + lam)), J
 
 
