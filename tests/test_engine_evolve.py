@@ -97,13 +97,14 @@ def test_k_inf_without_data_is_the_tilt():
     assert np.allclose(tilt(p0, reward, 7.5).sum(), 1.0, rtol=0, atol=1e-15)
 
 
-@pytest.mark.slow
-def test_thousands_of_nats_thousands_of_steps():
+def test_thousands_of_nats_hundreds_of_steps():
     """Rewards spanning 4000 nats, a top mass of 1e-300: finite, normalized, and the
-    dynamics ends on the top atom (T3), with E[r] non-decreasing (T2)."""
+    dynamics ends on the top atom (T3), with E[r] non-decreasing (T2).  While it is tiny the
+    top atom's mass grows by H ~ K = 3 a step, so it reaches O(1) after log_3(1e300) ~ 629
+    steps; 700 steps see it through."""
     reward = np.array([0.0, -5.0, -300.0, -2000.0, -4000.0])
     mass = np.array([1e-300, 0.2, 0.3, 0.3, 0.2])
-    traj = evolve(mass, reward, 3, 2000, record_every=500)
+    traj = evolve(mass, reward, 3, 700, record_every=175)
     assert np.all(np.isfinite(traj.expected_reward))
     assert np.all(np.diff(traj.expected_reward) >= -1e-9)
     for m in traj.masses:
