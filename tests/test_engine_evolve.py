@@ -97,6 +97,7 @@ def test_k_inf_without_data_is_the_tilt():
     assert np.allclose(tilt(p0, reward, 7.5).sum(), 1.0, rtol=0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_thousands_of_nats_hundreds_of_steps():
     """Rewards spanning 4000 nats, a top mass of 1e-300: finite, normalized, and the
     dynamics ends on the top atom (T3), with E[r] non-decreasing (T2).  While it is tiny the

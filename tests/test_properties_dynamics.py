@@ -33,6 +33,12 @@ def _traj(mass, reward, K, steps, lam=math.inf, data=None, start=None):
     return np.asarray(tr.masses)
 
 
+def _moments(P, s):
+    """``E_t[s]`` and ``Var_t[s]`` at every recorded step (rows of ``P``)."""
+    E = P @ s
+    return E, (P * (s - E[:, None]) ** 2).sum(axis=1)
+
+
 def _s(mass, reward, data=None):
     on = mass > 0 if data is None else (mass > 0) | (data > 0)
     return np.exp(reward - reward[on].max())
@@ -56,9 +62,7 @@ def _tails(P, reward):
 def test_T1_one_step_gain(law, K, steps):
     mass, reward = law
     P = _traj(mass, reward, K, steps)
-    s = _s(mass, reward)
-    E = P @ s
-    V = (P * (s - E[:, None]) ** 2).sum(axis=1)
+    E, V = _moments(P, _s(mass, reward))
     factor = 1.0 if math.isinf(K) else (K - 1) / K
     assert np.all(np.diff(E) >= factor * V[:-1] - TOL)
     if math.isinf(K):  # identity E' = E + Var/E
@@ -69,9 +73,7 @@ def test_T1_one_step_gain(law, K, steps):
 def test_T2_monotone_and_variance_budget(law, K, steps):
     mass, reward = law
     P = _traj(mass, reward, K, steps)
-    s = _s(mass, reward)
-    E = P @ s
-    V = (P * (s - E[:, None]) ** 2).sum(axis=1)
+    E, V = _moments(P, _s(mass, reward))
     assert np.all(np.diff(E) >= -TOL)
     assert np.all(E <= 1 + TOL)                         # E[e^r] <= e^{r_*}
     if K > 1:
