@@ -63,6 +63,7 @@ def test_k3_two_dimensional_grid_with_levels(lam):
         assert np.abs(traj.masses[t].ravel() / p - 1).max() < 1e-9
 
 
+@pytest.mark.slow
 def test_200000_cells_compressed_vs_direct_and_pairwise():
     """A 1-D grid of 200000 cells with distinct rewards: the compressed reward law against
     the direct per-atom computation, cell by cell; one step of the direct computation

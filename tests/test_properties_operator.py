@@ -16,6 +16,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 from numerics import curation_factor, curate
@@ -209,6 +210,7 @@ def test_log_curation_integral_matches_numpy_twin(law, K, extra):
 # ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_strategies_cover_the_edge_cases():
     from hypothesis import find
     from numerics.validation import as_mass
