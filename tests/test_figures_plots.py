@@ -4,7 +4,6 @@ compared with engine calls and closed forms made here), images are written atomi
 import dataclasses
 import math
 
-import matplotlib
 import mpmath
 import numpy as np
 import pytest
@@ -32,8 +31,24 @@ def _is_png(path):
     return head == PNG_SIGNATURE
 
 
-def test_backend_is_agg():
-    assert matplotlib.get_backend().lower() == "agg"
+@pytest.mark.slow
+def test_importing_figures_leaves_the_backend_alone(tmp_path):
+    """No ``matplotlib.use`` anywhere: a user's backend (here svg, set before the import)
+    stays, and figures are still written (the canvas comes from the file format)."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import matplotlib; matplotlib.use('svg'); import sys; import figures; "
+            "from figures.style import new_figure; fig = new_figure(2, 2); "
+            "fig.add_subplot().plot([0, 1]); "
+            "figures.save_figure(fig, sys.argv[1], 'f', ('png', 'pdf')); "
+            "print(matplotlib.get_backend())")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=root))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "svg"
+    assert _is_png(tmp_path / "f.png") and (tmp_path / "f.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_limit_panels_plot_p0_and_the_t3_limit(tmp_path):
