@@ -143,3 +143,26 @@ def test_ctrl_c_while_saving_leaves_nothing(tmp_path, capsys, monkeypatch):
     assert main(["evolve", "--scenario", "two-level", "--steps", "2",
                  "--out", str(tmp_path / "t.npz")]) == 130
     assert os.listdir(tmp_path) == []
+
+
+def test_only_input_errors_are_usage_errors(tmp_path, monkeypatch, cli):
+    """Exit code 2 is for bad usage or input: the engine's argument checks
+    (``numerics.validation.InvalidInput``) are reported in one line, while any other
+    exception from the engine is a bug and propagates with its traceback."""
+    from numerics.validation import ValidationError
+    argv = ["evolve", "--scenario", "two-level", "--steps", "2", "--out", tmp_path / "t.npz"]
+
+    def rejects_input(*args, **kwargs):
+        raise ValidationError("mass contains NaN")
+
+    monkeypatch.setattr(numerics, "evolve", rejects_input)
+    res = cli(*argv)
+    assert res.code == 2 and res.err == "selfconsume evolve: error: mass contains NaN\n"
+
+    def broken(*args, **kwargs):
+        raise ValueError("internal inconsistency")
+
+    monkeypatch.setattr(numerics, "evolve", broken)
+    with pytest.raises(ValueError, match="internal inconsistency"):
+        cli(*argv)
+    assert os.listdir(tmp_path) == []

@@ -1,4 +1,4 @@
-"""The README's examples run as written (all ``slow``: the inner loop leaves them out): every ```python block (each in a fresh namespace)
+"""The README's examples run as written: every ```python block (each in a fresh namespace)
 and every ``$ selfconsume ...`` line of the ```console blocks (exit code 0, or the code
 given by a trailing ``# exit N``), in a scratch directory."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # subprocesses and whole runs: left out of the inner loop
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
