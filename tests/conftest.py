@@ -37,12 +37,16 @@ class CliResult:
 @pytest.fixture
 def cli(capsys):
     """``cli(*argv) -> CliResult``: ``selfconsume *argv`` in this process
-    (``selfconsume.cli.main``), with its captured output."""
+    (``selfconsume.cli.main``), with its captured output; argparse's own usage errors
+    (``SystemExit``) give their exit code like the others."""
     from selfconsume.cli import main
 
     def run(*argv):
         capsys.readouterr()  # drop what came before
-        code = main([str(a) for a in argv])
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
         out, err = capsys.readouterr()
         return CliResult(code, out, err)
     return run
