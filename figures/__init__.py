@@ -4,7 +4,7 @@ results (THEORY.md section 8).
 - :mod:`figures.data` computes what each figure shows by calling ``numerics`` (and the
   closed forms of ``theory.formulas``);
 - :mod:`figures.heatmaps`, :mod:`figures.curves`, :mod:`figures.phase` lay those numbers out
-  (matplotlib, Agg backend, never a window);
+  (plain matplotlib ``Figure`` objects: no pyplot, no backend, never a window);
 - :mod:`figures.gallery` makes the whole gallery (``selfconsume figures``), and
   :func:`demo_figure` the figure of one scenario (``selfconsume heatmap``, ``demo``).
 """

@@ -1,8 +1,11 @@
-"""Shared look of the figures: the Agg backend (never a window), font sizes readable when a
-figure is shown ~800 px wide in a README, and the colour scales.
+"""Shared look of the figures: font sizes readable when a figure is shown ~800 px wide in a
+README, and the colour scales.
 
 Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state, nothing to
-close).  Densities that span orders of magnitude are drawn on a logarithmic colour scale
+close, never a window): saving one picks the canvas for its file format, so importing
+``figures`` never selects a backend (a notebook user's stays as it is).
+
+Densities that span orders of magnitude are drawn on a logarithmic colour scale
 (:func:`log_norm`) whose floor is a fixed fraction of the maximum; cells below the floor
 (including exact zeros, e.g. outside the optimal set) take the floor colour.
 """
@@ -11,12 +14,8 @@ from __future__ import annotations
 
 import functools
 
-import matplotlib
-
-matplotlib.use("Agg", force=True)  # files only, never a window
-
-from matplotlib import colormaps, colors, rc_context  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import colormaps, colors, rc_context
+from matplotlib.figure import Figure
 
 __all__ = ["RC", "DENSITY_FLOOR", "log_norm", "density_cmap", "new_figure", "styled"]
 

@@ -30,6 +30,7 @@ import numba
 import numpy as np
 
 from .threads import kernel
+from .validation import EXP_SAFE
 
 __all__ = [
     "VGrid",
@@ -92,7 +93,7 @@ _SERIES = 8
 #: ``log(e^v s)`` at the right end of a point's window (integrand < e^{-50} x max beyond)
 _RIGHT_LOG = math.log(55.0)
 #: beyond this ``v`` the product ``e^v s`` is formed as ``exp(v + log s)`` (no overflow)
-_V_BIG = 700.0
+_V_BIG = EXP_SAFE
 
 
 def log_laplace(v, log_s, log_p):

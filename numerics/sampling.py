@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .sampling_backends import get_backend
-from .validation import as_mass, as_reward, check_K, check_lam, check_data, check_steps
+from .validation import (ValidationError, ValidationTypeError, as_mass, as_reward, check_K,
+                         check_lam, check_data, check_steps)
 
 __all__ = ["simulate", "Simulation", "compare_with_exact", "CrossCheck", "MODELS",
            "gumbel_max_winners", "fit_histogram", "fit_gaussian", "fit_kde"]
@@ -234,21 +235,21 @@ def fit_kde(be, counts, shape, coords, bandwidth=None, truncate=KDE_TRUNCATE):
 def _check_K_integer(K):
     K = check_K(K)
     if math.isinf(K) or K != int(K):
-        raise ValueError(f"K must be an integer >= 1 for simulate (the number of draws "
-                         f"compared), got {K!r}")
+        raise ValidationError(f"K must be an integer >= 1 for simulate (the number of draws "
+                              f"compared), got {K!r}")
     return int(K)
 
 
 def _check_positive_int(value, name):
     value = check_steps(value, name)
     if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+        raise ValidationError(f"{name} must be >= 1, got {value}")
     return value
 
 
 def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
@@ -258,20 +259,21 @@ def _check_coords(coords, shape, model):
     try:
         coords = tuple(np.asarray(c, dtype=np.float64) for c in coords)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"coords must be a tuple of 1-D arrays of real numbers: {exc}") from None
+        raise ValidationTypeError(f"coords must be a tuple of 1-D arrays of real numbers: "
+                                  f"{exc}") from None
     if len(coords) != len(shape):
-        raise ValueError(f"coords has {len(coords)} axes, expected {len(shape)} "
-                         f"(mass has shape {shape})")
+        raise ValidationError(f"coords has {len(coords)} axes, expected {len(shape)} "
+                              f"(mass has shape {shape})")
     for i, (c, n) in enumerate(zip(coords, shape)):
         if c.shape != (n,):
-            raise ValueError(f"coords[{i}] has shape {c.shape}, expected ({n},)")
+            raise ValidationError(f"coords[{i}] has shape {c.shape}, expected ({n},)")
         if not np.all(np.isfinite(c)):
-            raise ValueError(f"coords[{i}] contains NaN or an infinite value")
+            raise ValidationError(f"coords[{i}] contains NaN or an infinite value")
         d = np.diff(c)
         if n > 1 and not (np.all(d > 0) or np.all(d < 0)):
-            raise ValueError(f"coords[{i}] must be strictly monotone")
+            raise ValidationError(f"coords[{i}] must be strictly monotone")
         if model == "kde" and n > 2 and not np.allclose(d, d[0], rtol=1e-9, atol=0):
-            raise ValueError(f"coords[{i}] must be uniformly spaced for model='kde'")
+            raise ValidationError(f"coords[{i}] must be uniformly spaced for model='kde'")
     return coords
 
 
@@ -281,11 +283,12 @@ def _check_bandwidth(bandwidth, ndim):
     try:
         h = np.asarray(bandwidth, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"bandwidth must be a positive number or one per axis: {exc}") from None
+        raise ValidationTypeError(f"bandwidth must be a positive number or one per axis: "
+                                  f"{exc}") from None
     if h.ndim > 1 or (h.ndim == 1 and h.shape[0] != ndim):
-        raise ValueError(f"bandwidth must be a number or {ndim} numbers, got shape {h.shape}")
+        raise ValidationError(f"bandwidth must be a number or {ndim} numbers, got shape {h.shape}")
     if not np.all(np.isfinite(h)) or np.any(h <= 0):
-        raise ValueError(f"bandwidth must be finite and > 0, got {bandwidth!r}")
+        raise ValidationError(f"bandwidth must be finite and > 0, got {bandwidth!r}")
     return h
 
 
@@ -346,13 +349,13 @@ def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
     samples = _check_positive_int(samples, "samples")
     lam = check_lam(lam)
     if lam == 0:
-        raise ValueError("lam must be > 0 for simulate (lam = 0 is real data only: nothing "
-                         "is curated)")
+        raise ValidationError("lam must be > 0 for simulate (lam = 0 is real data only: nothing "
+                              "is curated)")
     m = m / m.sum()
     d = check_data(data, lam, m.shape, default=m)
     seed = _check_seed(seed)
     if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+        raise ValidationError(f"model must be one of {MODELS}, got {model!r}")
     coords = _check_coords(coords, m.shape, model)
     h_fixed = _check_bandwidth(bandwidth, m.ndim)
     be = get_backend(backend, seed)
@@ -461,7 +464,8 @@ def compare_with_exact(sim, z_limit=5.0, *, method="auto"):
     from .evolution import evolve
 
     if not isinstance(sim, Simulation):
-        raise TypeError(f"sim must be a Simulation (from simulate), got {type(sim).__name__}")
+        raise ValidationTypeError(f"sim must be a Simulation (from simulate), got "
+                                  f"{type(sim).__name__}")
     r = sim.reward
     lam = sim.effective_lam
     traj = evolve(sim.masses[0], r, sim.K, sim.steps, lam, sim.data, method=method)

@@ -35,6 +35,8 @@ import abc
 
 import numpy as np
 
+from .validation import ValidationError
+
 __all__ = ["SamplingBackend", "ArrayBackend", "NumpyBackend", "get_backend", "BACKENDS"]
 
 #: accepted values of ``simulate(backend=...)``
@@ -138,13 +140,13 @@ def _cupy_or_error():
         import cupy
         import cupyx.scipy.ndimage as cupy_ndimage
     except ImportError as exc:
-        raise ValueError("backend='cupy' needs CuPy (pip install 'selfconsume[gpu]'): "
-                         f"{exc}") from None
+        raise ValidationError("backend='cupy' needs CuPy (pip install 'selfconsume[gpu]'): "
+                              f"{exc}") from None
     try:
         if cupy.cuda.runtime.getDeviceCount() < 1:
             raise RuntimeError("no CUDA device")
     except Exception as exc:  # CUDA driver missing or no device
-        raise ValueError(f"backend='cupy': no usable GPU ({exc})") from None
+        raise ValidationError(f"backend='cupy': no usable GPU ({exc})") from None
     return cupy, cupy_ndimage
 
 
@@ -156,7 +158,7 @@ def get_backend(backend, seed):
     if isinstance(backend, SamplingBackend):
         return backend
     if not isinstance(backend, str) or backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise ValidationError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend in ("auto", "cupy"):
         try:
             cupy, cupy_ndimage = _cupy_or_error()

@@ -55,7 +55,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli packag
 import numpy as np
 
 from .scenarios import Scenario
-from .validation import check_K, check_lam, check_steps
+from .validation import ValidationError, check_K, check_lam, check_steps
 
 __all__ = ["load_config", "ConfigError", "FUNCTIONS", "KEYS", "CURATOR_RULES", "CURATOR_KEYS"]
 
@@ -75,7 +75,7 @@ _DEFAULTS = dict(K=4.0, lam=math.inf, steps=50)
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 
 
-class ConfigError(ValueError):
+class ConfigError(ValidationError):
     """A bad scenario file; the message is one line naming the offending key."""
 
 

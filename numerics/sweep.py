@@ -25,7 +25,6 @@ an ``Exception`` is recorded as failed with its error; it never stops the sweep.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .atomic import atomic_path
 from .sweep_measures import Measure, get_measure
 
 __all__ = ["SweepSpec", "parse_values", "sweep", "load_spec", "evaluate_point",
@@ -245,25 +245,10 @@ class _Results:
             self.error[self.state != FAILED] = ""
 
     def save(self, path):
-        """netCDF (scipy's netCDF3 engine) into a temporary file beside ``path``, renamed
-        onto it: a reader never sees a half-written file."""
-        import tempfile
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                   dir=directory)
-        os.close(fd)
-        try:
+        """netCDF (scipy's netCDF3 engine), written atomically (:func:`numerics.atomic.
+        atomic_path`): a reader never sees a half-written file."""
+        with atomic_path(path) as tmp:
             self.dataset().to_netcdf(tmp, engine="scipy")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
 
 
 def _run_local(tasks, workers, on_result):

@@ -79,8 +79,8 @@ def serial_blas(fn):
 
     The engine's linear algebra is small (Golub-Welsch on 16 x 16 matrices, Newton systems of
     a few hundred unknowns).  OpenBLAS's threads make it slower, not faster, on a small shared
-    machine: a 104 x 103 least-squares problem took 2.4 ms on one thread and 315 ms on two
-    with the other core busy."""
+    machine: synchronising the threads costs more than the work, most of all when the other
+    core is busy."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _BLAS.limit(limits=1, user_api="blas"):

@@ -8,7 +8,22 @@ import numbers
 import numpy as np
 
 __all__ = ["as_mass", "as_reward", "check_K", "check_lam", "check_steps", "check_data",
-           "EXP_SAFE"]
+           "EXP_SAFE", "InvalidInput", "ValidationError", "ValidationTypeError"]
+
+
+class InvalidInput(Exception):
+    """Bad input to a public function, caught before any computation; the message names the
+    argument and what is wrong.  The command line reports it as a usage error (exit 2);
+    any other exception from the engine is a bug and keeps its traceback."""
+
+
+class ValidationError(InvalidInput, ValueError):
+    """A bad value (negative, NaN, wrong shape, out of range ...): a :class:`ValueError`."""
+
+
+class ValidationTypeError(InvalidInput, TypeError):
+    """A value of the wrong type: a :class:`TypeError`."""
+
 
 #: rewards above this (nats) make ``e^r`` overflow float64: exponential moments are then
 #: reported relative to ``e^{r_*}`` (``exp_reward_shift`` of the results)
@@ -20,9 +35,9 @@ def as_mass(value, name="mass"):
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+        raise ValidationTypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.ndim == 0 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty array, got shape {arr.shape}")
+        raise ValidationError(f"{name} must be a non-empty array, got shape {arr.shape}")
     total = arr.sum()  # one pass finds NaN and inf (the sum is then not finite)
     if not np.isfinite(total):
         _check_finite(arr, name)
@@ -30,29 +45,29 @@ def as_mass(value, name="mass"):
         total = arr.sum()
     smallest = arr.min()
     if smallest < 0:
-        raise ValueError(f"{name} contains a negative value (min {smallest!r})")
+        raise ValidationError(f"{name} contains a negative value (min {smallest!r})")
     if not total > 0:
-        raise ValueError(f"{name} has zero total mass")
+        raise ValidationError(f"{name} has zero total mass")
     return arr
 
 
 def _check_finite(arr, name):
     if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
+        raise ValidationError(f"{name} contains NaN")
     if np.isinf(arr).any():
-        raise ValueError(f"{name} contains an infinite value")
+        raise ValidationError(f"{name} contains an infinite value")
 
 
 def as_reward(value, shape, name="reward"):
     """A finite float64 array of the given shape."""
     if value is None:
-        raise TypeError(f"{name} is required (an array shaped like mass)")
+        raise ValidationTypeError(f"{name} is required (an array shaped like mass)")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+        raise ValidationTypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
+        raise ValidationError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
     if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         _check_finite(arr, name)
     return arr
@@ -60,10 +75,10 @@ def as_reward(value, shape, name="reward"):
 
 def _real(value, name):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        raise ValidationTypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if math.isnan(value):
-        raise ValueError(f"{name} is NaN")
+        raise ValidationError(f"{name} is NaN")
     return value
 
 
@@ -71,7 +86,7 @@ def check_K(K, name="K"):
     """``K``: a real ``>= 1`` or ``math.inf``."""
     K = _real(K, name)
     if K < 1:
-        raise ValueError(f"{name} must be >= 1 (or math.inf), got {K!r}")
+        raise ValidationError(f"{name} must be >= 1 (or math.inf), got {K!r}")
     return K
 
 
@@ -79,15 +94,15 @@ def check_lam(lam, name="lam"):
     """``lam``: a real ``>= 0`` or ``math.inf`` (curated data only)."""
     lam = _real(lam, name)
     if lam < 0:
-        raise ValueError(f"{name} must be >= 0 (or math.inf), got {lam!r}")
+        raise ValidationError(f"{name} must be >= 0 (or math.inf), got {lam!r}")
     return lam
 
 
 def check_steps(steps, name="steps"):
     if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(steps).__name__}")
+        raise ValidationTypeError(f"{name} must be an integer, got {type(steps).__name__}")
     if steps < 0:
-        raise ValueError(f"{name} must be >= 0, got {steps}")
+        raise ValidationError(f"{name} must be >= 0, got {steps}")
     return int(steps)
 
 
@@ -99,9 +114,9 @@ def check_data(data, lam, shape, default=None, name="data"):
         return None
     if data is None:
         if default is None:
-            raise ValueError(f"{name} is required when lam is finite (lam={lam!r})")
+            raise ValidationError(f"{name} is required when lam is finite (lam={lam!r})")
         return default
     arr = as_mass(data, name)
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
+        raise ValidationError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
     return arr

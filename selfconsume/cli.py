@@ -6,7 +6,9 @@
 and imports numerics/theory/figures inside ``run`` only, so that ``--help`` is instant.
 
 Exit codes: 0 success, 1 a check failed, 2 bad usage or input (one line on stderr, no
-traceback), 130 interrupted.
+traceback), 130 interrupted.  "Bad input" is :class:`~selfconsume.errors.UsageError` (raised
+while reading the options) or :class:`numerics.validation.InvalidInput` (an argument check of
+the engine); any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import importlib
 import importlib.util
 import sys
 
-from .errors import UsageError
+from .errors import input_errors
 
 COMMANDS = ("demo", "scenarios", "evolve", "check", "heatmap", "figures", "simulate",
             "proofs", "falsify", "sweep", "stability")
@@ -49,11 +51,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except UsageError as exc:
-        sys.stderr.write(f"selfconsume {args.command}: error: {exc}\n")
-        return 2
-    except (ValueError, TypeError) as exc:
-        # invalid input reaching the engine (its messages name the argument)
+    except input_errors() as exc:  # evaluated only when an exception is raised
         sys.stderr.write(f"selfconsume {args.command}: error: {exc}\n")
         return 2
     except KeyboardInterrupt:

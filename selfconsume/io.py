@@ -1,36 +1,37 @@
-"""Atomic writes and progress for the command line (DESIGN.md conventions)."""
+"""Output of the command line (DESIGN.md conventions): atomic writes
+(:func:`numerics.atomic.atomic_path`, the one writer every layer uses), JSON with one
+convention for numbers JSON cannot hold (:func:`to_json`), and progress on stderr."""
 
 from __future__ import annotations
 
-import contextlib
-import os
+import json
+import math
 import sys
-import tempfile
 import time
 
+from numerics.atomic import atomic_path
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``
-    (``os.replace``, atomic on POSIX); on any error remove it.  A reader never sees a
-    half-written file and an interrupted run leaves nothing behind."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.basename(path)
-    stem, ext = os.path.splitext(base)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{ext}", dir=directory)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; follow the umask like open()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+__all__ = ["atomic_path", "jsonable", "to_json", "Progress"]
+
+
+def jsonable(obj):
+    """``obj`` with every non-finite float written as a string (``"inf"``, ``"-inf"``,
+    ``"nan"``: the convention of every JSON output, as in the scenario files), numpy scalars
+    and arrays as Python numbers and lists, tuples as lists."""
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def to_json(obj, indent=None):
+    """The one JSON encoder of the command line: :func:`jsonable`, then strict JSON."""
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False)
 
 
 class Progress:

@@ -1,8 +1,12 @@
-"""Scenario options shared by the subcommands (DESIGN.md): ``--scenario NAME`` or
-``--config FILE.toml``, and the overrides ``--K``, ``--lam``, ``--steps``, ``--grid`` and
-``--set NAME=VALUE`` (a parameter of the built-in scenario, e.g. ``--set w=0.3``)."""
+"""Options shared by the subcommands: the scenario options (DESIGN.md: ``--scenario NAME``
+or ``--config FILE.toml``, and the overrides ``--K``, ``--lam``, ``--steps``, ``--grid`` and
+``--set NAME=VALUE``, a parameter of the built-in scenario, e.g. ``--set w=0.3``), the image
+output options (``--out DIR``, ``--format``), ``--only`` id lists and integers."""
 
 from __future__ import annotations
+
+import math
+import os
 
 from .errors import UsageError
 
@@ -68,11 +72,23 @@ def _override(args, name, parse):
         raise UsageError(f"--{name}: {exc}") from None
 
 
-def _int(text):
+def parse_int(text, option, minimum=None):
+    """The one integer parser of the command line: ``text`` as an integer (``12``, or an
+    integer in exponent form such as ``1e6``), at least ``minimum``; a :class:`UsageError`
+    naming ``option`` otherwise."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise ValueError(f"not an integer: {text!r}") from None
+        try:
+            as_float = float(text)
+        except ValueError:
+            as_float = math.nan
+        if not (math.isfinite(as_float) and as_float.is_integer()):
+            raise UsageError(f"{option}: not an integer: {text!r}") from None
+        value = int(as_float)
+    if minimum is not None and value < minimum:
+        raise UsageError(f"{option}: must be >= {minimum}, got {value}")
+    return value
 
 
 def parse_ids(text, known, what):
@@ -87,6 +103,30 @@ def parse_ids(text, known, what):
     return ids
 
 
+def add_output_options(parser, what):
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"directory for {what} (created if missing)")
+    parser.add_argument("--format", metavar="FMT[,FMT]", default="png,pdf",
+                        help="image formats, comma-separated: png, pdf (default: png,pdf)")
+
+
+def output_dir_and_formats(args):
+    """``(out_dir, formats)`` from ``--out``/``--format``; :class:`UsageError` naming the
+    option if ``--out`` exists and is not a directory or a format is unknown."""
+    from figures.saving import FORMATS
+    out = args.out
+    if out is None:
+        raise UsageError("--out: required (the directory to write the images to)")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise UsageError(f"--format: unknown format {', '.join(bad) or '(none)'} "
+                         f"(known: {', '.join(FORMATS)})")
+    return out, formats
+
+
 def scenario_from_args(args):
     """The :class:`numerics.scenarios.Scenario` described by the options (errors name the
     option or config key and raise :class:`UsageError`)."""
@@ -95,12 +135,8 @@ def scenario_from_args(args):
 
     K = _override(args, "K", lambda t: check_K(_real(t), "value"))
     lam = _override(args, "lam", lambda t: check_lam(_real(t), "value"))
-    steps = _override(args, "steps", _int)
-    if steps is not None and steps < 0:
-        raise UsageError(f"--steps: must be >= 0, got {steps}")
-    grid = _override(args, "grid", _int)
-    if grid is not None and grid < 2:
-        raise UsageError(f"--grid: must be >= 2, got {grid}")
+    steps = None if args.steps is None else parse_int(args.steps, "--steps", 0)
+    grid = None if args.grid is None else parse_int(args.grid, "--grid", 2)
     settings = scenario_settings(getattr(args, "set", None))
     if args.config is not None:
         if settings:
@@ -120,5 +156,6 @@ def scenario_from_args(args):
         raise UsageError(f"{where}: {exc}") from None
 
 
-__all__ = ["add_scenario_options", "scenario_from_args", "parse_ids", "scenario_settings",
+__all__ = ["add_scenario_options", "scenario_from_args", "add_output_options",
+           "output_dir_and_formats", "parse_ids", "parse_int", "scenario_settings",
            "scenario_value"]

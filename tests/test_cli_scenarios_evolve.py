@@ -4,8 +4,6 @@ one-line usage errors with exit code 2 and nothing written, Ctrl-C saving the co
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -102,15 +100,13 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, opts, word)
 
 
 @pytest.mark.parametrize("opts, word", [BAD[1], BAD[7]])
-def test_bad_input_in_a_subprocess(tmp_path, opts, word):
+def test_bad_input_in_a_subprocess(tmp_path, cli_subprocess, opts, word):
     files = _configs(tmp_path)
     opts = [files.get(o, o) for o in opts]
-    proc = subprocess.run([sys.executable, "-m", "selfconsume", "evolve", *opts,
-                           "--out", str(tmp_path / "t.npz")],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert len(proc.stderr.splitlines()) == 1 and word in proc.stderr
-    assert "Traceback" not in proc.stderr
+    proc = cli_subprocess("evolve", *opts, "--out", tmp_path / "t.npz", timeout=60)
+    assert proc.code == 2 and proc.out == ""
+    assert len(proc.err.splitlines()) == 1 and word in proc.err
+    assert "Traceback" not in proc.err
     assert sorted(os.listdir(tmp_path)) == ["cfg"]
 
 
@@ -147,4 +143,27 @@ def test_ctrl_c_while_saving_leaves_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(np, "savez", interrupted_savez)
     assert main(["evolve", "--scenario", "two-level", "--steps", "2",
                  "--out", str(tmp_path / "t.npz")]) == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_only_input_errors_are_usage_errors(tmp_path, monkeypatch, cli):
+    """Exit code 2 is for bad usage or input: the engine's argument checks
+    (``numerics.validation.InvalidInput``) are reported in one line, while any other
+    exception from the engine is a bug and propagates with its traceback."""
+    from numerics.validation import ValidationError
+    argv = ["evolve", "--scenario", "two-level", "--steps", "2", "--out", tmp_path / "t.npz"]
+
+    def rejects_input(*args, **kwargs):
+        raise ValidationError("mass contains NaN")
+
+    monkeypatch.setattr(numerics, "evolve", rejects_input)
+    res = cli(*argv)
+    assert res.code == 2 and res.err == "selfconsume evolve: error: mass contains NaN\n"
+
+    def broken(*args, **kwargs):
+        raise ValueError("internal inconsistency")
+
+    monkeypatch.setattr(numerics, "evolve", broken)
+    with pytest.raises(ValueError, match="internal inconsistency"):
+        cli(*argv)
     assert os.listdir(tmp_path) == []

@@ -57,11 +57,16 @@ def run_doctest(test):
     return result.failed, "".join(lines)
 
 
+#: examples that take seconds (every sympy verification; a hypothesis search): ``slow``
+SLOW = {"proofs_check", "numerics.testing.grids"}
+
+
 def _collect():
     cases = []
     for name in module_names():
         for test in find_doctests(importlib.import_module(name)):
-            cases.append(pytest.param(name, test.name, id=test.name))
+            marks = [pytest.mark.slow] if test.name in SLOW else []
+            cases.append(pytest.param(name, test.name, id=test.name, marks=marks))
     return cases
 
 

@@ -8,16 +8,7 @@ from scipy.special import expit
 
 from numerics import evolve, tilt, EvolutionInterrupted
 
-
-def _pairwise_k2_step(p, s, lam=math.inf, data=None):
-    """Independent route for K = 2 (L1 with one other draw):
-    H(x) = 2 sum_j p_j s_x / (s_x + s_j), an O(N^2) matrix product."""
-    H = 2.0 * (s[:, None] / (s[:, None] + s[None, :])) @ p
-    c = p * H
-    c /= c.sum()
-    if math.isinf(lam):
-        return c
-    return (data + lam * c) / (1.0 + lam)
+from _references import pairwise_k2_step
 
 
 def _levels_k3_step(p, level_of_cell, level_s, lam=math.inf, data=None):
@@ -48,7 +39,7 @@ def test_k2_distinct_rewards_3000_cells(lam, method):
                   method=method)
     p = p0
     for t in range(1, 9):
-        p = _pairwise_k2_step(p, s, lam, data)
+        p = pairwise_k2_step(p, s, lam, data)
         got = traj.masses[t]
         assert np.abs(got / p - 1).max() < 1e-9, t
         assert abs(traj.expected_exp_reward[t] / float(p @ np.exp(reward)) - 1) < 1e-12
@@ -72,6 +63,7 @@ def test_k3_two_dimensional_grid_with_levels(lam):
         assert np.abs(traj.masses[t].ravel() / p - 1).max() < 1e-9
 
 
+@pytest.mark.slow
 def test_200000_cells_compressed_vs_direct_and_pairwise():
     """A 1-D grid of 200000 cells with distinct rewards: the compressed reward law against
     the direct per-atom computation, cell by cell; one step of the direct computation
@@ -106,12 +98,15 @@ def test_k_inf_without_data_is_the_tilt():
     assert np.allclose(tilt(p0, reward, 7.5).sum(), 1.0, rtol=0, atol=1e-15)
 
 
-def test_thousands_of_nats_thousands_of_steps():
+@pytest.mark.slow
+def test_thousands_of_nats_hundreds_of_steps():
     """Rewards spanning 4000 nats, a top mass of 1e-300: finite, normalized, and the
-    dynamics ends on the top atom (T3), with E[r] non-decreasing (T2)."""
+    dynamics ends on the top atom (T3), with E[r] non-decreasing (T2).  While it is tiny the
+    top atom's mass grows by H ~ K = 3 a step, so it reaches O(1) after log_3(1e300) ~ 629
+    steps; 700 steps see it through."""
     reward = np.array([0.0, -5.0, -300.0, -2000.0, -4000.0])
     mass = np.array([1e-300, 0.2, 0.3, 0.3, 0.2])
-    traj = evolve(mass, reward, 3, 2000, record_every=500)
+    traj = evolve(mass, reward, 3, 700, record_every=175)
     assert np.all(np.isfinite(traj.expected_reward))
     assert np.all(np.diff(traj.expected_reward) >= -1e-9)
     for m in traj.masses:

@@ -12,13 +12,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 
 from numerics import chebyshev as cheb, gauss_rules as gr, panels
 from numerics.threads import Kernel
 
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+from _profiles import examples
+
+SETTINGS = examples(80)
 
 
 def _layout_args(reward, m0, m1):

@@ -13,12 +13,7 @@ from numerics import (ContinuousRewardLaw, LimitMethod, critical_lam, evolve, li
                       limit_continuous, retrain_step)
 from numerics.scenarios import get_scenario
 
-
-def _kingman_i(b, lam, dps=30):
-    """I = E[1/((1+lam)(1-e^r))] for the density b(-r)^{b-1} on [-1, 0] (mpmath)."""
-    with mp.workdps(dps):
-        f = lambda r: b * (-r) ** (b - 1) / ((1 + lam) * (-mp.expm1(r)))  # noqa: E731
-        return mp.quad(f, [-1, -0.5, 0])
+from _references import kingman_i, pairwise_k2_step
 
 
 def _law(b):
@@ -28,7 +23,7 @@ def _law(b):
 def test_t8_condensate_continuous_law():
     lam, b = 3.0, 3.0
     res = limit_continuous(_law(b), K=math.inf, lam=lam)
-    expected = 1 - _kingman_i(b, lam)
+    expected = 1 - kingman_i(b, lam)
     assert abs(res.condensate - float(expected)) < 1e-10
     assert res.condensed and res.top_mass == res.condensate
     assert res.method is LimitMethod.SCALAR_EQUATION
@@ -38,7 +33,7 @@ def test_t8_condensate_continuous_law():
 
 def test_t8_critical_lam_is_where_i_equals_one():
     lam_c = critical_lam(_law(3.0), math.inf)
-    assert abs(float(_kingman_i(3.0, lam_c)) - 1.0) < 1e-12
+    assert abs(float(kingman_i(3.0, lam_c)) - 1.0) < 1e-12
     assert critical_lam(_law(0.8), math.inf) == math.inf   # I = inf: never condenses
 
 
@@ -50,7 +45,7 @@ def test_t8_condensate_on_a_200000_cell_grid():
     mass = np.abs(edges[1:] ** 3 - edges[:-1] ** 3)  # exact cell integrals of 3 r^2
     res = limit(mass, reward, K=math.inf, lam=3.0)
     top = res.mass[reward == 0.0].sum()
-    assert abs(top - float(1 - _kingman_i(3, 3))) < 1e-4
+    assert abs(top - float(1 - kingman_i(3, 3))) < 1e-4
     assert res.condensate == 0.0 and res.top_mass == top and res.condensed
 
 
@@ -100,13 +95,7 @@ def test_t9_fixed_point_matches_long_iteration(K, lam):
     assert not res.condensed
 
 
-def _pairwise_k2_step(p, d, s, lam):
-    """One step of T for K = 2 by L1's pairwise formula, normalized."""
-    H = (2 * s[:, None] / (s[:, None] + s[None, :])) @ p
-    nxt = (d + lam * p * H) / (1 + lam)
-    return nxt / nxt.sum()
-
-
+@pytest.mark.slow
 def test_t9_condensed_grid_fixed_point_b3_k2_lam5():
     """THEORY.md T9's example: on the b = 3 law with K = 2, lam = 5 the top cell of a 300-cell
     grid holds 0.36836 at the fixed point.  Checked against 50000 steps of the pairwise K = 2
@@ -115,10 +104,10 @@ def test_t9_condensed_grid_fixed_point_b3_k2_lam5():
     res = limit(sc.mass, sc.reward, K=2, lam=5.0)
     d = sc.mass / sc.mass.sum()
     s = np.exp(sc.reward - sc.reward.max())
-    assert 0.5 * np.abs(_pairwise_k2_step(res.mass, d, s, 5.0) - res.mass).sum() < 1e-14
+    assert 0.5 * np.abs(pairwise_k2_step(res.mass, s, 5.0, d) - res.mass).sum() < 1e-14
     p = d.copy()
     for _ in range(50_000):
-        p = _pairwise_k2_step(p, d, s, 5.0)
+        p = pairwise_k2_step(p, s, 5.0, d)
     assert abs(res.top_mass - p[-1]) < 1e-8
     assert round(res.top_mass, 5) == 0.36836
     assert res.condensed and res.info["top_gap"] < 1e-5

@@ -17,16 +17,9 @@ import pytest
 
 import numerics
 from numerics.exact import retrain_step_exact
-from selfconsume.cli import main
 from theory.claims import (Instance, InstanceSpace, get_claim, list_claims, register_claim,
                            unregister_claim)
 from theory.falsify import falsify
-
-
-def _cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _exact_mean_s(mass, ints, K, lam, data, steps):
@@ -46,8 +39,9 @@ def _exact_mean_s(mass, ints, K, lam, data, steps):
     return out
 
 
-def test_mixing_reward_monotone_is_refuted_and_confirmed_exactly(capsys):
-    code, out, err = _cli(capsys, "falsify", "mixing-reward-monotone", "--json")
+@pytest.mark.slow
+def test_mixing_reward_monotone_is_refuted_and_confirmed_exactly(cli):
+    code, out, err = cli("falsify", "mixing-reward-monotone", "--json")
     assert code == 1
     res = json.loads(out)
     assert res["claim"] == "mixing-reward-monotone" and res["found"] is True
@@ -70,8 +64,8 @@ def test_mixing_reward_monotone_is_refuted_and_confirmed_exactly(capsys):
 
 
 @pytest.mark.parametrize("name", ["T1", "T5", "T6", "T7"])
-def test_theorems_survive(capsys, name):
-    code, out, err = _cli(capsys, "falsify", name, "--json", "--budget", "120")
+def test_theorems_survive(cli, name):
+    code, out, err = cli("falsify", name, "--json", "--budget", "120")
     res = json.loads(out)
     assert res["error"] is None, res.get("error_instance")
     assert res["found"] is False and code == 0
@@ -98,19 +92,19 @@ def test_search_is_reproducible_and_validates_arguments():
         falsify("no-such-claim")
 
 
-def test_cli_usage(capsys):
-    code, out, err = _cli(capsys, "falsify", "no-such-claim")
+def test_cli_usage(cli):
+    code, out, err = cli("falsify", "no-such-claim")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "no-such-claim" in err
-    code, out, err = _cli(capsys, "falsify", "--list")
+    code, out, err = cli("falsify", "--list")
     assert code == 0 and all(c.name in out for c in list_claims())
-    code, out, err = _cli(capsys, "falsify", "T1", "--budget", "0")
+    code, out, err = cli("falsify", "T1", "--budget", "0")
     assert code == 2 and err.count("\n") == 1 and "--budget" in err
-    code, out, err = _cli(capsys, "falsify", "reward-variance-monotone", "--budget", "50")
+    code, out, err = cli("falsify", "reward-variance-monotone", "--budget", "50")
     assert code == 1 and "COUNTEREXAMPLE" in out
 
 
-def test_user_claim_end_to_end(tmp_path, capsys):
+def test_user_claim_end_to_end(tmp_path, cli):
     # a false user claim: "H_p^K <= 2 everywhere" (false for K >= 3: H -> K at the top)
     def h_at_most_two(inst):
         return float(np.max(numerics.curation_factor(inst.mass, inst.reward, inst.K)) - 2.0)
@@ -134,7 +128,7 @@ def test_user_claim_end_to_end(tmp_path, capsys):
         "    lambda i: abs(float(numerics.curate(i.mass, i.reward, i.K).sum()) - 1) - 1e-12,\n"
         "    space=InstanceSpace(atoms=(1, 5)), replace_existing=True)\n")
     try:
-        code, out, err = _cli(capsys, "falsify", "user-curate-normalized", "--module",
+        code, out, err = cli("falsify", "user-curate-normalized", "--module",
                               str(module), "--json", "--budget", "50")
         assert code == 0 and json.loads(out)["found"] is False
     finally:

@@ -2,6 +2,7 @@
 errors."""
 
 import numpy as np
+import pytest
 
 from figures import GALLERY
 from selfconsume.cli import main
@@ -43,6 +44,7 @@ def test_bad_out_format_and_scenario_exit_2_with_one_line(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
+@pytest.mark.slow
 def test_figures_quick_writes_the_whole_gallery(tmp_path):
     assert main(["figures", "--quick", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())

@@ -4,7 +4,6 @@ compared with engine calls and closed forms made here), images are written atomi
 import dataclasses
 import math
 
-import matplotlib
 import mpmath
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from figures.curves import plot_class_shares, plot_reward_bounds
 from figures.heatmaps import plot_iteration_rows, plot_limit_panels
 from figures.phase import plot_condensation_phase, plot_contraction_phase
 from numerics.scenarios import get_scenario
+
+from _references import kingman_i
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -30,8 +31,24 @@ def _is_png(path):
     return head == PNG_SIGNATURE
 
 
-def test_backend_is_agg():
-    assert matplotlib.get_backend().lower() == "agg"
+@pytest.mark.slow
+def test_importing_figures_leaves_the_backend_alone(tmp_path):
+    """No ``matplotlib.use`` anywhere: a user's backend (here svg, set before the import)
+    stays, and figures are still written (the canvas comes from the file format)."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import matplotlib; matplotlib.use('svg'); import sys; import figures; "
+            "from figures.style import new_figure; fig = new_figure(2, 2); "
+            "fig.add_subplot().plot([0, 1]); "
+            "figures.save_figure(fig, sys.argv[1], 'f', ('png', 'pdf')); "
+            "print(matplotlib.get_backend())")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=root))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "svg"
+    assert _is_png(tmp_path / "f.png") and (tmp_path / "f.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_limit_panels_plot_p0_and_the_t3_limit(tmp_path):
@@ -116,10 +133,9 @@ def test_class_shares_sum_to_one_and_stack_the_engine_masses():
 
 
 def _mp_condensate(b, lam):
-    """``1 - I``, ``I = E[1/((1+lam)(1-e^r))]`` for the density ``b(-r)^{b-1}`` on ``[-1, 0]``,
-    at 30 digits (substituting ``u = -r``)."""
-    mpmath.mp.dps = 30
-    J = mpmath.quad(lambda u: b * u ** (b - 1) / -mpmath.expm1(-u), [0, 1])
+    """``(max(0, 1 - I), J)``: T8's condensate and ``J = (1 + lam) I`` (Kingman's I at 30
+    digits, tests/_references.py)."""
+    J = kingman_i(b)
     return max(mpmath.mpf(0), 1 - J / (1 + lam)), J
 
 
@@ -182,9 +198,9 @@ def test_save_is_atomic_and_leaves_nothing_on_error(tmp_path):
         pass
 
     def recording(path):
-        from figures.saving import _atomic_path
+        from numerics.atomic import atomic_path
         used.append(path)
-        return _atomic_path(path)
+        return atomic_path(path)
 
     paths = save_figure(fig, tmp_path, "x", ("png", "pdf"), atomic=recording)
     assert used == paths and _is_png(paths[0])

@@ -40,7 +40,7 @@ def test_failed_verification_gives_exit_1_and_its_detail(capsys, monkeypatch):
     assert FAILED in out and "limit is" in out and "1 failed" in out
 
 
-def test_unknown_id_is_a_usage_error(capsys):
-    assert main(["proofs", "--only", "T3.rate,nope"]) == 2
-    err = capsys.readouterr().err
+def test_unknown_id_is_a_usage_error(cli):
+    code, _, err = cli("proofs", "--only", "T3.rate,nope")
+    assert code == 2
     assert len(err.strip().splitlines()) == 1 and "--only" in err and "nope" in err

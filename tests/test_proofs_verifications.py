@@ -18,6 +18,7 @@ def results():
     return run_all()
 
 
+@pytest.mark.slow
 def test_at_least_twelve_verifications_covering_the_statements(results):
     assert len(results) >= 12
     ids = [v.id for v in results]
@@ -33,11 +34,13 @@ def test_at_least_twelve_verifications_covering_the_statements(results):
         assert by_id[i].status == PROVED, (i, by_id[i].detail)
 
 
+@pytest.mark.slow
 def test_no_verification_fails(results):
     bad = [(v.id, v.detail) for v in results if v.status == FAILED]
     assert not bad, bad
 
 
+@pytest.mark.slow
 def test_records_say_what_and_how(results):
     for v in results:
         assert v.status in (PROVED, CHECKED, FAILED)

@@ -13,15 +13,15 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 
 from numerics import evolve
 from numerics.exact import curate_exact, retrain_step_exact
 from numerics.testing import Ks, discrete_laws, lams, masses
 
-SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
-FEW = settings(SETTINGS, max_examples=40)
+from _profiles import examples
+
+FEW = examples(40)  # the others run the profile's count (tests/_profiles.py)
 TOL = 1e-10
 
 laws = discrete_laws(max_atoms=6, max_spread=300.0)
@@ -31,6 +31,12 @@ finite_lams = lams(allow_inf=False, max_lam=1e3)
 def _traj(mass, reward, K, steps, lam=math.inf, data=None, start=None):
     tr = evolve(mass if start is None else start, reward, K, steps, lam, data)
     return np.asarray(tr.masses)
+
+
+def _moments(P, s):
+    """``E_t[s]`` and ``Var_t[s]`` at every recorded step (rows of ``P``)."""
+    E = P @ s
+    return E, (P * (s - E[:, None]) ** 2).sum(axis=1)
 
 
 def _s(mass, reward, data=None):
@@ -52,28 +58,22 @@ def _tails(P, reward):
 # ----------------------------------------------------------------------------------------
 
 
-@SETTINGS
 @given(laws, Ks(), st.integers(1, 4))
 def test_T1_one_step_gain(law, K, steps):
     mass, reward = law
     P = _traj(mass, reward, K, steps)
-    s = _s(mass, reward)
-    E = P @ s
-    V = (P * (s - E[:, None]) ** 2).sum(axis=1)
+    E, V = _moments(P, _s(mass, reward))
     factor = 1.0 if math.isinf(K) else (K - 1) / K
     assert np.all(np.diff(E) >= factor * V[:-1] - TOL)
     if math.isinf(K):  # identity E' = E + Var/E
         assert np.allclose(np.diff(E), V[:-1] / E[:-1], rtol=1e-9, atol=TOL)
 
 
-@SETTINGS
 @given(laws, Ks(), st.integers(1, 25))
 def test_T2_monotone_and_variance_budget(law, K, steps):
     mass, reward = law
     P = _traj(mass, reward, K, steps)
-    s = _s(mass, reward)
-    E = P @ s
-    V = (P * (s - E[:, None]) ** 2).sum(axis=1)
+    E, V = _moments(P, _s(mass, reward))
     assert np.all(np.diff(E) >= -TOL)
     assert np.all(E <= 1 + TOL)                         # E[e^r] <= e^{r_*}
     if K > 1:
@@ -108,7 +108,6 @@ def test_T1_exact(law, K):
 # ----------------------------------------------------------------------------------------
 
 
-@SETTINGS
 @given(st.integers(1, 6).flatmap(lambda n: st.tuples(
     masses(n), masses(n), st.lists(st.floats(0.0, 300.0), min_size=n, max_size=n))),
     Ks(), finite_lams, st.integers(1, 6))
@@ -124,7 +123,6 @@ def test_T5_stays_near_the_data(triple, K, lam, steps):
     assert np.all(0.5 * np.abs(P - d).sum(axis=1) <= lam / (1 + lam) + TOL)
 
 
-@SETTINGS
 @given(laws, Ks(), finite_lams, st.integers(1, 15))
 def test_T6_reward_floor(law, K, lam, steps):
     mass, reward = law
@@ -148,7 +146,6 @@ def test_T6_exact(law, K, lam, steps):
             assert sum(q[i] for i in hi) >= sum(p[i] for i in hi)
 
 
-@SETTINGS
 @given(st.integers(1, 6).flatmap(lambda n: st.tuples(
     masses(n), masses(n), st.lists(st.floats(0.0, 300.0), min_size=n, max_size=n))),
     st.integers(1, 12), st.floats(0.0, 1.0), st.integers(1, 8))
@@ -165,7 +162,6 @@ def test_T7_contraction(triple, K, frac, steps):
     assert np.all(tv <= kappa ** np.arange(steps + 1) * tv[0] + TOL)
 
 
-@SETTINGS
 @given(st.integers(1, 6).flatmap(lambda n: st.tuples(
     masses(n), masses(n), st.lists(st.floats(0.0, 300.0), min_size=n, max_size=n))),
     st.one_of(st.integers(1, 30).map(float), st.just(math.inf)))

@@ -16,16 +16,18 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+import pytest
+from hypothesis import given, strategies as st
 
 from numerics import curation_factor, curate
 from numerics.exact import curation_factor_exact, curate_exact
 from numerics import laplace
 from numerics.testing import Ks, discrete_laws, grids, masses, rewards, lams, instances
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
-FEW = settings(SETTINGS, max_examples=60)
+from _profiles import examples
+
+SETTINGS = examples(150)
+FEW = examples(60)
 
 # identities on O(1) quantities: 1000x the engine's ~1e-13 relative accuracy
 TOL = 1e-10
@@ -208,6 +210,7 @@ def test_log_curation_integral_matches_numpy_twin(law, K, extra):
 # ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_strategies_cover_the_edge_cases():
     from hypothesis import find
     from numerics.validation import as_mass

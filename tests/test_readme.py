@@ -2,14 +2,13 @@
 and every ``$ selfconsume ...`` line of the ```console blocks (exit code 0, or the code
 given by a trailing ``# exit N``), in a scratch directory."""
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow  # subprocesses and whole runs: left out of the inner loop
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -38,7 +37,7 @@ def test_python_block(code, scratch):
 
 
 @pytest.mark.parametrize("line", CONSOLE, ids=[c[:60] for c in CONSOLE])
-def test_console_line(line, scratch):
+def test_console_line(line, scratch, cli_subprocess):
     expected = 0
     m = re.search(r"#\s*exit\s+(\d+)\s*$", line)
     if m:
@@ -46,8 +45,6 @@ def test_console_line(line, scratch):
         line = line[:m.start()].strip()
     argv = shlex.split(line)
     assert argv[0] == "selfconsume"
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "selfconsume", *argv[1:]], cwd=scratch,
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == expected, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
+    proc = cli_subprocess(*argv[1:], cwd=scratch)
+    assert proc.code == expected, proc.err[-2000:]
+    assert "Traceback" not in proc.err

@@ -11,6 +11,8 @@ import pytest
 from numerics import evolve, limit, limit_continuous
 from numerics.scenarios import get_scenario, list_scenarios, scenario_parameters
 
+from _references import kingman_i
+
 NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes", "mog8-two-users",
          "adversarial"]
 mpmath.mp.dps = 30
@@ -118,7 +120,7 @@ def test_kingman_non_integer_b_against_mpmath():
 def test_kingman_continuous_law_condensate():
     sc = get_scenario("kingman")
     # independent: 1 - I, I = E[1/((1+lam)(1 - e^r))], r ~ 3 r^2 dr on [-1, 0]
-    I = mpmath.quad(lambda r: 3 * r ** 2 / (4 * (1 - mpmath.exp(r))), [-1, 0])
+    I = kingman_i(3, 3.0)
     lim = limit_continuous(sc.continuous, K=math.inf, lam=sc.lam)
     assert lim.condensate == pytest.approx(float(1 - I), rel=1e-10)
     assert sc.continuous.expectation(lambda r: 1.0) == pytest.approx(1, rel=1e-13)

@@ -57,11 +57,7 @@ def test_exit_1_when_the_sampler_is_wrong(monkeypatch, capsys):
     (["--seed", "x"], "--seed"), (["--lam", "0"], "--lam"), (["--model", "flow"], "--model"),
     (["--backend", "tpu"], "--backend"),
 ])
-def test_bad_usage_exit_2_names_the_option(extra, needle, capsys):
-    try:
-        rc = main(BASE + extra)
-    except SystemExit as exc:        # argparse choices: its own one-line error, exit 2
-        rc = exc.code
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert needle in err and len(err.strip().splitlines()) == 1
+def test_bad_usage_exit_2_names_the_option(extra, needle, cli):
+    res = cli(*BASE, *extra)         # argparse choices: its own one-line error, exit 2
+    assert res.code == 2
+    assert needle in res.err and len(res.err.strip().splitlines()) == 1

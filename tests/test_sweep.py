@@ -4,7 +4,6 @@ The distributed run is in tests/test_sweep_distributed.py."""
 
 import math
 
-import mpmath as mp
 import numpy as np
 import pytest
 
@@ -17,21 +16,15 @@ from numerics.sweep import DONE, FAILED, PENDING, SweepSpec, load_spec, parse_va
 from numerics.sweep_measures import register_measure  # noqa: E402
 from selfconsume.cli import main  # noqa: E402
 
+from _references import kingman_condensate  # noqa: E402
+
 
 def open_nc(path):
     with xr.open_dataset(path, engine="scipy") as ds:
         return ds.load()
 
 
-def kingman_condensate(b, lam, dps=25):
-    """T8: max(0, 1 - I), I = E[1/((1+lam)(1-e^r))] for the density b(-r)^{b-1} on [-1, 0],
-    by mpmath's tanh-sinh quadrature (independent of the engine's scipy quad)."""
-    with mp.workdps(dps):
-        b, lam = mp.mpf(b), mp.mpf(lam)
-        f = lambda r: b * (-r) ** (b - 1) / ((1 + lam) * (-mp.expm1(r)))  # noqa: E731
-        return max(0.0, float(1 - mp.quad(f, [-1, -0.5, 0])))
-
-
+@pytest.mark.slow
 def test_t8_sweep_reproduces_kingman_condensate(tmp_path, capsys):
     out = tmp_path / "kingman.nc"
     code = main(["sweep", "--scenario", "kingman", "--param", "b=1.5:4:11",

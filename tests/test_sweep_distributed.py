@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # starts a scheduler and two workers
+
 xr = pytest.importorskip("xarray")
 pytest.importorskip("distributed")
 

@@ -1,7 +1,6 @@
 """`selfconsume figures --from SWEEP.nc`: the phase diagram of a 2-D sweep, with T8's and
 T7's boundaries checked against closed forms / mpmath."""
 
-import mpmath as mp
 import numpy as np
 import pytest
 
@@ -9,6 +8,8 @@ xr = pytest.importorskip("xarray")
 
 from figures.sweep_phase import plot_sweep  # noqa: E402
 from selfconsume.cli import main  # noqa: E402
+
+from _references import kingman_i  # noqa: E402
 
 
 def open_nc(path):
@@ -18,8 +19,7 @@ def open_nc(path):
 
 def kingman_lam_c(b):
     """T8: I = 1 at lam_c = E[1/(1 - e^r)] - 1 for the density b(-r)^{b-1} on [-1, 0]."""
-    with mp.workdps(25):
-        return float(mp.quad(lambda r: b * (-r) ** (b - 1) / (-mp.expm1(r)), [-1, 0]) - 1)
+    return float(kingman_i(b) - 1)
 
 
 def test_kingman_phase_diagram_with_t8_boundary(tmp_path, capsys):

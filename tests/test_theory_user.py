@@ -3,7 +3,6 @@
 ``run.step`` (every step is the retraining map, engine vs the user's iterates).  Expected
 values come from independent routes: exact rationals (L1 by enumeration) and closed forms."""
 
-import itertools
 import json
 import math
 from fractions import Fraction
@@ -13,6 +12,7 @@ import pytest
 
 import theory
 from numerics import Trajectory, retrain_step
+from numerics.exact import curate_exact
 from numerics.scenarios import get_scenario
 from theory.user_checks import normalization_tolerance, step_tolerance
 
@@ -41,18 +41,6 @@ def kinf_loop(p0, reward, steps, lam=math.inf, data=None):
     return out
 
 
-def exact_curate(p, s, K):
-    """``C_K(p)`` in rationals by L1: enumerate the other ``K - 1`` draws."""
-    n = len(p)
-    H = [Fraction(0)] * n
-    for others in itertools.product(range(n), repeat=K - 1):
-        w = math.prod((p[j] for j in others), start=Fraction(1))
-        rest = sum((s[j] for j in others), start=Fraction(0))
-        for x in range(n):
-            H[x] += w * K * s[x] / (s[x] + rest)
-    return [p[x] * H[x] for x in range(n)]
-
-
 def test_tilt_loop_fails_step_consistency(gauss):
     sc = gauss
     masses = tilt_loop(sc.mass, sc.reward, 10)
@@ -72,7 +60,7 @@ def test_tilt_step_tv_matches_exact_rationals():
     t = [Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)]
     s = [x * x for x in t]
     p = [Fraction(1, 10), Fraction(2, 10), Fraction(3, 10), Fraction(4, 10)]
-    cur = exact_curate(p, s, 3)
+    cur = curate_exact(p, s, 3)
     z = sum(pi * ti for pi, ti in zip(p, t))
     tilted = [pi * ti / z for pi, ti in zip(p, t)]
     tv_exact = sum(abs(a - b) for a, b in zip(cur, tilted)) / 2

@@ -34,7 +34,7 @@ from .claims import Claim, Instance, get_claim
 
 __all__ = ["falsify", "Result", "DEFAULT_BUDGET", "DEFAULT_SHRINK_BUDGET"]
 
-#: instances drawn by default: a few seconds for the built-in claims (1-6 ms each)
+#: instances drawn by default (each instance is one small evolve, so a search takes seconds)
 DEFAULT_BUDGET = 400
 #: violation evaluations the shrinker may spend
 DEFAULT_SHRINK_BUDGET = 600

@@ -67,11 +67,8 @@ class Stability:
     start: str = ""
 
     def as_dict(self):
-        def num(x):
-            if x is None:
-                return None
-            x = float(x)
-            return x if math.isfinite(x) else None
+        def num(x):  # inf stays inf (the command line writes it "inf", as everywhere)
+            return None if x is None else float(x)
         eig = None if self.eigenvalues is None else [
             [float(e.real), float(e.imag)] for e in self.eigenvalues]
         out = dict(family=list(self.family), K=num(self.K), lam=num(self.lam),

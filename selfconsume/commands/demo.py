@@ -62,7 +62,7 @@ def run(args):
     _write_text(os.path.join(out, "check.txt"), table + "\n")
     _write_text(os.path.join(out, "check.json"), report.to_json() + "\n")
     import figures
-    pictures = figures.demo_figure(sc, out, atomic=io.atomic_path)
+    pictures = figures.demo_figure(sc, out)
     elapsed = time.perf_counter() - started
     print(f"\nselfconsume demo: {sc.name} in {elapsed:.1f} s; outputs in {out}/:")
     for path in [npz, os.path.join(out, "check.txt"), os.path.join(out, "check.json"),

@@ -15,7 +15,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from ..options import add_scenario_options, scenario_from_args
+from ..options import add_scenario_options, parse_int, scenario_from_args
 
 
 def register(subparsers):
@@ -31,16 +31,6 @@ def register(subparsers):
                         help="keep the densities of steps 0, N, 2N, ... and the last (default 1)")
     parser.set_defaults(run=run)
     return parser
-
-
-def _record_every(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise UsageError(f"--record-every: not an integer: {text!r}") from None
-    if n < 1:
-        raise UsageError(f"--record-every: must be >= 1, got {n}")
-    return n
 
 
 def trajectory_arrays(sc, traj, requested_steps):
@@ -79,7 +69,7 @@ def run(args):
     import numerics
     from .. import io
 
-    every = _record_every(args.record_every)
+    every = parse_int(args.record_every, "--record-every", 1)
     out = args.out
     if os.path.isdir(out):
         raise UsageError(f"--out {out}: is a directory")

@@ -6,8 +6,6 @@ be evaluated on a valid instance), 2 unknown claim or bad option.
 
 from __future__ import annotations
 
-import json
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -19,9 +17,10 @@ def register(subparsers):
     parser.add_argument("claim", nargs="?", help="claim name (see --list)")
     parser.add_argument("--list", action="store_true", help="list the registered claims")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--budget", type=int, default=None,
+    parser.add_argument("--budget", metavar="N", default=None,
                         help="instances to draw (default: theory.falsify.DEFAULT_BUDGET)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    parser.add_argument("--seed", metavar="S", default="0",
+                        help="seed of the search (default 0)")
     parser.add_argument("--module", action="append", default=[], metavar="FILE.py",
                         help="a Python file that registers claims with "
                              "theory.claims.register_claim (repeatable)")
@@ -49,12 +48,15 @@ def run(args):
     from theory.claims import get_claim, list_claims
     from theory.falsify import DEFAULT_BUDGET, falsify
 
+    from ..io import to_json
+    from ..options import parse_int
+
     for path in args.module:
         _load(path)
     if args.list:
         claims = list_claims()
         if args.json:
-            print(json.dumps([{"claim": c.name, "source": c.source, "expected": c.expected,
+            print(to_json([{"claim": c.name, "source": c.source, "expected": c.expected,
                                "statement": c.statement} for c in claims], indent=1))
         else:
             width = max(len(c.name) for c in claims)
@@ -67,26 +69,25 @@ def run(args):
         claim = get_claim(args.claim)
     except KeyError:
         raise UsageError(f"CLAIM: unknown claim {args.claim!r} (selfconsume falsify --list)")
-    budget = DEFAULT_BUDGET if args.budget is None else args.budget
-    if budget < 1:
-        raise UsageError(f"--budget: must be >= 1, got {budget}")
-    if args.seed < 0:
-        raise UsageError(f"--seed: must be >= 0, got {args.seed}")
-    result = falsify(claim, budget=budget, seed=args.seed)
+    budget = DEFAULT_BUDGET if args.budget is None else parse_int(args.budget, "--budget", 1)
+    seed = parse_int(args.seed, "--seed", 0)
+    result = falsify(claim, budget=budget, seed=seed)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=1))
+        print(to_json(result.as_dict(), indent=1))
     else:
         _print_text(result)
     return 1 if (result.found or result.error) else 0
 
 
 def _print_text(result):
+    from ..io import to_json
+    from ..options import parse_int
     c = result.claim
     print(f"claim     {c.name} ({c.source}; expected: {c.expected})")
     print(f"statement {c.statement}")
     if result.error:
         print(f"ERROR     evaluating the claim raised {result.error}")
-        print(f"instance  {json.dumps(result.error_instance.as_dict())}")
+        print(f"instance  {to_json(result.error_instance.as_dict())}")
         return
     if not result.found:
         print(f"no counterexample in {result.tried} instances (seed {result.seed}); "
@@ -96,7 +97,7 @@ def _print_text(result):
     print(f"COUNTEREXAMPLE after {result.tried} instances, shrunk in {result.shrink_steps} "
           f"steps; violation {result.violation:.6g} (tolerance {c.tolerance:g})")
     for key in ("mass", "reward", "K", "lam", "data", "step"):
-        print(f"  {key:<6} {json.dumps(d[key])}")
+        print(f"  {key:<6} {to_json(d[key])}")
     if d.get("exp_reward"):
         print(f"  (reward = log of {d['exp_reward']})")
     print("replay: numerics.evolve(mass, reward, K, step, lam, data)")

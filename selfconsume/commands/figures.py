@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .heatmap import add_output_options, output_dir_and_formats
+from ..options import add_output_options, output_dir_and_formats
 
 
 def register(subparsers):
     parser = subparsers.add_parser("figures", help="write the figure gallery (PNG and PDF)")
     add_output_options(parser, "the gallery images")
-    parser.add_argument("--only", metavar="NAME", action="append", default=None,
-                        help="only this figure (repeatable); names: see --list")
+    parser.add_argument("--only", metavar="NAMES", default=None,
+                        help="comma-separated figure names (see --list)")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     parser.add_argument("--quick", action="store_true",
                         help="small grids and few steps (a smoke test, not the gallery)")
@@ -26,8 +26,7 @@ def register(subparsers):
 def run(args):
     from figures import GALLERY, make_gallery
 
-    from ..errors import UsageError
-    from ..io import atomic_path
+    from ..options import parse_ids
 
     if args.list:
         for e in GALLERY:
@@ -36,11 +35,8 @@ def run(args):
     out, formats = output_dir_and_formats(args)
     if args.sweep is not None:
         return _from_sweep(args, out, formats)
-    known = [e.name for e in GALLERY]
-    unknown = [n for n in (args.only or []) if n not in known]
-    if unknown:
-        raise UsageError(f"--only: unknown figure {unknown[0]!r} (known: {', '.join(known)})")
-    make_gallery(out, formats, quick=args.quick, atomic=atomic_path, names=args.only,
+    names = parse_ids(args.only, [e.name for e in GALLERY], "figure")
+    make_gallery(out, formats, quick=args.quick, names=names,
                  on_saved=lambda paths: print("\n".join(paths), flush=True))
     return 0
 
@@ -53,7 +49,6 @@ def _from_sweep(args, out, formats):
     from figures.sweep_phase import plot_sweep
 
     from ..errors import UsageError
-    from ..io import atomic_path
     try:
         import xarray as xr
     except ImportError:
@@ -72,6 +67,6 @@ def _from_sweep(args, out, formats):
         raise UsageError(f"{option}: {str(exc).removeprefix('var: ')}") from None
     stem = os.path.splitext(os.path.basename(args.sweep))[0]
     var = args.var or ds.attrs["outputs"].split(",")[0]
-    paths = save_figure(fig, out, f"{stem}_{var}", formats, atomic=atomic_path)
+    paths = save_figure(fig, out, f"{stem}_{var}", formats)
     print("\n".join(paths), flush=True)
     return 0

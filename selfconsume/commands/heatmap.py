@@ -7,36 +7,10 @@ analogue on one axis (``p_0``, iterates, the limit, the reward)."""
 
 from __future__ import annotations
 
-import os
-
 from ..errors import UsageError
-from ..options import add_scenario_options
+from ..options import add_output_options, add_scenario_options, output_dir_and_formats
 
 HEATMAP_DEFAULT_SCENARIO = "mog8"
-
-
-def add_output_options(parser, what):
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"directory for {what} (created if missing)")
-    parser.add_argument("--format", metavar="FMT[,FMT]", default="png,pdf",
-                        help="image formats, comma-separated: png, pdf (default: png,pdf)")
-
-
-def output_dir_and_formats(args):
-    """``(out_dir, formats)`` from ``--out``/``--format``; :class:`UsageError` naming the
-    option if ``--out`` exists and is not a directory or a format is unknown."""
-    from figures.saving import FORMATS
-    out = args.out
-    if out is None:
-        raise UsageError("--out: required (the directory to write the images to)")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out {out}: exists and is not a directory")
-    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise UsageError(f"--format: unknown format {', '.join(bad) or '(none)'} "
-                         f"(known: {', '.join(FORMATS)})")
-    return out, formats
 
 
 def register(subparsers):
@@ -50,7 +24,6 @@ def register(subparsers):
 
 
 def run(args):
-    from ..io import atomic_path
     from ..options import scenario_from_args
 
     out, formats = output_dir_and_formats(args)
@@ -64,7 +37,7 @@ def run(args):
     if np.ndim(sc.mass) not in (1, 2):
         raise UsageError(f"{opt}: a {np.ndim(sc.mass)}-D grid cannot be drawn (1-D or 2-D only)")
     try:
-        paths = demo_figure(sc, out, formats, atomic=atomic_path)
+        paths = demo_figure(sc, out, formats)
     except RuntimeError as exc:  # the T9 solver found no fixed point
         raise UsageError(f"--lam/--K: no limit for K={sc.K:g}, lam={sc.lam:g}: {exc}") from None
     except ValueError as exc:  # a rule whose limit is not solved (finite K: T12/T13 need inf)

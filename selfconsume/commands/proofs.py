@@ -66,13 +66,13 @@ def format_table(results, detail=False):
 
 
 def run(args):
-    import json
-
     import proofs_check
+
+    from ..io import to_json
     ids = _ids(args.only, proofs_check.REGISTRY)
     results = proofs_check.run_all(ids)
     if args.json:
-        text = json.dumps([v.as_dict() for v in results], indent=1)
+        text = to_json([v.as_dict() for v in results], indent=1)
     else:
         text = format_table(results, detail=args.detail)
     sys.stdout.write(text + "\n")

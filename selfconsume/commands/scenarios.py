@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 
 
 def register(subparsers):
@@ -18,34 +16,27 @@ def register(subparsers):
 
 
 def _number(v):
-    return "inf" if math.isinf(v) else (int(v) if float(v).is_integer() else v)
-
-
-def _jsonable(v):
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(u) for u in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    return v
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def scenario_table():
-    """``[{name, description, K, lam, steps, grid, parameters}, ...]`` with the defaults."""
+    """``[{name, description, K, lam, steps, grid, parameters}, ...]`` with the defaults
+    (infinite K and lam as ``math.inf``)."""
     from numerics.scenarios import get_scenario, list_scenarios, scenario_parameters
     rows = []
     for name, description in list_scenarios():
         sc = get_scenario(name)
         rows.append(dict(name=name, description=description, K=_number(sc.K),
                          lam=_number(sc.lam), steps=sc.steps, grid=list(sc.mass.shape),
-                         parameters={k: _jsonable(v)
-                                     for k, v in scenario_parameters(name).items()}))
+                         parameters=scenario_parameters(name)))
     return rows
 
 
 def run(args):
+    from ..io import to_json
     rows = scenario_table()
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(to_json(rows, indent=1))
         return 0
     width = max(len(r["name"]) for r in rows)
     for r in rows:

@@ -24,11 +24,10 @@ when some ``|z|`` exceeds 5.
 
 from __future__ import annotations
 
-import json
 import math
 
 from ..errors import UsageError
-from ..options import add_scenario_options, scenario_from_args
+from ..options import add_scenario_options, parse_int, scenario_from_args
 
 Z_LIMIT = 5.0
 
@@ -50,30 +49,17 @@ def register(subparsers):
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto",
                         help="array backend (default auto: cupy if a GPU is usable)")
     parser.add_argument("--json", action="store_true",
-                        help="print the table as JSON (lam = inf as null)")
+                        help="print the table as JSON (infinite values as \"inf\")")
     parser.set_defaults(run=run)
     return parser
-
-
-def _int_option(text, name, minimum):
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"--{name}: not a number: {text!r}") from None
-    if not math.isfinite(value) or value != int(value):
-        raise UsageError(f"--{name}: must be an integer, got {text!r}")
-    value = int(value)
-    if value < minimum:
-        raise UsageError(f"--{name}: must be >= {minimum}, got {value}")
-    return value
 
 
 def run(args):
     from numerics.sampling import simulate, compare_with_exact
     from .. import io
 
-    samples = _int_option(args.samples, "samples", 1)
-    seed = _int_option(args.seed, "seed", 0)
+    samples = parse_int(args.samples, "--samples", 1)
+    seed = parse_int(args.seed, "--seed", 0)
     sc = scenario_from_args(args)
     if math.isinf(sc.K) or sc.K != int(sc.K):
         raise UsageError(f"--K: simulate compares an integer number of draws, got {sc.K:g}")
@@ -99,11 +85,8 @@ def run(args):
                   max_abs_z_exact=float(max((abs(r["z_exact"]) for r in rows), default=0.0)),
                   passed=cc.passed)
     if args.json:
-        finite = [{k: (v if math.isfinite(v) else None) for k, v in r.items()} for r in rows]
-        print(json.dumps(dict(header, generations=finite,
-                              lam=None if math.isinf(sim.lam) else sim.lam,
-                              effective_lam=(None if math.isinf(sim.effective_lam)
-                                             else sim.effective_lam))))
+        from ..io import to_json
+        print(to_json(dict(header, generations=rows)))
     else:
         _print_table(header, rows)
     return 0 if cc.passed else 1
@@ -143,9 +126,7 @@ def _run_gaussian(args, sc, sim, samples, seed):
                  conditional=float(cc.conditional[t, j]),
                  z_conditional=float(cc.z_conditional[t, j]))
             for t in range(sim.steps) for j, name in enumerate(cc.names)]
-    header = dict(scenario=sc.name, K=sim.K, lam=None if math.isinf(sim.lam) else sim.lam,
-                  effective_lam=(None if math.isinf(sim.effective_lam)
-                                 else sim.effective_lam),
+    header = dict(scenario=sc.name, K=sim.K, lam=sim.lam, effective_lam=sim.effective_lam,
                   steps=sim.steps, samples=samples, real_samples=sim.real_samples,
                   model=sim.model, seed=seed, backend=sim.backend, z_limit=Z_LIMIT,
                   compared_with="exact parametric dynamics (plug-in Gaussian, section 5)",
@@ -153,9 +134,10 @@ def _run_gaussian(args, sc, sim, samples, seed):
                   max_abs_z_conditional=float(np.max(np.abs(cc.z_conditional), initial=0.0)),
                   mle_gap_se=cc.mle_gap, passed=cc.passed)
     if args.json:
-        print(json.dumps(dict(header, generations=rows)))
+        from ..io import to_json
+        print(to_json(dict(header, generations=rows)))
     else:
-        lam = "inf" if header["lam"] is None else f"{header['lam']:g}"
+        lam = "inf" if math.isinf(header["lam"]) else f"{header['lam']:g}"
         print(f"simulate {sc.name}: K={sim.K} lam={lam} steps={sim.steps} samples={samples} "
               f"real={sim.real_samples} model=gaussian seed={seed}: held against the exact "
               f"parametric dynamics (section 5)")

@@ -13,7 +13,6 @@ its error of 1) or none was found; 2 bad usage.
 
 from __future__ import annotations
 
-import json
 import math
 
 from ..errors import UsageError
@@ -55,7 +54,8 @@ def run(args):
     st = stability(Gaussian(tuple(sc.axes)), sc.reward, sc.K, sc.lam, data)
     out = dict(st.as_dict(), scenario=sc.name)
     if args.json:
-        print(json.dumps(out))
+        from ..io import to_json
+        print(to_json(out))
     else:
         K = "inf" if math.isinf(sc.K) else f"{sc.K:g}"
         print(f"stability {sc.name}: family={args.family} K={K} lam={sc.lam:g}")

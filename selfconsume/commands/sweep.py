@@ -18,7 +18,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from ..options import add_scenario_options
+from ..options import add_scenario_options, parse_int
 
 
 def register(subparsers):
@@ -45,7 +45,7 @@ def register(subparsers):
                         help="a running dask.distributed scheduler (default: local Dask)")
     parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="how long to try reaching --scheduler (default 30)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", metavar="N", default="1",
                         help="local Dask: worker processes (default 1)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="recompute the points that failed in --out")
@@ -127,12 +127,11 @@ def run(args):
         return 0
     if args.out is None:
         raise UsageError("--out: required (the netCDF file to write)")
-    if args.workers < 1:
-        raise UsageError(f"--workers: must be >= 1, got {args.workers}")
+    workers = parse_int(args.workers, "--workers", 1)
     spec = _spec(args)
     label = f"sweep {spec.measure} on {spec.scenario or spec.config}"
     try:
-        ds = sweep(spec, out=args.out, scheduler=args.scheduler, workers=args.workers,
+        ds = sweep(spec, out=args.out, scheduler=args.scheduler, workers=workers,
                    progress=Progress(label, unit="point"), retry_failed=args.retry_failed,
                    connect_timeout=args.connect_timeout)
     except KeyboardInterrupt:
