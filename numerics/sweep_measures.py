@@ -105,7 +105,10 @@ def grid_limit(sc):
     from . import limit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return limit(sc.mass, sc.reward, sc.K, sc.lam, data=sc.data)
+        lim = limit(sc.mass, sc.reward, sc.K, sc.lam, data=sc.data)
+    if not lim.converged:   # recorded as a failed point, never as a number
+        raise ArithmeticError(f"limit did not converge: {lim.detail}")
+    return lim
 
 
 @register_measure("condensate", ("condensate", "top_mass", "continuous_law"),
@@ -155,3 +158,18 @@ def _distance_to_data(sc):
     p = np.ravel(lim.mass) / lim.mass.sum()
     d = np.ravel(_data(sc)).astype(float)
     return {"tv": 0.5 * float(np.abs(p - d / d.sum()).sum())}
+
+
+@register_measure("spectral_radius", ("spectral_radius", "radius_error", "uncurated_radius",
+                                      "stable"),
+                  "parametric (Gaussian) retraining: spectral radius of DG at the fixed point "
+                  "(S3) beside lam/(1+lam) (S1); stable 1/0, NaN undecided; fails where no "
+                  "fixed point exists")
+def _spectral_radius(sc):
+    from .parametric import Gaussian, stability
+    res = stability(Gaussian(sc.axes), sc.reward, sc.K, sc.lam, _data(sc))
+    if not res.exists:
+        raise ArithmeticError(f"no parametric fixed point: {res.reason}")
+    return {"spectral_radius": res.spectral_radius, "radius_error": res.radius_error,
+            "uncurated_radius": res.uncurated_radius,
+            "stable": math.nan if res.stable is None else float(res.stable)}

@@ -196,3 +196,17 @@ def test_invalid_point_is_a_failed_point_not_a_crash(tmp_path, capsys):
     assert list(ds["state"].values) == [FAILED, DONE]
     assert "lam" in ds["error"].values[0]
     assert ds["condensate"].values[1] == pytest.approx(kingman_condensate(3.0, 3.0), abs=1e-8)
+
+
+def test_spectral_radius_measure_is_s1_without_curation():
+    """K = 1 (no curation): the Gaussian family's retraining map has spectral radius exactly
+    lam/(1+lam) (S1, a closed form), at every swept lam."""
+    lams = [0.25, 1.0, 4.0]
+    spec = SweepSpec("spectral_radius", {"lam": lams}, scenario="gauss1d",
+                     fixed={"K": 1.0, "grid": 81})
+    ds = sweep(spec)
+    assert (ds["state"].values == DONE).all()
+    expected = np.array(lams) / (1.0 + np.array(lams))
+    np.testing.assert_allclose(ds["spectral_radius"].values, expected, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(ds["uncurated_radius"].values, expected)
+    assert (ds["stable"].values == 1.0).all()
