@@ -205,3 +205,14 @@ def test_builtin_histogram_through_the_protocol_and_bad_models():
         simulate(MASS, top_k(REWARD, 3, 2), 3, 1, 10)
     with pytest.raises(ValueError, match="integer number K"):
         simulate(MASS, bradley_terry(REWARD, math.inf), steps=1, samples=10)
+
+
+def test_cluster_robust_z_is_calibrated_over_seeds():
+    # keep 3 of 4: the kept samples of an event are dependent; over 40 seeds the z-scores
+    # of one generation have mean ~ 0 and sd ~ 1 (sd of the sd estimate ~ 0.11)
+    rule = plackett_luce(REWARD, 4, 3)
+    z = np.array([compare_with_exact(simulate(MASS, rule, steps=1, samples=10_000, seed=s,
+                                              statistic=STAT)).z_conditional[0]
+                  for s in range(40)])
+    assert abs(z.mean()) < 5 / math.sqrt(40)
+    assert 0.55 < z.std(ddof=1) < 1.5
