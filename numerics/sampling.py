@@ -43,7 +43,8 @@ from .validation import (ValidationError, ValidationTypeError, as_mass, as_rewar
                          check_lam, check_data, check_steps)
 
 __all__ = ["simulate", "Simulation", "compare_with_exact", "CrossCheck", "MODELS",
-           "gumbel_max_winners", "fit_histogram", "fit_gaussian", "fit_kde"]
+           "gumbel_max_winners", "fit_histogram", "fit_gaussian", "fit_kde", "select_kept",
+           "rule_at", "GridHistogramModel", "cell_edges", "bin_points", "jitter_cells"]
 
 #: accepted values of ``simulate(model=...)``
 MODELS = ("histogram", "gaussian", "kde")
@@ -70,7 +71,14 @@ class Simulation:
       step the histogram model reproduces in expectation;
     - ``bandwidths``: KDE bandwidths per generation and axis (coordinate units), else None;
     - ``info``: for the gaussian model, ``"mean"`` and ``"cov"`` (the fitted parameters of
-      ``q_1..q_steps``, after the eigenvalue floor of :func:`fit_gaussian`).
+      ``q_1..q_steps``, after the eigenvalue floor of :func:`fit_gaussian`); for a model
+      object, ``"masses_estimated"`` (True when it has no ``grid_masses``: ``masses`` are then
+      histograms of fresh samples, and the conditional z-test carries their noise too);
+    - ``rule``, ``statistics``: for a run with a curation rule or a model object (see
+      :func:`simulate`): the rule, and per generation the grid statistic ``f_t`` (default the
+      rule's first user type's reward at step ``t``, ``-inf`` read as 0) whose mean over the
+      kept samples is ``sample_mean_reward[t]`` (``sample_se``: cluster-robust, clusters = the
+      curation events); ``reward`` is then ``f_0`` and ``expected_reward[t] = E_{q_t}[f_t]``.
     """
 
     masses: list
@@ -90,6 +98,11 @@ class Simulation:
     data: np.ndarray | None
     bandwidths: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    #: the curation rule sampled (``None``: Bradley-Terry with ``reward`` and ``K``)
+    rule: object | None = None
+    #: the statistic whose curated mean is tested, per generation (rule runs; rewards may
+    #: change with ``t``): ``sample_mean_reward[t]`` is its mean over the kept samples
+    statistics: list | None = None
 
 
 # ---------------------------------------------------------------- curation by Gumbel-max
@@ -294,9 +307,9 @@ def _check_bandwidth(bandwidth, ndim):
 
 # ---------------------------------------------------------------- the loop
 
-def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
+def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=None, seed=0,
              model="histogram", backend="auto", progress=None, *, coords=None,
-             bandwidth=None):
+             bandwidth=None, reward_fn=None, statistic=None):
     r"""Run the sample-based retraining loop for ``steps`` generations (THEORY.md sec. 6).
 
     Parameters
@@ -327,6 +340,31 @@ def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
         grid coordinates per axis (gaussian and kde models); default the cell indices.
     bandwidth : float or sequence, optional
         KDE bandwidth per axis (coordinate units); default Scott's rule.
+    reward_fn : callable ``x -> r(x)``, optional
+        with a model object: the reward at continuous points ``x`` (shape ``(n, d)``) of the
+        single user type; default the grid reward of the cell holding ``x`` (piecewise
+        constant), which makes the binned loop exactly the grid dynamics (so that
+        :func:`compare_with_exact` is exact); a smooth ``reward_fn`` makes the binned
+        comparison approximate (``O(cell width)``).
+    statistic : array_like, optional
+        rule runs: the grid function whose curated mean is tested (default the first user
+        type's reward at each step).
+
+    ``reward`` may be a curation rule of :mod:`numerics.curators` (``K`` left out:
+    ``simulate(mass, rule, steps=..., samples=...)``): Plackett-Luce keep-k (Gumbel-top-k),
+    hard top-k (ties uniformly at random), filtering, mixtures of user types, rewards that
+    change with ``t``.  ``samples`` counts the KEPT samples (keep-k: ``ceil(n / k)`` events,
+    a uniformly random subset of the last one's; filtering: draws until ``n`` are kept;
+    mixtures: each kept sample's user type is drawn with ``pi_u``).  See the section
+    "every curation rule" of this module.
+
+    ``model`` may be an object with ``fit(samples, weights=None)`` (samples: shape
+    ``(n, d)``) and ``sample(n, rng) -> (n, d)``, optionally ``grid_masses(edges)`` (its mass
+    per grid cell; cell edges at the midpoints of ``coords``): the object as given is
+    ``q_0``; candidates are its continuous samples, binned on the grid for the reward (see
+    ``reward_fn``) and the statistics; real samples are data cells with a uniform point
+    inside; it is refitted to the pooled points each generation.  :class:`GridHistogramModel`
+    is the histogram model in this form.  Rules and model objects run on the numpy backend.
 
     Returns
     -------
@@ -342,9 +380,16 @@ def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
     and :class:`numerics.sampling_backends.ArrayBackend` draw cells by inverse CDF instead
     (``rng.random``).  Same seed, backend and inputs -> the same result, bit for bit.
     """
+    from .curators import Rule, bradley_terry
+    if steps is None or samples is None:
+        raise ValidationTypeError("simulate needs steps and samples")
     m = as_mass(mass)
-    r = as_reward(reward, m.shape)
-    K = _check_K_integer(K)
+    rule = reward if isinstance(reward, Rule) else None
+    if rule is not None and K is not None:
+        raise ValidationTypeError("K is given by the curation rule: pass K=None with a rule")
+    if rule is None:
+        r = as_reward(reward, m.shape)
+        K = _check_K_integer(K)
     steps = check_steps(steps)
     samples = _check_positive_int(samples, "samples")
     lam = check_lam(lam)
@@ -354,12 +399,22 @@ def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
     m = m / m.sum()
     d = check_data(data, lam, m.shape, default=m)
     seed = _check_seed(seed)
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValidationError(f"model must be one of {MODELS}, got {model!r}")
-    coords = _check_coords(coords, m.shape, model)
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValidationError(f"model must be one of {MODELS}, got {model!r}")
+    else:
+        _check_model_object(model)
+    coords = _check_coords(coords, m.shape, model if isinstance(model, str) else "object")
     h_fixed = _check_bandwidth(bandwidth, m.ndim)
     be = get_backend(backend, seed)
     xp = be.xp
+    if rule is not None or not isinstance(model, str) or reward_fn is not None:
+        if rule is None:
+            rule = bradley_terry(r, K)
+        return _simulate_general(m, rule, steps, samples, lam, d, seed, model, be, progress,
+                                 coords, h_fixed, reward_fn, statistic)
+    if statistic is not None:
+        raise ValidationError("statistic is for rule runs (the (reward, K) run tests the reward)")
 
     n_real = 0 if d is None else int(round(samples / lam))
     eff_lam = math.inf if n_real == 0 else samples / n_real
@@ -404,6 +459,355 @@ def simulate(mass, reward, K, steps, samples, lam=math.inf, data=None, seed=0,
 
     return Simulation(masses, exp_r, mean_r, se_r, K, lam, eff_lam, samples, n_real, steps,
                       seed, model, be.name, r, None if d is None else d / d.sum(), bws, info)
+
+
+# ---------------------------------------------------------------- every curation rule (L1-L6)
+#
+# A rule of numerics.curators is sampled event by event.  A curation EVENT of a user type:
+#
+# - bradley_terry(r, K): K fresh draws, the Gumbel-max winner is kept (1 sample per event);
+# - plackett_luce(r, K, keep): K fresh draws, the ``keep`` smallest of the exponential clocks
+#   ``E_k e^{-r_k}`` (E_k ~ Exp(1)) are kept, i.e. the ``keep`` largest ``r_k - log E_k``
+#   (Gumbel-top-k): ``keep`` samples per event, drawn without replacement;
+# - top_k(r, K, keep): K fresh draws, the ``keep`` highest rewards are kept, ties broken
+#   uniformly at random (a uniformly random column order, then a stable sort);
+# - filtering(a): one fresh draw, kept with probability a(x) (U < a): 0 or 1 sample per event.
+#
+# ``samples = n`` counts KEPT samples (what enters the training set).  For a keep-k type,
+# ceil(n_u / keep) events are run and, in the last one, a uniformly random subset of its kept
+# samples is used (each kept sample of an event has the marginal law C_u(q): the subset does
+# not change it).  For filtering, draws continue until n are kept (the first n kept draws).
+# mixture([(pi_u, rule_u)]): C = sum_u pi_u C_u is a mixture PER KEPT SAMPLE, so each kept
+# sample's type is drawn with probabilities pi_u (n_u ~ Multinomial(n, pi)) and type u's
+# events produce its n_u samples; when every type keeps one sample per event (Bradley-Terry,
+# filtering, keep = 1) this is exactly "the user type is drawn per curation event".
+# The samples of one keep-k event are dependent: the standard error of a mean over the kept
+# samples is the cluster-robust one, clusters = events (see _cluster_se).
+
+def _rule_kind(rule):
+    from .curators import BradleyTerry, PlackettLuce, TopK, Filtering
+    if isinstance(rule, Filtering):
+        return "filter", 1
+    if isinstance(rule, (BradleyTerry, PlackettLuce, TopK)):
+        K = rule.K
+        if math.isinf(K) or K != int(K):
+            raise ValidationError(f"simulate draws an integer number K of samples per curation "
+                             f"event; {rule!r} has K = {K:g}")
+        keep = getattr(rule, "keep", 1)
+        if isinstance(rule, BradleyTerry) or keep == 1 and isinstance(rule, PlackettLuce):
+            return "bt", 1
+        return ("pl" if isinstance(rule, PlackettLuce) else "topk"), int(keep)
+    raise ValidationTypeError(f"simulate cannot sample the curation rule {rule!r}")
+
+
+def rule_at(rule, t, shape):
+    """``rule`` with every user type's reward frozen at its value for the step ``t``
+    (an array rule that :func:`numerics.curate` applies exactly)."""
+    from .curators import (BradleyTerry, PlackettLuce, TopK, Filtering, Mixture,
+                           bradley_terry, plackett_luce, top_k, filtering, mixture)
+    parts = []
+    for w, r in rule.components():
+        arr = r.reward_spec.at(t, shape)
+        if isinstance(r, Filtering):
+            nr = filtering(np.exp(arr))
+        elif isinstance(r, PlackettLuce):
+            nr = plackett_luce(arr, r.K, r.keep)
+        elif isinstance(r, TopK):
+            nr = top_k(arr, r.K, r.keep)
+        elif isinstance(r, BradleyTerry):
+            nr = bradley_terry(arr, r.K)
+        else:
+            raise ValidationTypeError(f"simulate cannot sample the curation rule {r!r}")
+        parts.append((w, nr))
+    if isinstance(rule, Mixture):
+        return mixture(parts)
+    return parts[0][1]
+
+
+def select_kept(xp, rng, values, kind, keep):
+    r"""Column indices (shape ``(c, keep)``) kept from each row of ``values`` (the rewards of
+    the ``K`` draws of ``c`` events, shape ``(c, K)``).
+
+    ``"bt"``: Gumbel-max (one per row); ``"pl"``: Gumbel-top-``keep``, the ``keep`` largest
+    ``r_k + G_k`` = the ``keep`` first rings of exponential clocks of rates ``e^{r_k}``
+    (Plackett-Luce without replacement, L4); ``"topk"``: the ``keep`` largest ``r_k``, ties
+    in a uniformly random order (L5)."""
+    c, K = values.shape
+    if kind == "bt" or keep == 1 and kind == "pl":
+        score = values - xp.log(rng.standard_exponential((c, K)))
+        return xp.argmax(score, axis=1)[:, None]
+    if kind == "pl":
+        score = values - xp.log(rng.standard_exponential((c, K)))
+        if keep >= K:
+            return xp.broadcast_to(xp.arange(K)[None, :], (c, K))
+        return xp.argpartition(-score, keep - 1, axis=1)[:, :keep]
+    if kind == "topk":
+        perm = xp.argsort(rng.random((c, K)), axis=1)       # uniformly random column order
+        v = xp.take_along_axis(values, perm, axis=1)
+        order = xp.argsort(-v, axis=1, kind="stable")[:, :keep]
+        return xp.take_along_axis(perm, order, axis=1)
+    raise ValueError(f"unknown selection {kind!r}")
+
+
+def _cluster_se(stat, event, n):
+    """Mean of ``stat`` over the ``n`` kept samples and its cluster-robust standard error
+    (clusters = curation events ``event``): ``se^2 = G/(G-1) sum_g (S_g - n_g mean)^2 / n^2``
+    with ``G`` events, ``S_g``, ``n_g`` the sum and count of event ``g``.  With one sample per
+    event it is ``sd / sqrt(n)`` (``ddof = 1``)."""
+    mu = float(stat.sum()) / n
+    _, inv = np.unique(event, return_inverse=True)
+    G = int(inv.max()) + 1 if inv.size else 0
+    S = np.bincount(inv, weights=stat, minlength=G)
+    cnt = np.bincount(inv, minlength=G)
+    if G < 2:
+        return mu, 0.0
+    var = G / (G - 1.0) * float(((S - cnt * mu) ** 2).sum()) / (n * n)
+    return mu, math.sqrt(max(var, 0.0))
+
+
+# ---------------------------------------------------------------- continuous samples (model protocol)
+
+def cell_edges(coords):
+    """Cell edges per axis: midpoints between the (increasing) coordinates, the outer cells
+    as wide as their neighbour gap (``np.gradient``)."""
+    out = []
+    for c in coords:
+        c = np.asarray(c, dtype=np.float64)
+        if c.size > 1 and not np.all(np.diff(c) > 0):
+            raise ValidationError("a model object needs increasing coords (cell edges are the "
+                             "midpoints)")
+        w = _cell_widths(c)
+        mid = 0.5 * (c[1:] + c[:-1])
+        out.append(np.concatenate([[c[0] - 0.5 * w[0]], mid, [c[-1] + 0.5 * w[-1]]]))
+    return tuple(out)
+
+
+def bin_points(points, edges):
+    """Flat grid-cell index of each point (rows of ``points``, shape ``(n, d)``); points
+    outside the grid fall in the nearest boundary cell."""
+    points = np.asarray(points, dtype=np.float64)
+    idx = []
+    for i, e in enumerate(edges):
+        j = np.searchsorted(e, points[:, i], side="right") - 1
+        idx.append(np.clip(j, 0, e.size - 2))
+    return np.ravel_multi_index(tuple(idx), tuple(e.size - 1 for e in edges))
+
+
+def jitter_cells(rng, cells, edges):
+    """Points uniform inside the given flat cells, shape ``(n, d)``."""
+    shape = tuple(e.size - 1 for e in edges)
+    idx = np.unravel_index(np.asarray(cells), shape)
+    u = rng.random((len(cells), len(edges)))
+    cols = [e[j] + u[:, i] * (e[j + 1] - e[j]) for i, (e, j) in enumerate(zip(edges, idx))]
+    return np.stack(cols, axis=1)
+
+
+class GridHistogramModel:
+    """The histogram model through the model protocol (continuous samples): ``sample`` draws a
+    cell from the masses and a uniform point inside it; ``fit`` bins the samples on the grid
+    (the histogram MLE of the binned points); ``grid_masses`` returns the masses.  Its
+    dynamics, binned, are those of ``model="histogram"``."""
+
+    def __init__(self, mass, coords=None):
+        m = np.asarray(mass, dtype=np.float64)
+        self.shape = m.shape
+        self.masses = m / m.sum()
+        self.edges = cell_edges(_check_coords(coords, m.shape, "histogram"))
+
+    def fit(self, samples, weights=None):
+        cells = bin_points(samples, self.edges)
+        counts = np.bincount(cells, weights=weights, minlength=self.masses.size)
+        self.masses = (counts / counts.sum()).reshape(self.shape)
+        return self
+
+    def sample(self, n, rng):
+        cells = rng.choice(self.masses.size, size=n, p=self.masses.ravel())
+        return jitter_cells(rng, cells, self.edges)
+
+    def grid_masses(self, edges):
+        return self.masses
+
+
+def _check_model_object(model):
+    for name in ("fit", "sample"):
+        if not callable(getattr(model, name, None)):
+            raise ValidationTypeError(f"model must be one of {MODELS} or an object with fit(samples, "
+                            f"weights=None) and sample(n, rng); {type(model).__name__} has no "
+                            f"{name}()")
+    return model
+
+
+def _model_masses(model, edges, shape, rng, probe):
+    """``(masses on the grid, estimated?)``: ``model.grid_masses(edges)`` when the model has it
+    (exact), else the histogram of ``probe`` fresh samples (an estimate)."""
+    gm = getattr(model, "grid_masses", None)
+    if callable(gm):
+        m = np.asarray(gm(edges), dtype=np.float64).reshape(shape)
+        return m / m.sum(), False
+    pts = np.asarray(model.sample(probe, rng), dtype=np.float64).reshape(probe, len(shape))
+    c = np.bincount(bin_points(pts, edges), minlength=int(np.prod(shape)))
+    return (c / c.sum()).reshape(shape), True
+
+
+def _curate_rule_generation(rng, draw, parts, values, n, value_fn=None):
+    """One generation of ``n`` kept samples under the frozen rule ``parts`` (``[(pi_u,
+    rule_u)]``, ``values[u]``: type ``u``'s flat grid reward, ``log a`` for a filter).
+    ``draw(c) -> (cells, points or None)``.  ``value_fn(points)``: the reward of type 0 at
+    continuous points (replaces its grid reward).  Returns ``(cells, points or None, event)``,
+    ``event``: the curation event of each kept sample."""
+    pis = np.array([w for w, _ in parts], dtype=np.float64)
+    n_u = rng.multinomial(n, pis / pis.sum()) if len(parts) > 1 else [n]
+    cells_out, pts_out, ev_out = [], [], []
+    ev0 = 0
+    for u, ((_, r), nu) in enumerate(zip(parts, n_u)):
+        nu = int(nu)
+        if nu == 0:
+            continue
+        kind, keep = _rule_kind(r)
+        val = values[u]
+
+        def value_at(cells, pts):
+            if u == 0 and value_fn is not None and pts is not None:
+                return np.asarray(value_fn(pts), dtype=np.float64).reshape(len(cells))
+            return val[cells]
+
+        if kind == "filter":
+            got, drawn, acc = 0, 0, 0
+            while got < nu:
+                rate = acc / drawn if drawn else 1.0
+                c = int(min(CHUNK_DRAWS, max(1024, (nu - got) / max(rate, 1e-3) * 1.2 + 16)))
+                cells, pts = draw(c)
+                a = np.exp(value_at(cells, pts))
+                ok = np.nonzero(rng.random(c) < a)[0]
+                drawn += c
+                acc += ok.size
+                ok = ok[:nu - got]
+                cells_out.append(cells[ok])
+                if pts is not None:
+                    pts_out.append(pts[ok])
+                ev_out.append(ev0 + np.arange(ok.size))
+                ev0 += ok.size
+                got += ok.size
+                if got == 0 and drawn >= 100 * CHUNK_DRAWS:
+                    raise ValidationError("filtering: no draw accepted in 1e8 draws (accept ~ 0 on "
+                                     "the model's support)")
+            continue
+        K = int(r.K)
+        events = -(-nu // keep)
+        remaining = nu
+        for c in _chunks(events, max(1, CHUNK_DRAWS // K)):
+            cells, pts = draw(c * K)
+            vals = value_at(cells, pts).reshape(c, K)
+            sel = select_kept(np, rng, vals, kind, keep)                 # (c, keep)
+            k = sel.shape[1]
+            flat = (np.arange(c)[:, None] * K + sel).ravel()
+            ev = np.repeat(ev0 + np.arange(c), k)
+            mask = np.ones(flat.size, dtype=bool)
+            surplus = c * k - remaining
+            if surplus > 0:  # the last event: a uniformly random subset of its kept samples
+                drop = rng.permutation(k)[:surplus]
+                mask[flat.size - k + drop] = False
+            flat = flat[mask]
+            cells_out.append(cells[flat])
+            if pts is not None:
+                pts_out.append(pts[flat])
+            ev_out.append(ev[mask])
+            ev0 += c
+            remaining -= flat.size
+    cells = np.concatenate(cells_out)
+    pts = np.concatenate(pts_out) if pts_out else None
+    return cells, pts, np.concatenate(ev_out)
+
+
+def _finite_statistic(a):
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, 0.0)
+
+
+def _simulate_general(m, rule, steps, samples, lam, d, seed, model, be, progress, coords,
+                      h_fixed, reward_fn, statistic):
+    """The loop for a curation rule and/or a model object (see :func:`simulate`)."""
+    from .curators import Mixture
+    if be.xp is not np:
+        raise ValidationError("curation rules other than (reward, K) and model objects run on the "
+                         "numpy backend only")
+    rng = be.rng
+    shape, size = m.shape, m.size
+    obj = None if isinstance(model, str) else model
+    if reward_fn is not None:
+        if obj is None:
+            raise ValidationError("reward_fn needs a model object (continuous samples); the grid "
+                             "models use the grid reward")
+        if isinstance(rule, Mixture) or not callable(reward_fn):
+            raise ValidationError("reward_fn must be a callable and the rule a single user type")
+    for _, r in rule.components():
+        _rule_kind(r)
+    edges = cell_edges(coords) if obj is not None else None
+    n_real = 0 if d is None else int(round(samples / lam))
+    eff_lam = math.inf if n_real == 0 else samples / n_real
+    data_law = None if not n_real else be.set_law(d.ravel() / d.sum())
+
+    def stat_at(t):
+        if statistic is not None:
+            return _finite_statistic(statistic).reshape(shape)
+        return _finite_statistic(rule.primary.reward_spec.at(t, shape))
+
+    info = {}
+    if obj is not None:
+        q_mass, est = _model_masses(obj, edges, shape, rng, samples)
+        info["masses_estimated"] = est
+    else:
+        q_mass = m
+    masses = [q_mass.copy()]
+    stats = [stat_at(t) for t in range(max(steps, 1))]
+    exp_r = np.empty(steps + 1)
+    mean_r, se_r = np.empty(steps), np.empty(steps)
+    bws = np.empty((steps, m.ndim)) if model == "kde" else None
+    if model == "gaussian":
+        info.update(mean=np.empty((steps, m.ndim)), cov=np.empty((steps, m.ndim, m.ndim)))
+    exp_r[0] = float(np.dot(q_mass.ravel(), stats[0].ravel()))
+    for t in range(steps):
+        frozen = rule_at(rule, t, shape)
+        parts = frozen.components()
+        values = [np.asarray(r.reward_spec.at(0, shape), dtype=np.float64).ravel()
+                  for _, r in parts]
+        if obj is None:
+            law = be.set_law(q_mass.ravel() / q_mass.sum())
+
+            def draw(c, law=law):
+                return np.asarray(be.draw_cells(law, c)), None
+        else:
+            def draw(c):
+                pts = np.asarray(obj.sample(c, rng), dtype=np.float64).reshape(c, len(shape))
+                return bin_points(pts, edges), pts
+        cells, pts, ev = _curate_rule_generation(rng, draw, parts, values, samples, reward_fn)
+        mean_r[t], se_r[t] = _cluster_se(stats[t].ravel()[cells], ev, samples)
+        if obj is None:
+            counts = np.bincount(cells, minlength=size).astype(np.float64)
+            if n_real:
+                counts = counts + _real_counts(be, data_law, n_real, size)
+            if model == "histogram":
+                qn = fit_histogram(np, counts, shape)
+            elif model == "gaussian":
+                qn, info["mean"][t], info["cov"][t] = fit_gaussian(np, counts, shape, coords)
+            else:
+                qn, bws[t] = fit_kde(be, counts, shape, coords, h_fixed)
+            q_mass = np.asarray(qn, dtype=np.float64).reshape(shape)
+        else:
+            if n_real:
+                real = np.asarray(be.draw_cells(data_law, n_real))
+                pts = np.concatenate([pts, jitter_cells(rng, real, edges)])
+            obj.fit(pts)
+            q_mass, est = _model_masses(obj, edges, shape, rng, samples)
+            info["masses_estimated"] = info["masses_estimated"] or est
+        masses.append(q_mass.copy())
+        exp_r[t + 1] = float(np.dot(q_mass.ravel(), stats[min(t + 1, steps - 1)].ravel()))
+        if progress is not None:
+            progress(t + 1, steps)
+    name = model if obj is None else type(obj).__name__
+    return Simulation(masses, exp_r, mean_r, se_r, rule.K, lam, eff_lam, samples, n_real, steps,
+                      seed, name, be.name, stats[0], None if d is None else d / d.sum(), bws,
+                      info, rule=rule, statistics=stats[:steps])
 
 
 # ---------------------------------------------------------------- comparison with the engine
@@ -466,6 +870,8 @@ def compare_with_exact(sim, z_limit=5.0, *, method="auto"):
     if not isinstance(sim, Simulation):
         raise ValidationTypeError(f"sim must be a Simulation (from simulate), got "
                                   f"{type(sim).__name__}")
+    if sim.rule is not None:
+        return _compare_rule(sim, z_limit, method)
     r = sim.reward
     lam = sim.effective_lam
     traj = evolve(sim.masses[0], r, sim.K, sim.steps, lam, sim.data, method=method)
@@ -479,6 +885,40 @@ def compare_with_exact(sim, z_limit=5.0, *, method="auto"):
                                   r.ravel())) for t in range(sim.steps)])
     tv = np.array([0.5 * float(np.abs(sim.masses[t] - traj.masses[t]).sum())
                    for t in range(sim.steps + 1)])
+    z_c = _z(sim.sample_mean_reward - cond, sim.sample_se)
+    z_e = _z(sim.sample_mean_reward - exact_cur, sim.sample_se)
+    passed = bool(np.all(np.abs(z_c) <= z_limit))
+    return CrossCheck(sim, er, exact_cur, cond, z_c, z_e, tv, float(z_limit), passed)
+
+
+def _compare_rule(sim, z_limit, method):
+    """:func:`compare_with_exact` for a rule run (or a model object): per generation the rule
+    frozen at step ``t`` (:func:`rule_at`), ``cond[t] = E_{C(q_t)}[f_t]`` with
+    ``numerics.curate(q_t, rule_t)``, and the exact iterates ``p_{t+1} = (p_d + lam' C(p_t)) /
+    (1 + lam')`` from the same ``curate``; ``exact_expected_reward[t] = E_{p_t}[f_t]``."""
+    from .curation import curate
+
+    shape = sim.masses[0].shape
+    lam = sim.effective_lam
+    stats = sim.statistics
+    f_end = stats[-1] if stats else sim.reward
+    p = np.asarray(sim.masses[0], dtype=np.float64)
+    p = p / p.sum()
+    er = np.empty(sim.steps + 1)
+    exact_cur, cond = np.empty(sim.steps), np.empty(sim.steps)
+    tv = np.empty(sim.steps + 1)
+    tv[0] = 0.5 * float(np.abs(sim.masses[0] - p).sum())
+    er[0] = float(np.dot(p.ravel(), (stats[0] if stats else sim.reward).ravel()))
+    for t in range(sim.steps):
+        rt = rule_at(sim.rule, t, shape)
+        f = stats[t].ravel()
+        c_p = curate(p, rt, method=method)
+        exact_cur[t] = float(np.dot(c_p.ravel(), f))
+        cond[t] = float(np.dot(curate(sim.masses[t], rt, method=method).ravel(), f))
+        p = c_p if math.isinf(lam) else (sim.data + lam * c_p) / (1.0 + lam)
+        tv[t + 1] = 0.5 * float(np.abs(sim.masses[t + 1] - p).sum())
+        er[t + 1] = float(np.dot(p.ravel(), (stats[t + 1] if t + 1 < sim.steps
+                                             else f_end).ravel()))
     z_c = _z(sim.sample_mean_reward - cond, sim.sample_se)
     z_e = _z(sim.sample_mean_reward - exact_cur, sim.sample_se)
     passed = bool(np.all(np.abs(z_c) <= z_limit))

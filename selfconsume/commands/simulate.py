@@ -66,10 +66,18 @@ def run(args):
     if sc.lam == 0:
         raise UsageError("--lam: must be > 0 for simulate (lam = 0 curates nothing)")
     coords = tuple(sc.axes) if len(sc.axes) == sc.mass.ndim else None
-    sim = simulate(sc.mass, sc.reward, int(sc.K), sc.steps, samples, lam=sc.lam, data=sc.data,
-                   seed=seed, model=args.model, backend=args.backend,
-                   progress=io.Progress(f"simulate {sc.name}"), coords=coords)
-    if args.model == "gaussian" and coords is not None:
+    progress = io.Progress(f"simulate {sc.name}")
+    if sc.rule is not None:
+        # a scenario with a curation rule (user types, keep-k, filtering): sampled rule by
+        # rule, the tested statistic is the scenario's reported reward
+        sim = simulate(sc.mass, sc.rule, steps=sc.steps, samples=samples, lam=sc.lam,
+                       data=sc.data, seed=seed, model=args.model, backend=args.backend,
+                       progress=progress, coords=coords, statistic=sc.reward)
+    else:
+        sim = simulate(sc.mass, sc.reward, int(sc.K), sc.steps, samples, lam=sc.lam,
+                       data=sc.data, seed=seed, model=args.model, backend=args.backend,
+                       progress=progress, coords=coords)
+    if args.model == "gaussian" and coords is not None and sc.rule is None:
         return _run_gaussian(args, sc, sim, samples, seed)
     cc = compare_with_exact(sim, Z_LIMIT)
     rows = [dict(t=t, exact=float(cc.exact_curated_reward[t]),
@@ -77,9 +85,11 @@ def run(args):
                  z_exact=float(cc.z_exact[t]), conditional=float(cc.conditional_reward[t]),
                  z_conditional=float(cc.z_conditional[t]), tv=float(cc.tv[t + 1]))
             for t in range(sim.steps)]
-    header = dict(scenario=sc.name, K=sim.K, lam=sim.lam, effective_lam=sim.effective_lam,
+    K = int(sim.K) if math.isfinite(sim.K) and sim.K == int(sim.K) else sim.K
+    header = dict(scenario=sc.name, K=K, lam=sim.lam, effective_lam=sim.effective_lam,
                   steps=sim.steps, samples=samples, real_samples=sim.real_samples,
                   model=sim.model, seed=seed, backend=sim.backend, z_limit=Z_LIMIT,
+                  rule=None if sc.rule is None else repr(sc.rule),
                   max_abs_z_conditional=float(max((abs(r["z_conditional"]) for r in rows),
                                                   default=0.0)),
                   max_abs_z_exact=float(max((abs(r["z_exact"]) for r in rows), default=0.0)),
@@ -99,6 +109,9 @@ def _print_table(h, rows):
     print(f"simulate {h['scenario']}: K={h['K']} lam={lam}{eff} steps={h['steps']} "
           f"samples={h['samples']} real={h['real_samples']} model={h['model']} "
           f"seed={h['seed']} backend={h['backend']}")
+    if h.get("rule"):
+        print(f"rule {h['rule']}: per kept sample a user type u ~ pi, then its rule; "
+              f"C_K below is the rule's curation C = sum_u pi_u C_u")
     print("E_C[r] = mean reward of the curated samples of generation t; exact: E_{C_K(p_t)}[r] "
           "(numerics.evolve), cond: E_{C_K(q_t)}[r] of the fitted model q_t; "
           "TV = TV(q_{t+1}, p_{t+1})")
