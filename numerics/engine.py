@@ -45,6 +45,7 @@ from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
 from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
+           "initial_resolution",
            "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
@@ -93,6 +94,17 @@ class Resolution:
 #: pair of log singularities at relative distance ``~ 2 pi / c`` from the real axis)
 REFINED = Resolution(False, DEFAULT_PANEL_WIDTH, 16, 64, panels.GRADED_DEPTH, panels.FINE_DEPTH,
                      level=1)
+
+
+def initial_resolution(K, lam):
+    """The layout a run of many steps starts on: :data:`REFINED` where the fixed point may
+    condense (real data and ``lam (K-1) >= 1``, ``K = inf`` included: THEORY.md T8, T9), whose
+    front toward the top the standard layout loses within a few dozen steps (the check of
+    every step would then restart the run, building the reward law twice); the standard one
+    otherwise.  The check runs either way."""
+    if math.isfinite(lam) and lam > 0 and lam * (K - 1.0) >= 1.0:
+        return REFINED
+    return Resolution()
 
 
 class ResolutionLost(ArithmeticError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .curators import BradleyTerry, Rule, as_rule
-from .engine import CurationEngine, resolved
+from .engine import CurationEngine, initial_resolution, resolved
 from .threads import serial_blas
 from .validation import (EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data,
                          check_steps)
@@ -303,7 +303,7 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
         return result(steps)
 
     restarts = []
-    traj, _, _ = resolved(make, run, restarts=restarts)
+    traj, _, _ = resolved(make, run, resolution=initial_resolution(K, lam), restarts=restarts)
     return traj
 
 
