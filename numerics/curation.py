@@ -58,6 +58,17 @@ def engine_for_rule(rule, reward, model, data, lam, method, resolution):
                           resolution=resolution, log_factor=rule.log_factor)
 
 
+def _log_factor_everywhere(eng, flat_r):
+    """``log H`` at every cell: the engine's value on the support, and for cells outside it
+    (``H`` is still defined through ``r(x)``) evaluated directly at their distinct rewards."""
+    log_h = eng.log_factor_at_cells()
+    outside = np.isnan(log_h)
+    if outside.any():
+        vals, inv = np.unique(flat_r[outside], return_inverse=True)
+        log_h[outside] = eng.log_factor(vals - eng.r_max)[inv]
+    return log_h
+
+
 def _rule_factor(mass, rule, method):
     m = as_mass(mass, "mass")
     if _rule_path(rule) == "joint":
@@ -66,16 +77,9 @@ def _rule_factor(mass, rule, method):
     r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape, "reward")
     flat_m, flat_r = m.ravel(), r.ravel()
 
-    def factor(eng):
-        log_h = eng.log_factor_at_cells()
-        outside = np.isnan(log_h)
-        if outside.any():
-            vals, inv = np.unique(flat_r[outside], return_inverse=True)
-            log_h[outside] = eng.log_factor(vals - eng.r_max)[inv]
-        return log_h
-
     out, _, _ = resolved(lambda res: engine_for_rule(rule, flat_r, flat_m, None, math.inf,
-                                                     method, res), factor)
+                                                     method, res),
+                         lambda eng: _log_factor_everywhere(eng, flat_r))
     with np.errstate(over="ignore"):
         res = np.exp(out)
     if not np.all(np.isfinite(res)):
@@ -144,17 +148,9 @@ def curation_factor(mass, reward, K=None, *, method="auto"):
                        else rule.reward_spec.value, rule.K)
     flat_m, flat_r = m.ravel(), r.ravel()
 
-    def factor(eng):
-        log_h = eng.log_factor_at_cells()
-        outside = np.isnan(log_h)
-        if outside.any():
-            # cells outside the support: H is still defined through r(x); evaluated directly
-            vals, inv = np.unique(flat_r[outside], return_inverse=True)
-            log_h[outside] = eng.log_factor(vals - eng.r_max)[inv]
-        return log_h
-
     out, _, _ = resolved(lambda res: CurationEngine(flat_r, flat_m, None, K, math.inf,
-                                                    method=method, resolution=res), factor)
+                                                    method=method, resolution=res),
+                         lambda eng: _log_factor_everywhere(eng, flat_r))
     with np.errstate(over="ignore"):
         res = np.exp(out)
     if not np.all(np.isfinite(res)):
