@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-xr = pytest.importorskip("xarray")
-pytest.importorskip("dask")
+import xarray as xr  # the sweep extra: installed by the test command (no silent skip)
+import dask  # noqa: F401,E402
 
 import theory  # noqa: E402,F401  (registers contraction, check)
 from numerics.scenarios import get_scenario  # noqa: E402

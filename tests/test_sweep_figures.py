@@ -4,7 +4,7 @@ T7's boundaries checked against closed forms / mpmath."""
 import numpy as np
 import pytest
 
-xr = pytest.importorskip("xarray")
+import xarray as xr  # the sweep extra: installed by the test command (no silent skip)
 
 from figures.sweep_phase import plot_sweep  # noqa: E402
 from selfconsume.cli import main  # noqa: E402

@@ -37,7 +37,7 @@ def test_check_csv_one_row_per_statement(capsys, cli):
 
 
 def test_report_to_frame():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # installed with xarray (the sweep extra)
     report = theory.check(get_scenario("gauss1d", K=3, lam=0.5, steps=4, grid=31),
                           ids=["T5", "T7"])
     df = report.to_frame()
