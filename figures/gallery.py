@@ -94,6 +94,20 @@ def _fig6c(quick):
     return plot_critical_lam(data.critical_lam_curves())
 
 
+def _fig7(quick):
+    from .stability_data import DEFAULT_KS, DEFAULT_LAMS, stability_scan
+    from .stability_plot import plot_stability
+    if quick:
+        scans = [stability_scan(get_scenario("gauss1d", grid=41), np.array([0.5, 4.0]),
+                                (2.0, math.inf)),
+                 stability_scan(get_scenario("mog8", grid=24), np.array([0.5, 4.0]),
+                                (2.0, math.inf))]
+    else:
+        scans = [stability_scan(get_scenario(n), DEFAULT_LAMS, DEFAULT_KS)
+                 for n in ("gauss1d", "mog8")]
+    return plot_stability(*scans)
+
+
 def _fig6b(quick):
     if quick:
         sc = get_scenario("gauss1d", grid=21, width=3.0)
@@ -131,6 +145,10 @@ GALLERY = (
           "T9: critical lam of condensation against b for K = 2, 3, 4, 8 and inf (T8) on the "
           "reward law b(-r)^(b-1) on [-1, 0], with THEORY.md T9's examples solved on a 300-cell "
           "grid (filled: condensed, labelled with the top-cell mass)", _fig6c),
+    Entry("stability-parametric",
+          "Finite capacity (S1-S3): spectral radius of the Gaussian retraining map's Jacobian at "
+          "its fixed point over lam for K = 2, 3, 8, inf on gauss1d and mog8, beside S1's "
+          "lam/(1+lam)", _fig7),
     Entry("phase-contraction-t7",
           "T7: measured per-step contraction factor of TV(p_t, p^lam) over (lam, K) on gauss1d, "
           "with the proved region lam (K - 1) < 1 and T7's bound kappa = lam K/(1+lam)",
