@@ -2,7 +2,8 @@
 results (THEORY.md section 8).
 
 - :mod:`figures.data` computes what each figure shows by calling ``numerics`` (and the
-  closed forms of ``theory.formulas``);
+  closed forms of ``theory.formulas``): it re-exports :mod:`figures.heatmap_data`,
+  :mod:`figures.curve_data` and :mod:`figures.phase_data`, one per plotting module;
 - :mod:`figures.heatmaps`, :mod:`figures.curves`, :mod:`figures.phase` lay those numbers out
   (plain matplotlib ``Figure`` objects: no pyplot, no backend, never a window);
 - :mod:`figures.gallery` makes the whole gallery (``selfconsume figures``), and
