@@ -141,7 +141,7 @@ def test_proofs_check_records_defined(doc):
 def test_claims_named_by_ids_defined(doc):
     from theory.claims import list_claims
     names = [c.name for c in list_claims() if re.match(r"[LPTS][0-9]", c.name)]
-    assert "T7-coupling" in names
+    assert "T7.coupling" in names
     assert missing(names, doc) == []
 
 

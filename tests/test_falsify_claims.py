@@ -185,7 +185,7 @@ WRONG = {
                  step=2)),
     "T6": ("evolve", _anti_curating_evolve,
            _inst(lam=2.0, data=_TWO["mass"].copy(), step=3)),
-    "T7-coupling": ("curate", lambda m, r, K, **kw: np.asarray(m) ** 8 / np.sum(np.asarray(m) ** 8),
+    "T7.coupling": ("curate", lambda m, r, K, **kw: np.asarray(m) ** 8 / np.sum(np.asarray(m) ** 8),
                     _inst(K=2.0, data=np.array([1.0, 1.0, 1.0]))),
     "T7": ("evolve", _data_blind_evolve,
            _inst(K=2.0, lam=0.25, data=np.array([1.0, 1.0, 6.0]), step=3)),
@@ -197,7 +197,7 @@ WRONG = {
 
 
 def test_every_builtin_theorem_checker_fails_on_a_wrong_engine(monkeypatch):
-    theorems = [c for c in list_claims() if c.source.startswith("THEORY.md")]
+    theorems = [c for c in list_claims() if c.kind == "theorem"]
     assert {c.name for c in theorems} == set(WRONG)
     for claim in theorems:
         attr, wrong, inst = WRONG[claim.name]
@@ -213,3 +213,76 @@ def test_falsify_catches_a_wrong_engine(monkeypatch):
     monkeypatch.setattr(numerics, "evolve", _anti_curating_evolve)
     res = falsify("T1", budget=100, seed=0)
     assert res.found and res.violation > get_claim("T1").tolerance
+
+
+# --- one record per statement: a theorem claim takes its text from theory.STATEMENTS -------
+
+def test_theorem_claims_take_their_text_from_the_statements():
+    from theory import STATEMENTS
+    from theory.claims import KINDS, claims_for, statement_text
+    claims = list_claims()
+    assert {c.kind for c in claims} == set(KINDS)
+    for c in claims:
+        if c.kind == "theorem":
+            assert c.name == c.ids[0] and c.expected == "holds", c.name
+            assert c.statement == statement_text(c.ids)
+            for i in c.ids:
+                assert STATEMENTS[i].statement in c.statement and c in claims_for(i)
+        else:
+            assert c.ids == () and c.name not in STATEMENTS, c.name
+            assert c.kind == ("false" if c.expected == "false" else "conjecture"), c.name
+    c = get_claim("T7.coupling")
+    assert c.ids == ("T7.coupling", "T7.kinf")
+    assert c.statement == (f"T7.coupling: {STATEMENTS['T7.coupling'].statement}; "
+                           f"T7.kinf: {STATEMENTS['T7.kinf'].statement}")
+    assert get_claim("T1").statement == STATEMENTS["T1"].statement
+    for name, kind in [("reward-variance-monotone", "false"),
+                       ("mixing-reward-monotone", "false"),
+                       ("potential-monotone-finite-K", "false"),
+                       ("adversarial-increase-finite-K", "false"),
+                       ("top-mass-monotone", "conjecture")]:
+        assert get_claim(name).kind == kind, name
+
+
+def test_theorem_claims_are_checked(monkeypatch):
+    with pytest.raises(ValueError, match="unknown statement ids"):
+        register_claim("T99", None, lambda i: 0.0, kind="theorem", ids=("T99",))
+    with pytest.raises(ValueError, match="ids"):
+        register_claim("x-theorem", "s", lambda i: 0.0, kind="theorem")
+    with pytest.raises(ValueError, match="does not match"):
+        register_claim("x-false", "s", lambda i: 0.0, kind="false")
+    with pytest.raises(ValueError, match="alias"):
+        register_claim("T7-coupling", "s", lambda i: 0.0)
+    assert "x-false" not in [c.name for c in list_claims()]
+
+
+def test_old_claim_name_is_an_alias(cli):
+    assert get_claim("T7-coupling") is get_claim("T7.coupling")
+    old = cli("falsify", "T7-coupling", "--budget", "20", "--seed", "3")
+    new = cli("falsify", "T7.coupling", "--budget", "20", "--seed", "3")
+    assert tuple(old) == tuple(new) and old.code == 0 and old.err == ""
+    assert "claim     T7.coupling (THEORY.md T7.coupling; expected: holds)" in old.out
+    code, out, err = cli("falsify", "--list")
+    assert "T7-coupling" not in out
+    lines = out.splitlines()
+    row = next(line for line in lines if line.startswith("T7.coupling "))
+    assert row.split()[1] == "theorem" and get_claim("T7.coupling").statement in row
+    row = next(line for line in lines if line.startswith("reward-variance-monotone "))
+    assert row.split()[1] == "false"
+
+
+def test_check_list_names_the_falsify_claims(cli):
+    code, out, err = cli("check", "--list")
+    assert code == 0
+    lines = out.splitlines()
+
+    def falsify_line(sid):
+        i = lines.index(next(line for line in lines if line.startswith(f"{sid}: ")))
+        # id: statement, hypotheses, measured, tolerance, then the claims (if any)
+        nxt = lines[i + 4] if i + 4 < len(lines) else ""
+        return nxt if nxt.startswith("    falsify:") else None
+
+    assert falsify_line("T7.coupling") == "    falsify:    T7.coupling"
+    assert falsify_line("T7.kinf") == "    falsify:    T7.coupling"
+    assert falsify_line("T5.tv") == "    falsify:    T5"
+    assert falsify_line("T3") is None and falsify_line("T14.contraction") is None

@@ -40,8 +40,8 @@ import numpy as np
 
 import numerics
 
-__all__ = ["Instance", "InstanceSpace", "Claim", "register_claim", "get_claim",
-           "list_claims", "unregister_claim"]
+__all__ = ["Instance", "InstanceSpace", "Claim", "KINDS", "ALIASES", "register_claim",
+           "get_claim", "list_claims", "claims_for", "statement_text", "unregister_claim"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -328,6 +328,17 @@ class Claim:
         built-in claim's ``note`` for why this value).
     note : str
         units of the violation, why the tolerance, what the search found.
+    kind : {"theorem", "conjecture", "false"}
+        ``"theorem"``: the claim is one or more statements of :data:`theory.STATEMENTS`
+        (``ids``), and its ``statement`` is their text; ``"conjecture"``: expected to hold,
+        not proved; ``"false"``: expected to fail.  Derived from ``expected`` and ``ids``
+        when not given.
+    ids : tuple of str
+        the statement ids (:data:`theory.STATEMENTS`) a theorem claim checks; empty
+        otherwise.
+    scope : str
+        the instances the search draws, where narrower than the statements' hypotheses
+        (e.g. integer ``K``; ``q = data``).
     """
 
     name: str
@@ -338,10 +349,28 @@ class Claim:
     space: InstanceSpace
     tolerance: float = 0.0
     note: str = ""
+    kind: str = ""
+    ids: tuple = ()
+    scope: str = ""
 
     def __post_init__(self):
         if self.expected not in ("holds", "false"):
             raise ValueError(f"expected must be 'holds' or 'false', got {self.expected!r}")
+        object.__setattr__(self, "ids", tuple(self.ids))
+        if not self.kind:
+            object.__setattr__(self, "kind", "false" if self.expected == "false"
+                               else "theorem" if self.ids else "conjecture")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if (self.kind == "false") != (self.expected == "false"):
+            raise ValueError(f"kind {self.kind!r} does not match expected {self.expected!r}")
+        if (self.kind == "theorem") != bool(self.ids):
+            raise ValueError("a theorem claim names its statement ids (ids=...), and only a "
+                             "theorem claim does")
+        from .statements import STATEMENTS
+        unknown = [i for i in self.ids if i not in STATEMENTS]
+        if unknown:
+            raise ValueError(f"unknown statement ids {unknown} (theory.STATEMENTS)")
         if not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
             raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
         if not callable(self.violation):
@@ -353,24 +382,53 @@ class Claim:
         return self.violation(inst) > self.tolerance
 
 
+#: what a claim is: a statement of docs/theory.md, an open conjecture, or a claim shown false
+KINDS = ("theorem", "conjecture", "false")
+
 _REGISTRY: dict[str, Claim] = {}
+
+#: old claim names, still accepted by :func:`get_claim` (and ``selfconsume falsify NAME``)
+ALIASES = {"T7-coupling": "T7.coupling"}
+
+
+def statement_text(ids):
+    """The text of the statements ``ids`` as :data:`theory.STATEMENTS` holds it: one id's
+    statement, or ``"ID: statement; ID: statement"`` for several parts."""
+    from .statements import STATEMENTS
+    if len(ids) == 1:
+        return STATEMENTS[ids[0]].statement
+    return "; ".join(f"{i}: {STATEMENTS[i].statement}" for i in ids)
 
 
 def register_claim(name, statement, violation=None, *, space=None, source="user",
-                   expected="holds", tolerance=0.0, note="", replace_existing=False):
+                   expected="holds", tolerance=0.0, note="", replace_existing=False,
+                   kind="", ids=(), scope=""):
     """Register a claim; use directly or as a decorator of its ``violation`` function.
 
     ``space`` defaults to ``InstanceSpace()`` (curated data only, one step, 2-6 atoms).
+    A claim of ``kind="theorem"`` names the statements it checks (``ids``) and passes
+    ``statement=None``: its text is theirs (:func:`statement_text`).
     Returns the :class:`Claim` (or, as a decorator, the decorated function unchanged)."""
     if not isinstance(name, str) or not name or any(c.isspace() for c in name):
         raise ValueError(f"name must be a non-empty string without spaces, got {name!r}")
+    if name in ALIASES:
+        raise ValueError(f"name {name!r} is an alias of {ALIASES[name]!r}")
+    if statement is None:
+        if not ids:
+            raise ValueError("statement=None needs the statement ids (ids=...)")
+        from .statements import STATEMENTS
+        missing = [i for i in ids if i not in STATEMENTS]
+        if missing:
+            raise ValueError(f"unknown statement ids {missing} (theory.STATEMENTS)")
+        statement = statement_text(tuple(ids))
 
     def add(fn):
         if name in _REGISTRY and not replace_existing:
             raise ValueError(f"name {name!r} is already registered (replace_existing=True "
                              "to replace it)")
         claim = Claim(name, statement, source, expected, fn,
-                      space if space is not None else InstanceSpace(), tolerance, note)
+                      space if space is not None else InstanceSpace(), tolerance, note,
+                      kind, tuple(ids), scope)
         _REGISTRY[name] = claim
         return claim
 
@@ -392,9 +450,10 @@ def unregister_claim(name):
 
 
 def get_claim(name) -> Claim:
-    """The registered claim ``name``; ``KeyError`` with the known names if absent."""
+    """The registered claim ``name`` (or an old name of it, :data:`ALIASES`); ``KeyError``
+    with the known names if absent."""
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[ALIASES.get(name, name)]
     except KeyError:
         raise KeyError(f"unknown claim {name!r}; known: {', '.join(_REGISTRY)}") from None
 
@@ -402,6 +461,12 @@ def get_claim(name) -> Claim:
 def list_claims() -> list[Claim]:
     """All registered claims, built-ins first, in registration order."""
     return list(_REGISTRY.values())
+
+
+def claims_for(stmt_id) -> list[Claim]:
+    """The registered claims that check the statement ``stmt_id`` (its falsification
+    predicates), in registration order."""
+    return [c for c in _REGISTRY.values() if stmt_id in c.ids]
 
 
 # ----------------------------------------------------------------------------------------
@@ -628,58 +693,62 @@ _ENGINE_TOL = ("tolerance 1e-10: the engine's H is documented to ~1e-13 relative
 
 
 def _builtin(name, statement, source, expected, fn, space, tolerance, note=""):
+    """A conjecture (``expected="holds"``) or a false claim: its own name and text."""
     register_claim(name, statement, fn, space=space, source=source, expected=expected,
                    tolerance=tolerance, note=note)
 
 
-_builtin("P1", "E_p[H_p^K] = 1 for every discrete law p, reward r and K >= 1 (or inf)",
-         "THEORY.md P1", "holds", _p1, _GENERIC, 1e-10,
-         "violation: |E_p[H] - 1| (absolute). " + _ENGINE_TOL)
-_builtin("P2", "K s/(s + (K-1) E_p[s]) <= H_p^K(x) <= K on the support, s = e^{r - r_*}",
-         "THEORY.md P2", "holds", _p2, _GENERIC, 1e-10,
-         "violation: largest relative excess over either bound. " + _ENGINE_TOL)
-_builtin("P3", "H_p^K(x) is a non-decreasing function of r(x) (equal rewards, equal H)",
-         "THEORY.md P3", "holds", _p3, _GENERIC, 1e-10,
-         "violation: largest drop of H along increasing r, relative to max H. " + _ENGINE_TOL)
-_builtin("P4", "K = 1 gives H = 1; a reward constant on the support gives H = 1 (any K)",
-         "THEORY.md P4", "holds", _p4, _GENERIC, 1e-10,
-         "violation: max |H - 1| over both cases (the constant reward is r[0] everywhere).")
-_builtin("P5", "H_p^K is invariant under r -> r + c (c in P5_SHIFTS, up to 1234.5 nats)",
-         "THEORY.md P5", "holds", _p5, _GENERIC, 1e-10,
-         "violation: max relative change of H. " + _ENGINE_TOL)
-_builtin("P6", "C_K(p) stochastically dominates p: P_{C_K(p)}(r >= c) >= P_p(r >= c) for all c",
-         "THEORY.md P6", "holds", _p6, _GENERIC, 1e-10,
-         "violation: max over thresholds of the tail-mass deficit (absolute).")
-_builtin("T1", "E_{p_{t+1}}[e^r] >= E_{p_t}[e^r] + (K-1)/K Var_{p_t}[e^r]/e^{r_*} "
-               "(identity E + Var/E for K = inf), curated data only",
-         "THEORY.md T1", "holds", _t1, InstanceSpace(steps=(1, 5)), 1e-10,
+def _theorem(ids, fn, space, tolerance, note, scope=""):
+    """The statements ``ids`` of :data:`theory.STATEMENTS` as one claim, named by the first
+    id; its text is theirs (one source of truth), ``scope`` says which instances it draws."""
+    register_claim(ids[0], None, fn, space=space, source="THEORY.md " + ids[0],
+                   expected="holds", tolerance=tolerance, note=note, kind="theorem",
+                   ids=ids, scope=scope)
+
+
+_theorem(("P1",), _p1, _GENERIC, 1e-10,
+         "violation: |E_p[H] - 1| (absolute). " + _ENGINE_TOL,
+         scope="every discrete law p, reward r and K >= 1 (or inf)")
+_theorem(("P2",), _p2, _GENERIC, 1e-10,
+         "violation: largest relative excess over either bound. " + _ENGINE_TOL,
+         scope="on the support, s = e^{r - r_*}")
+_theorem(("P3",), _p3, _GENERIC, 1e-10,
+         "violation: largest drop of H along increasing r, relative to max H. " + _ENGINE_TOL,
+         scope="equal rewards must give equal H")
+_theorem(("P4",), _p4, _GENERIC, 1e-10,
+         "violation: max |H - 1| over both cases (the constant reward is r[0] everywhere).",
+         scope="any K for the constant reward")
+_theorem(("P5",), _p5, _GENERIC, 1e-10,
+         "violation: max relative change of H. " + _ENGINE_TOL,
+         scope="c in P5_SHIFTS, up to 1234.5 nats")
+_theorem(("P6",), _p6, _GENERIC, 1e-10,
+         "violation: max over thresholds of the tail-mass deficit (absolute).",
+         scope="P_{C_K(p)}(r >= c) >= P_p(r >= c) at every reward level c")
+_theorem(("T1",), _t1, InstanceSpace(steps=(1, 5)), 1e-10,
          "violation in units of e^{r_*}: (K-1)/K Var_t[s] - (E_{t+1}[s] - E_t[s]), max over "
-         "t < step; for K = inf also |gain - Var/E|.")
-_builtin("T2", "E_{p_t}[e^r] is non-decreasing and sum_{t<T} Var_{p_t}[e^r] <= "
-               "K e^{r_*}(e^{r_*} - E_{p_0}[e^r])/(K-1), curated data only (finite horizon T)",
-         "THEORY.md T2", "holds", _t2, InstanceSpace(steps=(1, 30)), 1e-10,
-         "violation in units of e^{r_*} (resp. e^{2 r_*} for the variance budget).")
-_builtin("T5", "for t >= 1: p_t >= p_d/(1+lam) pointwise, KL(p_d||p_t) <= log(1+lam), "
-               "TV(p_t, p_d) <= lam/(1+lam) (any p_0)",
-         "THEORY.md T5", "holds", _t5,
+         "t < step; for K = inf also |gain - Var/E|.",
+         scope="curated data only, every step t < step (up to 5)")
+_theorem(("T2", "T2.budget"), _t2, InstanceSpace(steps=(1, 30)), 1e-10,
+         "violation in units of e^{r_*} (resp. e^{2 r_*} for the variance budget).",
+         scope="curated data only, a finite horizon T <= 30 (the budget: the sum over t < T)")
+_theorem(("T5", "T5.kl", "T5.tv"), _t5,
          InstanceSpace(K="any", lam="finite", data="independent", steps=(1, 10)), 1e-9,
          "violation: max of the relative floor deficit 1 - (1+lam) p_t/p_d, the KL excess "
-         "(nats) and the TV excess; masses are accurate to ~1e-13 relative.")
-_builtin("T6", "if p_0 = p_d, the reward law of p_t dominates that of p_d: "
-               "P_{p_t}(r >= c) >= P_{p_d}(r >= c) for all c, t",
-         "THEORY.md T6", "holds", _t6,
+         "(nats) and the TV excess; masses are accurate to ~1e-13 relative.",
+         scope="any p_0 = mass, real data p_d = data, every step 1 <= t <= step")
+_theorem(("T6",), _t6,
          InstanceSpace(K="any", lam="finite", data="model", steps=(1, 20)), 1e-10,
-         "violation: max over t and thresholds of the tail-mass deficit (absolute).")
-_builtin("T7-coupling", "TV(C_K p, C_K q) <= 1 - (1 - TV(p, q))^K for integer K; "
-                        "TV(C_inf p, C_inf q) <= 2 e^{r_* - r_min} TV(p, q) (p = mass, q = data)",
-         "THEORY.md T7", "holds", _t7_coupling,
+         "violation: max over t and thresholds of the tail-mass deficit (absolute).",
+         scope="P_{p_t}(r >= c) >= P_{p_d}(r >= c) at every level c and every step t")
+_theorem(("T7.coupling", "T7.kinf"), _t7_coupling,
          InstanceSpace(K="integer_or_inf", lam="inf", data="independent"), 1e-10,
-         "the coupling needs K draws: integer K (or inf). violation: TV excess (absolute).")
-_builtin("T7", "if lam (K-1) < 1: TV(p_t, q_t) <= kappa^t TV(p_0, q_0), kappa = lam K/(1+lam), "
-               "for p_0 = mass, q_0 = p_d = data (integer K)",
-         "THEORY.md T7", "holds", _t7_contraction,
+         "the coupling needs K draws: integer K (or inf). violation: TV excess (absolute).",
+         scope="integer K (T7.coupling) or K = inf (T7.kinf); p = mass, q = data")
+_theorem(("T7",), _t7_contraction,
          InstanceSpace(K="integer", lam="contraction", data="independent", steps=(1, 10)),
-         1e-10, "violation: max over t of the TV excess (absolute).")
+         1e-10, "violation: max over t of the TV excess (absolute).",
+         scope="integer K; checked as the contraction behind it, TV(p_t, q_t) <= "
+               "kappa^t TV(p_0, q_0) for p_0 = mass, q_0 = p_d = data")
 
 _builtin("mixing-reward-monotone",
          "with real data (finite lam, any start p_0), E_{p_t}[e^r] is non-decreasing in t",
@@ -794,19 +863,15 @@ def _adversarial_drop(inst):
 _TWO = ("the second reward r~ is log(data/max data) (data > 0; instances with a zero are "
         "outside the claim: violation -1); the weight is swept over k/40, k = 0..40.")
 
-_builtin("T11", "C = (1-phi) C_{K,r} + phi C_{K,r~}: K = inf, E_{C(p)}[e^r] - E_p[e^r] = "
-                "(1-phi) Var_p[e^r]/E_p[e^r] + phi Cov_p(e^r, e^{r~})/E_p[e^{r~}]; finite K, "
-                "the increment is >= (1-phi)((K-1)/K) Var_p[e^r]/e^{r_*} + "
-                "phi (E_{C_{K,r~}(p)}[e^r] - E_p[e^r])",
-         "THEORY.md T11", "holds", _t11_two_types,
+_theorem(("T11", "T11.bound"), _t11_two_types,
          InstanceSpace(K="any", lam="inf", data="independent"), 1e-10,
          "violation in units of e^{r_*}: |increment - identity| (K = inf) or bound - "
-         "increment (finite K), max over phi. " + _TWO)
-_builtin("T12", "K = inf, two user types with weights (1-pi, pi): Phi(p) = (1-pi) log E_p[e^r] "
-                "+ pi log E_p[e^{r~}] never decreases under one curation step",
-         "THEORY.md T12", "holds", _phi_drop,
+         "increment (finite K), max over phi. " + _TWO,
+         scope="two user types, C = (1-phi) C_{K,r} + phi C_{K,r~}; one curation step")
+_theorem(("T12",), _phi_drop,
          InstanceSpace(K="inf", lam="inf", data="independent"), 1e-10,
-         "violation: Phi(p) - Phi(C(p)) in nats, max over pi. " + _TWO)
+         "violation: Phi(p) - Phi(C(p)) in nats, max over pi. " + _TWO,
+         scope="two user types with weights (1-pi, pi); one curation step")
 _builtin("potential-monotone-finite-K",
          "finite K, two user types: Phi(p) = (1-pi) log E_p[e^r] + pi log E_p[e^{r~}] never "
          "decreases under one curation step (T12 beyond K = inf)",

@@ -74,7 +74,8 @@ class Result:
         """JSON-ready summary (``selfconsume falsify --json``)."""
         c = self.claim
         out = {"claim": c.name, "statement": c.statement, "source": c.source,
-               "expected": c.expected, "found": self.found,
+               "expected": c.expected, "kind": c.kind, "ids": list(c.ids), "scope": c.scope,
+               "found": self.found,
                "counterexample": None, "violation": float(self.violation),
                "tolerance": c.tolerance, "examples_tried": self.tried,
                "shrink_steps": self.shrink_steps, "seed": self.seed, "budget": self.budget,

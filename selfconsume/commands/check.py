@@ -47,12 +47,17 @@ def _ids(text):
 
 
 def list_statements():
-    """The registry as text: one block per statement."""
+    """The registry as text: one block per statement, with the ``selfconsume falsify``
+    claims that search for a counterexample to it."""
     from theory import STATEMENTS
+    from theory.claims import claims_for
     out = []
     for s in STATEMENTS.values():
         out += [f"{s.id}: {s.statement}", f"    hypotheses: {s.hypotheses}",
                 f"    measured:   {s.measured}", f"    tolerance:  {s.tolerance}"]
+        claims = claims_for(s.id)
+        if claims:
+            out.append(f"    falsify:    {', '.join(c.name for c in claims)}")
     return "\n".join(out) + "\n"
 
 

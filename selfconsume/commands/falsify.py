@@ -6,6 +6,8 @@ be evaluated on a valid instance), 2 unknown claim or bad option.
 
 from __future__ import annotations
 
+import sys
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -14,8 +16,11 @@ def register(subparsers):
                     "data, step) violating CLAIM; a counterexample replays with "
                     "numerics.evolve(mass, reward, K, step, lam, data).  Exit 0: none found "
                     "within the budget; 1: found; 2: unknown claim or bad option.")
-    parser.add_argument("claim", nargs="?", help="claim name (see --list)")
-    parser.add_argument("--list", action="store_true", help="list the registered claims")
+    parser.add_argument("claim", nargs="?",
+                        help="claim name (see --list): a statement id such as T1 or "
+                             "T7.coupling, or a conjecture's name")
+    parser.add_argument("--list", action="store_true",
+                        help="list the registered claims (name, kind, statement ids, text)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--budget", metavar="N", default=None,
                         help="instances to draw (default: theory.falsify.DEFAULT_BUDGET)")
@@ -43,6 +48,20 @@ def _load(path):
         raise UsageError(f"--module: {path!r} failed to import: {type(exc).__name__}: {exc}")
 
 
+def list_text(claims):
+    """``selfconsume falsify --list``: one line per claim, name | kind | source:
+    statement (a theorem's text is its statements' text in theory.STATEMENTS), and the
+    scope of the search on a second line where it has one."""
+    width = max(len(c.name) for c in claims)
+    kind = max(len(c.kind) for c in claims)
+    out = []
+    for c in claims:
+        out.append(f"{c.name:<{width}}  {c.kind:<{kind}}  {c.source}: {c.statement}")
+        if c.scope:
+            out.append(f"{'':<{width}}  {'':<{kind}}  scope: {c.scope}")
+    return "\n".join(out) + "\n"
+
+
 def run(args):
     from ..errors import UsageError
     from theory.claims import get_claim, list_claims
@@ -56,12 +75,12 @@ def run(args):
     if args.list:
         claims = list_claims()
         if args.json:
-            print(to_json([{"claim": c.name, "source": c.source, "expected": c.expected,
-                               "statement": c.statement} for c in claims], indent=1))
+            print(to_json([{"claim": c.name, "kind": c.kind, "ids": list(c.ids),
+                            "source": c.source, "expected": c.expected,
+                            "statement": c.statement, "scope": c.scope} for c in claims],
+                          indent=1))
         else:
-            width = max(len(c.name) for c in claims)
-            for c in claims:
-                print(f"{c.name:<{width}}  {c.expected:<5}  {c.source}: {c.statement}")
+            sys.stdout.write(list_text(claims))
         return 0
     if args.claim is None:
         raise UsageError("CLAIM: give a claim name or --list")
@@ -85,6 +104,8 @@ def _print_text(result):
     c = result.claim
     print(f"claim     {c.name} ({c.source}; expected: {c.expected})")
     print(f"statement {c.statement}")
+    if c.scope:
+        print(f"scope     {c.scope}")
     if result.error:
         print(f"ERROR     evaluating the claim raised {result.error}")
         print(f"instance  {to_json(result.error_instance.as_dict())}")
