@@ -30,7 +30,8 @@ __all__ = ["TwoUserShares", "two_user_shares", "AdversarialSweep", "adversarial_
 @dataclass
 class TwoUserShares:
     """``shares[i, u]``: mass of the T12 limit on user ``u``'s optimal disc (its reward = 0)
-    for the weight ``ws[i]``; ``limits[i]`` the :class:`numerics.Limit`."""
+    for the weight ``ws[i]`` (NaN where the limit did not converge); ``limits[i]`` the
+    :class:`numerics.Limit`."""
 
     ws: np.ndarray
     shares: np.ndarray
@@ -50,7 +51,9 @@ def two_user_shares(ws=tuple(np.linspace(0.0, 1.0, 11)), grid=48):
             discs = tuple(r == 0 for r in _user_rewards(sc))
         lim = numerics.limit(sc.mass, sc.rule, math.inf, None)
         limits.append(lim)
-        shares.append([float(lim.mass[d].sum()) for d in discs])
+        # an unconverged limit (KKT residual above ACCEPT_KKT) is drawn as a gap, not a number
+        shares.append([float(lim.mass[d].sum()) if lim.converged else math.nan
+                       for d in discs])
     return TwoUserShares(ws, np.array(shares), limits, discs, grid)
 
 

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from .style import new_figure, styled
 
 __all__ = ["two_user_shares_figure", "adversarial_figure"]
 
 
+@styled
 def two_user_shares_figure(data):
     """Disc shares of the T12 limit against the weight ``w`` (lines: user 1, user 2)."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = new_figure(5, 3.6)
+    ax = fig.subplots()
     for u in range(data.shares.shape[1]):
         ax.plot(data.ws, data.shares[:, u], marker="o", label=f"disc of user {u + 1}")
     ax.set_xlabel("weight $w$ of user 1")
     ax.set_ylabel("limit mass on the disc")
     ax.set_title("mog8-two-users, $K=\\infty$, $\\lambda=\\infty$ (T12)")
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
+@styled
 def adversarial_figure(data):
     """``E[r]`` after ``t`` steps against ``phi`` (and ``log E[e^r]`` at the T12 limit)."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = new_figure(5, 3.6)
+    ax = fig.subplots()
     ax.plot(data.phis, data.expected, marker="o", label=f"$E[r]$ after t={data.t}")
     if data.limits and data.limits[0] is not None:
-        import numpy as np
         ax.plot(data.phis, np.log(data.at_limit), marker="s", ls="--",
                 label="$\\log E[e^r]$ at the limit (T12)")
     ax.set_xlabel("fraction $\\phi$ of adversarial curation events")
     ax.set_ylabel("reward")
     ax.set_title("adversarial")
     ax.legend()
-    fig.tight_layout()
     return fig

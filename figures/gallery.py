@@ -108,6 +108,13 @@ def _fig7(quick):
     return plot_stability(*scans)
 
 
+def _fig8(quick):
+    from .curator_data import two_user_shares
+    from .curator_plots import two_user_shares_figure
+    ws = np.linspace(0.0, 1.0, 5 if quick else 21)
+    return two_user_shares_figure(two_user_shares(ws=ws, grid=24 if quick else 64))
+
+
 def _fig6b(quick):
     if quick:
         sc = get_scenario("gauss1d", grid=21, width=3.0)
@@ -149,6 +156,10 @@ GALLERY = (
           "Finite capacity (S1-S3): spectral radius of the Gaussian retraining map's Jacobian at "
           "its fixed point over lam for K = 2, 3, 8, inf on gauss1d and mog8, beside S1's "
           "lam/(1+lam)", _fig7),
+    Entry("two-users-mog8",
+          "Heterogeneous curators (T12): two user types on mog8, each rewarding one disc, with "
+          "weights w and 1 - w, K = inf, curated data only: the limit's mass on each disc "
+          "against w", _fig8),
     Entry("phase-contraction-t7",
           "T7: measured per-step contraction factor of TV(p_t, p^lam) over (lam, K) on gauss1d, "
           "with the proved region lam (K - 1) < 1 and T7's bound kappa = lam K/(1+lam)",
