@@ -69,6 +69,18 @@ def _log_factor_everywhere(eng, flat_r):
     return log_h
 
 
+def _factor_on(make_engine, flat_r, shape):
+    """``H`` at every cell from the engine ``make_engine(resolution)`` (restarted on a finer
+    resolution if it loses it); ``OverflowError`` where ``H`` exceeds float64."""
+    out, _, _ = resolved(make_engine, lambda eng: _log_factor_everywhere(eng, flat_r))
+    with np.errstate(over="ignore"):
+        res = np.exp(out)
+    if not np.all(np.isfinite(res)):
+        raise OverflowError("curation_factor overflows float64 at a zero-mass cell whose reward "
+                            "lies far above the support of mass")
+    return res.reshape(shape)
+
+
 def _rule_factor(mass, rule, method):
     m = as_mass(mass, "mass")
     if _rule_path(rule) == "joint":
@@ -77,15 +89,8 @@ def _rule_factor(mass, rule, method):
     r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape, "reward")
     flat_m, flat_r = m.ravel(), r.ravel()
 
-    out, _, _ = resolved(lambda res: engine_for_rule(rule, flat_r, flat_m, None, math.inf,
-                                                     method, res),
-                         lambda eng: _log_factor_everywhere(eng, flat_r))
-    with np.errstate(over="ignore"):
-        res = np.exp(out)
-    if not np.all(np.isfinite(res)):
-        raise OverflowError("curation_factor overflows float64 at a zero-mass cell whose reward "
-                            "lies far above the support of mass")
-    return res.reshape(m.shape)
+    return _factor_on(lambda res: engine_for_rule(rule, flat_r, flat_m, None, math.inf,
+                                                  method, res), flat_r, m.shape)
 
 
 def _rule_step(mass, rule, lam, data, method):
@@ -148,15 +153,8 @@ def curation_factor(mass, reward, K=None, *, method="auto"):
                        else rule.reward_spec.value, rule.K)
     flat_m, flat_r = m.ravel(), r.ravel()
 
-    out, _, _ = resolved(lambda res: CurationEngine(flat_r, flat_m, None, K, math.inf,
-                                                    method=method, resolution=res),
-                         lambda eng: _log_factor_everywhere(eng, flat_r))
-    with np.errstate(over="ignore"):
-        res = np.exp(out)
-    if not np.all(np.isfinite(res)):
-        raise OverflowError("curation_factor overflows float64 at a zero-mass cell whose reward "
-                            "lies far above the support of mass")
-    return res.reshape(m.shape)
+    return _factor_on(lambda res: CurationEngine(flat_r, flat_m, None, K, math.inf,
+                                                 method=method, resolution=res), flat_r, m.shape)
 
 
 def curate(mass, reward, K=None, *, method="auto"):

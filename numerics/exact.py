@@ -43,23 +43,12 @@ def curation_factor_exact(mass, s, K):
     if isinstance(K, bool) or int(K) != K or K < 1:
         raise ValueError(f"K must be an integer >= 1, got {K!r}")
     K = int(K)
-    p = _fractions(mass, "mass")
-    total = sum(p)
-    if total == 0:
-        raise ValueError("mass has zero total mass")
-    p = [v / total for v in p]
     s = _fractions(s, "s")
-    if len(s) != len(p) or any(v == 0 for v in s):
+    if len(s) != len(mass) or any(v == 0 for v in s):
         raise ValueError("s must be positive, one value per atom")
-    terms = []  # (probability of the multiset, sum of its s values)
-    fk = factorial(K - 1)
-    for n in compositions(K - 1, len(p)):
-        prob = Fraction(fk)
-        for nj, pj in zip(n, p):
-            if nj:
-                prob = prob * pj ** nj / factorial(nj)
-        if prob:
-            terms.append((prob, sum(nj * sj for nj, sj in zip(n, s))))
+    # (probability of the multiset of the other K - 1 draws, sum of its s values)
+    terms = [(prob, sum(nj * sj for nj, sj in zip(n, s)))
+             for prob, n in _other_draws(mass, K)]
     return [sum(prob * K * si / (si + tot) for prob, tot in terms) for si in s]
 
 
