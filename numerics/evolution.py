@@ -238,15 +238,9 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
         return _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress)
     if isinstance(reward, BradleyTerry):
         reward, K = rule.reward_spec.value, rule.K
-    m = as_mass(mass)
+    m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
     r = as_reward(reward, m.shape)
     K = check_K(K)
-    steps = check_steps(steps)
-    lam = check_lam(lam)
-    record_every = check_steps(record_every, "record_every")
-    if record_every < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every}")
-    d = check_data(data, lam, m.shape, default=m)  # (masses are normalized by the engine)
     separate_data = d is not None and d is not m
     flat_r, flat_m = r.ravel(), m.ravel()
     flat_d = d.ravel() if separate_data else None
@@ -307,17 +301,23 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
     return traj
 
 
-def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
-    """:func:`evolve` for a curation rule other than a fixed Bradley-Terry one."""
-    from .curation import _rule_path, engine_for_rule
-    from .joint import JointEngine
+def _run_arguments(mass, steps, lam, data, record_every):
+    """The checked arguments of a run: ``(mass, steps, lam, record_every, data)``; ``data``
+    defaults to ``mass`` for a finite ``lam`` (masses are normalized by the engines)."""
     m = as_mass(mass)
     steps = check_steps(steps)
     lam = check_lam(lam)
     record_every = check_steps(record_every, "record_every")
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
-    d = check_data(data, lam, m.shape, default=m)
+    return m, steps, lam, record_every, check_data(data, lam, m.shape, default=m)
+
+
+def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
+    """:func:`evolve` for a curation rule other than a fixed Bradley-Terry one."""
+    from .curation import _rule_path, engine_for_rule
+    from .joint import JointEngine
+    m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
     separate_data = d is not None and d is not m
     flat_m = m.ravel()
     flat_d = d.ravel() if separate_data else None

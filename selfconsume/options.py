@@ -36,18 +36,21 @@ def add_scenario_options(parser):
     return parser
 
 
+def scalar_value(text):
+    """An option value: an integer, else a real, else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def scenario_value(text):
-    """A ``--set`` value: an integer, a real, a comma list of those (a tuple), or the text."""
-    def one(t):
-        for kind in (int, float):
-            try:
-                return kind(t)
-            except ValueError:
-                pass
-        return t
+    """A ``--set`` value: a :func:`scalar_value`, or a comma list of those (a tuple)."""
     if "," in text:
-        return tuple(one(t.strip()) for t in text.split(",") if t.strip())
-    return one(text)
+        return tuple(scalar_value(t.strip()) for t in text.split(",") if t.strip())
+    return scalar_value(text)
 
 
 def scenario_settings(items):
@@ -158,4 +161,4 @@ def scenario_from_args(args):
 
 __all__ = ["add_scenario_options", "scenario_from_args", "add_output_options",
            "output_dir_and_formats", "parse_ids", "parse_int", "scenario_settings",
-           "scenario_value"]
+           "scenario_value", "scalar_value"]

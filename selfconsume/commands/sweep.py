@@ -18,7 +18,7 @@ import os
 import sys
 
 from ..errors import UsageError
-from ..options import add_scenario_options, parse_int
+from ..options import add_scenario_options, parse_int, scalar_value
 
 
 def register(subparsers):
@@ -65,15 +65,6 @@ def _pairs(items, option):
     return out
 
 
-def _value(text):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _spec(args):
     from numerics.sweep import SweepSpec, load_spec, parse_values
     if args.spec is not None:
@@ -94,14 +85,14 @@ def _spec(args):
             axes[name] = parse_values(text, f"--param {name}")
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    fixed = {k: _value(v) for k, v in _pairs(args.set, "--set").items()}
+    fixed = {k: scalar_value(v) for k, v in _pairs(args.set, "--set").items()}
     for name in ("K", "lam", "steps", "grid"):
         text = getattr(args, name)
         if text is not None:
-            fixed[name] = _value(text)
+            fixed[name] = scalar_value(text)
             if isinstance(fixed[name], str):
                 raise UsageError(f"--{name}: not a number: {text!r}")
-    options = {k: _value(v) for k, v in _pairs(args.option, "--option").items()}
+    options = {k: scalar_value(v) for k, v in _pairs(args.option, "--option").items()}
     try:
         from numerics.sweep_measures import get_measure
         get_measure(args.measure or "condensate")
