@@ -1,5 +1,5 @@
-"""The README's table of statements is generated from theory.STATEMENTS (``python -m
-theory.tables``): the README must contain exactly the generated text, so the table cannot
+"""The table of statements of docs/check.md is generated from theory.STATEMENTS (``python -m
+theory.tables``): the page must contain exactly the generated text, so the table cannot
 drift from the registry."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import theory
 from theory.tables import statements_table
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGE = (ROOT / "docs" / "check.md").read_text(encoding="utf-8")
 
 
 def _cells(row):
@@ -35,16 +35,16 @@ def test_table_has_one_row_per_statement_with_five_cells():
     assert kl[1] == "`KL(p_* \\|\\| p_t) = -log p_t(r = r_*) is non-increasing (and -> 0)`"
 
 
-def test_readme_contains_the_generated_table():
-    assert statements_table() in README
+def test_page_contains_the_generated_table():
+    assert statements_table() in PAGE
 
 
 def test_a_changed_registry_is_caught():
     changed = dict(theory.STATEMENTS)
     changed["T5"] = replace(changed["T5"], tolerance="1e-9 relative")
-    assert statements_table(changed) not in README
+    assert statements_table(changed) not in PAGE
     del changed["T5.kl"]
-    assert statements_table(changed) not in README
+    assert statements_table(changed) not in PAGE
 
 
 def test_module_prints_the_table():

@@ -1,8 +1,8 @@
-"""The README's table of statements, generated from :data:`theory.STATEMENTS` (so it cannot
-drift from the registry: ``tests/test_theory_tables.py`` asserts that the README contains
-exactly this text).
+"""The table of statements of docs/check.md, generated from :data:`theory.STATEMENTS` (so it
+cannot drift from the registry: ``tests/test_theory_tables.py`` asserts that docs/check.md
+contains exactly this text).
 
-``python -m theory.tables`` prints the table; paste it over the one in README.md.
+``python -m theory.tables`` prints the table; paste it over the one in docs/check.md.
 """
 
 from __future__ import annotations
