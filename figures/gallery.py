@@ -38,7 +38,34 @@ class Entry:
 def heatmap_figure(scenario):
     """Figure 1 for a 2-D scenario (reward, ``p_0``, limit); its 1-D analogue (``p_0``, a
     few iterates and the limit on one axis, reward beside) for a 1-D one.  Any other
-    dimension raises ``ValueError`` naming the scenario."""
+    dimension raises ``ValueError`` naming the scenario.
+
+    Raises
+    ------
+    ValueError
+        a grid of another dimension than 1 or 2, an axis with fewer than 2 points, a
+        non-uniform grid; a rule scenario whose limit needs ``K = inf`` (T12, T13).
+    RuntimeError
+        the limit does not converge or does not pass the one-step check (never a picture of a
+        wrong limit).
+
+    See Also
+    --------
+    demo_figure : the same, written to files.
+    figures.data.limit_panels : the numbers drawn.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the figures reproduced (Figure 1: limit densities on mixtures of Gaussians).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    figure 6a (T8).
+
+    docs/figures.md, docs/theory.md.
+    """
     ndim = np.ndim(scenario.mass)
     if ndim == 2:
         return plot_limit_panels(data.limit_panels(scenario))
@@ -170,7 +197,32 @@ GALLERY = (
 def make_gallery(out_dir, formats=("png", "pdf"), *, quick=False, atomic=None,
                  names=None, on_saved=None):
     """Build every gallery figure (or those in ``names``) and write ``out_dir/NAME.<fmt>``;
-    returns the paths.  ``on_saved(paths)`` is called after each figure."""
+    returns the paths.  ``on_saved(paths)`` is called after each figure.
+
+    Raises
+    ------
+    ValueError
+        an unknown format.
+    OSError
+        ``out_dir`` not writable.
+
+    See Also
+    --------
+    GALLERY : the entries.
+    demo_figure : one scenario's figure.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the figures reproduced (Figure 1: limit densities on mixtures of Gaussians).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    figure 6a (T8).
+
+    docs/figures.md, docs/theory.md.
+    """
     chosen = GALLERY if names is None else [e for e in GALLERY if e.name in set(names)]
     paths = []
     for entry in chosen:
@@ -185,6 +237,31 @@ def make_gallery(out_dir, formats=("png", "pdf"), *, quick=False, atomic=None,
 def demo_figure(scenario, out_dir, formats=("png",), *, atomic=None):
     """Figure 1 (2-D scenario) or its 1-D analogue for ``scenario`` (a
     :class:`numerics.scenarios.Scenario`), written as ``out_dir/heatmap-<name>.<fmt>``;
-    returns the paths."""
+    returns the paths.
+
+    Raises
+    ------
+    ValueError, RuntimeError
+        as :func:`heatmap_figure`; ``ValueError`` also for an unknown format.
+    OSError
+        ``out_dir`` not writable.
+
+    See Also
+    --------
+    heatmap_figure : the figure itself.
+    make_gallery : every figure.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the figures reproduced (Figure 1: limit densities on mixtures of Gaussians).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    figure 6a (T8).
+
+    docs/figures.md, docs/theory.md.
+    """
     return save_figure(heatmap_figure(scenario), out_dir, f"heatmap-{scenario.name}", formats,
                        atomic=atomic)

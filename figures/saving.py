@@ -17,7 +17,23 @@ DPI = 120
 def save_figure(fig, out_dir, name, formats=("png",), *, dpi=DPI, atomic=None):
     """Write ``fig`` as ``out_dir/name.<fmt>`` for each format; returns the paths.
     ``atomic``: a context manager ``atomic(path) -> temporary path`` (default
-    :func:`numerics.atomic.atomic_path`)."""
+    :func:`numerics.atomic.atomic_path`).
+
+    Raises
+    ------
+    ValueError
+        a format not in :data:`FORMATS` (checked before anything is written).
+    OSError
+        ``out_dir`` not writable.
+
+    See Also
+    --------
+    numerics.atomic.atomic_path : the atomic writer.
+
+    References
+    ----------
+    docs/figures.md (outputs are written atomically).
+    """
     atomic = atomic_path if atomic is None else atomic
     for fmt in formats:
         if fmt not in FORMATS:

@@ -43,7 +43,30 @@ def _edges(centres, log):
 
 def sweep_boundaries(ds, samples=40):
     """``[(label, {dim: values, other_dim: values}), ...]``: the analytic curves of THEORY.md
-    for the two swept parameters of ``ds`` (see the module docstring)."""
+    for the two swept parameters of ``ds`` (see the module docstring).
+
+    Raises
+    ------
+    KeyError
+        ``ds`` has no ``state`` variable (not a sweep's Dataset).
+
+    See Also
+    --------
+    plot_sweep : draws them.
+    numerics.critical_lam : the condensation curves.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the dynamics swept (T7-T9).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8's condensation.
+
+    docs/theory.md T7-T9.
+    """
     dims = list(ds["state"].dims)
     if "lam" not in dims or len(dims) != 2:
         return []
@@ -93,7 +116,30 @@ def sweep_boundaries(ds, samples=40):
 def plot_sweep(ds, var=None):
     """A 2-D sweep's ``var`` (default: the measure's first output) as a colour map over its
     two parameters (first dimension on the vertical axis), boundaries from
-    :func:`sweep_boundaries` overlaid."""
+    :func:`sweep_boundaries` overlaid.
+
+    Raises
+    ------
+    ValueError
+        ``ds`` not a 2-D sweep; ``var`` not one of its outputs.
+
+    See Also
+    --------
+    sweep_boundaries : the curves overlaid.
+    numerics.sweep.sweep : the data.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the dynamics swept (T7-T9).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8's condensation.
+
+    docs/theory.md T7-T9.
+    """
     dims = list(ds["state"].dims)
     if len(dims) != 2:
         raise ValueError(f"a phase diagram needs a 2-D sweep; this one sweeps "

@@ -123,7 +123,35 @@ def coupled_step(masses, rules, a, b, c, data=None, *, K=None):
     (:mod:`numerics.curators`) or reward arrays with ``K``; ``a`` (``M``), ``b``, ``c``
     (``M x M``): non-negative, each row ``a_i + sum_j (b_ij + c_ij)`` equal to 1 (to 1e-12);
     ``data``: ``p_d`` (required when some ``a_i > 0``).  Returns the list of new masses
-    (normalized; the sum is 1 up to rounding before normalization)."""
+    (normalized; the sum is 1 up to rounding before normalization).
+
+    Raises
+    ------
+    TypeError
+        ``masses`` not a non-empty list of arrays; ``rules`` not a list; a rule's ``K`` missing
+        or doubled (:func:`numerics.curators.as_rule`).
+    ValueError
+        ``rules``, ``a``, ``b``, ``c`` of the wrong length or shape, negative or non-finite
+        coefficients, a row of ``(a, b, c)`` not summing to 1; masses of different shapes;
+        ``data`` missing while some ``a_i > 0``, or of another shape.
+    ValidationError, ValidationTypeError
+        invalid masses, ``data``, rewards or ``K`` (:mod:`numerics.validation`).
+
+    See Also
+    --------
+    coupled_evolve : many steps.
+    coupled_limit : the fixed point.
+
+    References
+    ----------
+    Zhang, Wei, Zhang (2026), ICML 2026, arXiv 2605.29267 (several models feeding each other).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the curation operator ``C_K`` (L1-L3).
+
+    docs/theory.md section 7.
+    """
     ms, rl, a, b, c, d = _setup(masses, rules, a, b, c, data, K)
     return _step(ms, rl, a, b, c, d)
 
@@ -148,7 +176,37 @@ class CoupledTrajectory:
 
 
 def coupled_evolve(masses, rules, a, b, c, data=None, steps=1, *, K=None):
-    """``steps`` steps of :func:`coupled_step`; every step recorded."""
+    """``steps`` steps of :func:`coupled_step`; every step recorded.
+
+    Raises
+    ------
+    TypeError
+        ``masses`` not a non-empty list of arrays; ``rules`` not a list; a rule's ``K`` missing
+        or doubled (:func:`numerics.curators.as_rule`).
+    ValueError
+        ``rules``, ``a``, ``b``, ``c`` of the wrong length or shape, negative or non-finite
+        coefficients, a row of ``(a, b, c)`` not summing to 1; masses of different shapes;
+        ``data`` missing while some ``a_i > 0``, or of another shape.
+    ValidationError, ValidationTypeError
+        invalid masses, ``data``, rewards or ``K`` (:mod:`numerics.validation`).
+    ValueError
+        ``steps`` not an integer ``>= 0``.
+
+    See Also
+    --------
+    coupled_step : one step.
+    coupled_limit : the fixed point.
+
+    References
+    ----------
+    Zhang, Wei, Zhang (2026), ICML 2026, arXiv 2605.29267 (several models feeding each other).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the curation operator ``C_K`` (L1-L3).
+
+    docs/theory.md section 7.
+    """
     ms, rl, a, b, c, d = _setup(masses, rules, a, b, c, data, K)
     if isinstance(steps, bool) or int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
@@ -183,7 +241,38 @@ def coupled_limit(masses, rules, a, b, c, data=None, *, K=None, tol=1e-14,
     recomputed and must be ``<= 1e-10`` (``ArithmeticError`` otherwise, and when
     ``max_iter`` iterations do not reach ``tol``).  The iteration converges where the map
     contracts (e.g. enough real data, ``a_i`` large); it is the map itself, so a limit found
-    is a fixed point whatever the route."""
+    is a fixed point whatever the route.
+
+    Raises
+    ------
+    TypeError
+        ``masses`` not a non-empty list of arrays; ``rules`` not a list; a rule's ``K`` missing
+        or doubled (:func:`numerics.curators.as_rule`).
+    ValueError
+        ``rules``, ``a``, ``b``, ``c`` of the wrong length or shape, negative or non-finite
+        coefficients, a row of ``(a, b, c)`` not summing to 1; masses of different shapes;
+        ``data`` missing while some ``a_i > 0``, or of another shape.
+    ValidationError, ValidationTypeError
+        invalid masses, ``data``, rewards or ``K`` (:mod:`numerics.validation`).
+    ArithmeticError
+        no convergence to ``tol`` in ``max_iter`` iterations, or a verified residual above
+        ``1e-10``.
+
+    See Also
+    --------
+    coupled_evolve : the iterates.
+    coupled_sensitivity : how the limit moves with one model's reward.
+
+    References
+    ----------
+    Zhang, Wei, Zhang (2026), ICML 2026, arXiv 2605.29267 (several models feeding each other).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the curation operator ``C_K`` (L1-L3).
+
+    docs/theory.md section 7.
+    """
     ms, rl, a, b, c, d = _setup(masses, rules, a, b, c, data, K)
     it = 0
     while True:
@@ -208,7 +297,30 @@ def coupled_sensitivity(masses, rewards, K, a, b, c, data, *, source, target, di
     (``g = direction``), every model's users Bradley-Terry with its reward ``rewards[i]`` and
     ``K``.  Central differences ``D(h) = (f(h) - f(-h)) / (2h)`` of the limit (each solved
     by :func:`coupled_limit` to ``tol``), Richardson ``R = (4 D(h/2) - D(h)) / 3`` (error
-    ``O(h^4)``); returns ``(R, error estimate |R - D(h/2)|)``."""
+    ``O(h^4)``); returns ``(R, error estimate |R - D(h/2)|)``.
+
+    Raises
+    ------
+    ValueError
+        ``source`` or ``target`` not a model index; ``direction`` not shaped like the source's
+        reward.
+    TypeError, ValueError, ArithmeticError
+        as :func:`coupled_limit` for the perturbed problems.
+
+    See Also
+    --------
+    coupled_limit : the limits it differentiates.
+
+    References
+    ----------
+    Zhang, Wei, Zhang (2026), ICML 2026, arXiv 2605.29267 (several models feeding each other).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the curation operator ``C_K`` (L1-L3).
+
+    docs/theory.md section 7.
+    """
     from .curators import bradley_terry
     rewards = [np.asarray(r, float) for r in rewards]
     g = np.asarray(direction, float)

@@ -145,6 +145,39 @@ def curation_factor(mass, reward, K=None, *, method="auto"):
     Returns
     -------
     ndarray shaped like ``mass``: ``H_p^K`` at every cell, including cells of zero mass.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``reward``
+        not shaped like ``mass``, NaN or infinite; ``K`` NaN or ``< 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``mass`` or ``reward`` not an array of real numbers; ``K`` not a real
+        number.
+    TypeError
+        ``K`` missing with a reward array, or given with a curation rule (:func:`as_rule`).
+    ValueError
+        ``method`` not one of ``"auto"``, ``"direct"``, ``"compressed"``; a curation rule's
+        reward invalid on this grid (``accept`` outside ``[0, 1]`` or 0 on the whole support, a
+        per-step reward sequence too short).
+    OverflowError
+        ``H`` exceeds float64 at a zero-mass cell whose reward lies far above the support of
+        ``mass``.
+
+    See Also
+    --------
+    curate : the normalized law of the kept sample, ``p H_p^K``.
+    retrain_step : one step of the loop, with real data.
+    numerics.exact.curation_factor_exact : the rational L1 oracle.
+    numerics.curators : curation rules other than Bradley-Terry (L4-L6, user types).
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1: L1; ``K = inf``: L3.
+
+    docs/theory.md L1-L3 (L2, the Laplace form, is derived there).
     """
     rule = as_rule(reward, K)
     if not isinstance(rule, BradleyTerry) or rule.varies:
@@ -162,6 +195,25 @@ def curate(mass, reward, K=None, *, method="auto"):
 
     Same parameters as :func:`curation_factor` (``reward`` may be a curation rule);
     returns masses shaped like ``mass``.
+
+    Raises
+    ------
+    ValidationError, ValidationTypeError, TypeError, ValueError, OverflowError
+        as :func:`curation_factor`.
+
+    See Also
+    --------
+    curation_factor : ``H_p^K`` itself.
+    retrain_step : ``C_K(p)`` mixed with real data.
+    numerics.exact.curate_exact : the rational L1 oracle.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1: L1.
+
+    docs/theory.md L1-L3.
     """
     return retrain_step(mass, reward, K, math.inf, None, method=method)
 
@@ -177,6 +229,40 @@ def retrain_step(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="a
     ``retrain_step(mass, rule, lam=lam, data=data)``).
 
     Returns the normalized masses of the next model, shaped like ``mass``.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``reward``
+        not shaped like ``mass``, NaN or infinite; ``K`` NaN or ``< 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``mass`` or ``reward`` not an array of real numbers; ``K`` not a real
+        number.
+    TypeError
+        ``K`` missing with a reward array, or given with a curation rule (:func:`as_rule`).
+    ValidationError
+        (a ``ValueError``) ``lam`` NaN or ``< 0``; ``data`` missing with a finite ``lam``, or
+        invalid like ``mass`` (negative, NaN, zero total, another shape).
+    ValidationTypeError
+        (a ``TypeError``) ``lam`` not a real number.
+    ValueError
+        ``method`` not one of ``"auto"``, ``"direct"``, ``"compressed"``; a curation rule's
+        reward invalid on this grid (``accept`` outside ``[0, 1]`` or 0 on the whole support, a
+        per-step reward sequence too short).
+
+    See Also
+    --------
+    evolve : many steps, with the per-step moments.
+    limit : the limit of the loop, solved directly.
+    numerics.exact.retrain_step_exact : the rational oracle.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.3 (T6.increment), Theorem 2.4 (T10); T5-T9 with real data.
+
+    docs/theory.md section 4.
     """
     if isinstance(reward, Rule) and K is not None:
         # retrain_step(mass, rule, lam, data): the arguments after the rule move up one place

@@ -288,32 +288,167 @@ class Mixture(Rule):
 
 
 def bradley_terry(reward, K):
-    """Bradley-Terry among ``K`` (THEORY.md L1-L3): see :class:`BradleyTerry`."""
+    """Bradley-Terry among ``K`` (THEORY.md L1-L3): see :class:`BradleyTerry`.
+
+    Raises
+    ------
+    TypeError
+        ``reward`` is ``None``.
+    ValidationError
+        (a ``ValueError``) ``K`` NaN or ``< 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``K`` not a real number.
+
+    See Also
+    --------
+    plackett_luce, top_k, filtering, mixture : the other rules.
+    numerics.curation_factor : ``H`` of a rule on a law.
+    numerics.evolve : the loop with a rule in place of ``reward, K``.
+    numerics.sampling.simulate : the same rule on samples.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), L3 for ``K = inf``.
+
+    docs/theory.md L1-L3.
+    """
     return BradleyTerry(reward, K)
 
 
 def plackett_luce(reward, K, keep):
-    """Plackett-Luce keep-``keep``-of-``K`` (THEORY.md L4): see :class:`PlackettLuce`."""
+    """Plackett-Luce keep-``keep``-of-``K`` (THEORY.md L4): see :class:`PlackettLuce`.
+
+    Raises
+    ------
+    TypeError
+        ``reward`` is ``None``; ``K`` or ``keep`` not a number.
+    ValueError
+        ``K`` NaN or not an integer (``math.inf`` allowed), ``keep`` not an integer, either
+        ``< 1``; ``keep > K``.  The reward array itself is checked against ``mass`` where
+        the rule is used (:func:`numerics.curation_factor` and the others).
+
+    See Also
+    --------
+    bradley_terry : ``keep = 1``.
+    top_k : the hard top-``keep``.
+    numerics.curation_factor : ``H`` of a rule on a law.
+    numerics.evolve : the loop with a rule in place of ``reward, K``.
+    numerics.sampling.simulate : the same rule on samples.
+
+    References
+    ----------
+    docs/theory.md L4 (derived there).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    ``keep = 1`` is the Bradley-Terry choice of Lemma 2.1 (L1).
+    """
     return PlackettLuce(reward, K, keep)
 
 
 def top_k(reward, K, keep):
-    """Hard top-``keep`` of ``K`` with random tie-breaking (THEORY.md L5): see :class:`TopK`."""
+    """Hard top-``keep`` of ``K`` with random tie-breaking (THEORY.md L5): see :class:`TopK`.
+
+    Raises
+    ------
+    TypeError
+        ``reward`` is ``None``; ``K`` or ``keep`` not a number.
+    ValueError
+        ``K`` or ``keep`` NaN, not an integer (``math.inf`` too) or ``< 1``; ``keep > K``.
+        The reward array itself is checked against ``mass`` where the rule is used
+        (:func:`numerics.curation_factor` and the others).
+
+    See Also
+    --------
+    plackett_luce : the soft (Plackett-Luce) keep-``keep``.
+    numerics.curation_factor : ``H`` of a rule on a law.
+    numerics.evolve : the loop with a rule in place of ``reward, K``.
+    numerics.sampling.simulate : the same rule on samples.
+
+    References
+    ----------
+    docs/theory.md L5 (derived there).
+    """
     return TopK(reward, K, keep)
 
 
 def filtering(accept):
-    """Keep with probability ``accept in [0, 1]`` (THEORY.md L6): see :class:`Filtering`."""
+    """Keep with probability ``accept in [0, 1]`` (THEORY.md L6): see :class:`Filtering`.
+
+    Raises
+    ------
+    TypeError
+        ``accept`` is ``None``.
+    ValueError
+        where the rule is used: ``accept`` outside ``[0, 1]``, or 0 on the whole support of
+        ``mass`` (nothing is ever kept).
+
+    See Also
+    --------
+    filtering_log_factor : its ``log H = log a - log E_p[a]``.
+    numerics.curation_factor : ``H`` of a rule on a law.
+    numerics.evolve : the loop with a rule in place of ``reward, K``.
+    numerics.sampling.simulate : the same rule on samples.
+
+    References
+    ----------
+    docs/theory.md L6 (the ``K = inf`` rule L3 with reward ``log a``).
+    """
     return Filtering(accept)
 
 
 def mixture(parts):
-    """User types ``[(pi_u, rule_u), ...]`` (weights normalized here; section 7)."""
+    """User types ``[(pi_u, rule_u), ...]`` (weights normalized here; section 7).
+
+    Raises
+    ------
+    TypeError
+        ``parts`` not a list of ``(weight, rule)`` pairs; a weight not a real number; an item
+        not a curation rule.
+    ValueError
+        no pair; a weight negative or not finite; weights summing to 0.
+
+    See Also
+    --------
+    bradley_terry, plackett_luce, top_k, filtering : the user types' rules.
+    numerics.curator_limits.limit_rule : the ``K = inf`` limit (T12, T13).
+    numerics.curation_factor : ``H`` of a rule on a law.
+    numerics.evolve : the loop with a rule in place of ``reward, K``.
+    numerics.sampling.simulate : the same rule on samples.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators).
+
+    Wei, Zhang (2025), ICML 2025, arXiv 2505.09768 (noisy or adversarial curators).
+
+    docs/theory.md section 7 (T11-T13).
+    """
     return Mixture(parts)
 
 
 def as_rule(reward, K=None, name="reward"):
-    """``reward`` if it is a rule (then ``K`` must be None), else ``bradley_terry(reward, K)``."""
+    """``reward`` if it is a rule (then ``K`` must be None), else ``bradley_terry(reward, K)``.
+
+    Raises
+    ------
+    TypeError
+        ``K`` given with a rule, or missing with a reward array.
+    ValidationError, ValidationTypeError
+        ``K`` invalid (as :func:`bradley_terry`).
+
+    See Also
+    --------
+    bradley_terry : what a ``(reward, K)`` pair becomes.
+
+    References
+    ----------
+    docs/theory.md L1-L6.
+    """
     if isinstance(reward, Rule):
         if K is not None:
             raise TypeError("K is given by the curation rule: pass K=None with a rule")
@@ -333,7 +468,21 @@ def log_binomial_cdf(log_m, n, k):
     """``log P[Binomial(n, 1 - M) <= k]`` for ``log M`` given (vector), integers
     ``0 <= k <= n``, as a log-sum-exp of ``log C(n, j) + j log(1 - M) + (n - j) log M``
     (positive terms: no cancellation).  ``log(1 - M)`` is ``log(-expm1(log M))`` (accurate
-    when ``M`` is near 1, where ``log M`` carries ``1 - M`` to full relative precision)."""
+    when ``M`` is near 1, where ``log M`` carries ``1 - M`` to full relative precision).
+
+    Raises
+    ------
+    None
+        beyond numpy's own errors for non-numeric input; ``k``, ``n`` are trusted (internal to L4).
+
+    See Also
+    --------
+    plackett_luce_log_factor : where it is the weight ``W(u)``.
+
+    References
+    ----------
+    docs/theory.md L4.
+    """
     log_m = np.asarray(log_m, dtype=np.float64)
     if k >= n:
         return np.zeros_like(log_m)
@@ -364,7 +513,22 @@ def plackett_luce_log_factor(log_s, log_p, K, keep, log_s_eval, h=laplace.DEFAUL
     ``(K-1) log M``): ``W`` is analytic in ``v``, equals ``1 - O(u^k)`` on the left (so the
     closed-form left tail holds) and is non-increasing; the step is halved until the sums
     with steps ``h`` and ``2h`` agree to :data:`numerics.laplace.TRAPEZOID_CHECK`.
-    ``keep = 1`` is L2, ``keep = K`` gives ``H = 1``, ``K = inf`` is L3."""
+    ``keep = 1`` is L2, ``keep = K`` gives ``H = 1``, ``K = inf`` is L3.
+
+    Raises
+    ------
+    None
+        the nodes and masses are trusted (built by the engine from checked input).
+
+    See Also
+    --------
+    numerics.laplace.log_curation_factor_nodes : L2, ``keep = 1``.
+    PlackettLuce : the rule.
+
+    References
+    ----------
+    docs/theory.md L4 (derived there), L2 (the trapezoid rule in ``v = log u``).
+    """
     log_s_eval = np.asarray(log_s_eval, dtype=np.float64)
     if keep == 1 or math.isinf(K):
         return laplace.log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=h,
@@ -475,7 +639,22 @@ def top_k_log_factor(log_s, log_p, K, keep, log_s_eval, use_numba=True):
         H(x) = (K/k) sum_{a < k} sum_e multinomial(K-1; a, e, b) P_>^a P_=^e P_<^b
                min(1, (k - a)/(e + 1)).
 
-    ``log H = -inf`` where ``H = 0`` (rewards below the whole law with ``keep < K``)."""
+    ``log H = -inf`` where ``H = 0`` (rewards below the whole law with ``keep < K``).
+
+    Raises
+    ------
+    None
+        the nodes and masses are trusted (built by the engine from checked input).
+
+    See Also
+    --------
+    top_k_log_factor_numpy : the numpy twin.
+    TopK : the rule.
+
+    References
+    ----------
+    docs/theory.md L5 (derived there).
+    """
     log_s_eval = np.asarray(log_s_eval, dtype=np.float64)
     if keep >= K:
         return np.zeros_like(log_s_eval)
@@ -492,7 +671,21 @@ def top_k_log_factor(log_s, log_p, K, keep, log_s_eval, use_numba=True):
 
 
 def top_k_log_factor_numpy(log_s, log_p, K, keep, log_s_eval):
-    """:func:`top_k_log_factor` through the numpy twin."""
+    """:func:`top_k_log_factor` through the numpy twin.
+
+    Raises
+    ------
+    None
+        as :func:`top_k_log_factor`.
+
+    See Also
+    --------
+    top_k_log_factor : the numba kernel it is compared with.
+
+    References
+    ----------
+    docs/theory.md L5.
+    """
     return top_k_log_factor(log_s, log_p, K, keep, log_s_eval, use_numba=False)
 
 
@@ -503,7 +696,21 @@ def top_k_log_factor_numpy(log_s, log_p, K, keep, log_s_eval):
 
 def filtering_log_factor(log_s, log_p, log_s_eval):
     """``log H = log a - log E_p[a]`` (THEORY.md L6) with ``log a`` given as ``log_s``
-    (``-inf`` allowed: never kept)."""
+    (``-inf`` allowed: never kept).
+
+    Raises
+    ------
+    ValueError
+        ``log a = -inf`` on the whole support (nothing is ever kept).
+
+    See Also
+    --------
+    Filtering : the rule.
+
+    References
+    ----------
+    docs/theory.md L6.
+    """
     log_p = np.asarray(log_p, dtype=np.float64)
     log_p = log_p - laplace.log_sum_exp(log_p)
     with np.errstate(invalid="ignore"):

@@ -168,7 +168,33 @@ class EvolutionInterrupted(KeyboardInterrupt):
 
 def tilt(mass, reward, t):
     r"""``p_0 e^{t r} / E_{p_0}[e^{t r}]``: the ``K = inf`` iterate without real data (T4),
-    in O(N) for any real ``t >= 0``, in log space."""
+    in O(N) for any real ``t >= 0``, in log space.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``reward``
+        not shaped like ``mass``, NaN or infinite.
+    ValidationTypeError
+        (a ``TypeError``) ``mass`` or ``reward`` not an array of real numbers.
+    ValueError
+        ``t`` not a finite number ``>= 0``.
+    TypeError
+        ``t`` of a type ``float()`` does not take (e.g. ``None``).
+
+    See Also
+    --------
+    evolve : the same iterates by the engine (``K = lam = inf``).
+    theory.formulas.gaussian_tilt : the Gaussian case in closed form (T4.gauss).
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the link with RLHF: T4.
+
+    docs/theory.md T4.
+    """
     m = as_mass(mass)
     r = as_reward(reward, m.shape)
     t = float(t)
@@ -225,6 +251,53 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
     reward law like Bradley-Terry; mixtures, filters and rewards changing with ``t`` on the
     exact joint-atom engine (:class:`numerics.joint.JointEngine`).  The per-step arrays then
     refer to the first user type's reward (at step ``t``); ``info["rule"]`` names the rule.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``reward``
+        not shaped like ``mass``, NaN or infinite; ``K`` NaN or ``< 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``mass`` or ``reward`` not an array of real numbers; ``K`` not a real
+        number.
+    TypeError
+        ``K`` missing with a reward array, or given with a curation rule (:func:`as_rule`).
+    ValidationError
+        (a ``ValueError``) ``lam`` NaN or ``< 0``; ``data`` missing with a finite ``lam``, or
+        invalid like ``mass`` (negative, NaN, zero total, another shape).
+    ValidationTypeError
+        (a ``TypeError``) ``lam`` not a real number.
+    ValidationError
+        (a ``ValueError``) ``steps`` or ``record_every`` negative; ``record_every < 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``steps`` or ``record_every`` not an integer.
+    TypeError
+        ``steps`` missing.
+    ValueError
+        ``method`` not one of ``"auto"``, ``"direct"``, ``"compressed"``; a curation rule's
+        reward invalid on this grid (``accept`` outside ``[0, 1]`` or 0 on the whole support, a
+        per-step reward sequence too short).
+    EvolutionInterrupted
+        on Ctrl-C (``KeyboardInterrupt``), carrying the completed steps in ``.trajectory``.
+
+    See Also
+    --------
+    retrain_step : one step.
+    tilt : the closed form for ``K = lam = inf`` (T4).
+    limit : the limit, solved directly (T3, T8, T9).
+    theory.check : hold the trajectory against the statements of docs/theory.md.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.2 (T1), Theorem 2.1 (T3), Theorem 2.3 (T6.increment).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8: ``K = inf`` with real data.
+
+    docs/theory.md sections 3 and 4.
     """
     if isinstance(reward, Rule) and K is not None:
         # evolve(mass, rule, steps, lam, data, record_every): arguments move up one place

@@ -49,7 +49,22 @@ _INTEGER = ("steps", "grid")
 
 def parse_values(text, name="value"):
     """Axis values from text: ``start:stop:num`` (``num`` evenly spaced, ends included),
-    ``start:stop:num:log`` (geometric) or a comma list (``inf`` allowed)."""
+    ``start:stop:num:log`` (geometric) or a comma list (``inf`` allowed).
+
+    Raises
+    ------
+    ValueError
+        a value not a number; a range not ``start:stop:num[:log]``, with a non-integer ``num``,
+        ``num < 1``, infinite ends, or (``:log``) ends not positive; no values.
+
+    See Also
+    --------
+    SweepSpec : the axes it builds.
+
+    References
+    ----------
+    docs/sweeps.md (the ``--param`` syntax).
+    """
     def real(t):
         try:
             return float(t)
@@ -149,7 +164,26 @@ class SweepSpec:
 
 def load_spec(path):
     """A :class:`SweepSpec` from TOML: top-level ``measure``, ``scenario`` or ``config``,
-    tables ``[axes]`` (``name = "start:stop:num"`` or a list), ``[fixed]``, ``[options]``."""
+    tables ``[axes]`` (``name = "start:stop:num"`` or a list), ``[fixed]``, ``[options]``.
+
+    Raises
+    ------
+    OSError
+        ``path`` cannot be read.
+    ValueError
+        not valid TOML; unknown keys; no ``measure``; any error of :class:`SweepSpec` (unknown
+        measure or parameter, an axis without values or with repeats, a parameter both swept
+        and fixed).
+
+    See Also
+    --------
+    sweep : run the spec.
+    SweepSpec : the same in Python.
+
+    References
+    ----------
+    docs/sweeps.md.
+    """
     from .scenario_config import tomllib
     try:
         with open(path, "rb") as fh:
@@ -183,7 +217,31 @@ def build_scenario(scenario, config, params):
 def evaluate_point(measure, scenario, config, params, options, index):
     """Run on a worker: ``(index, values, error)``; an ``Exception`` becomes ``error``.
     ``params`` that name one of the measure's options go to the measure, the rest build the
-    scenario."""
+    scenario.
+
+    Raises
+    ------
+    ValueError
+        ``measure`` not a registered measure.  Any exception of the point itself is returned
+        as ``error``, never raised.
+
+    See Also
+    --------
+    sweep : evaluates every point with it.
+    numerics.sweep_measures.register_measure : add a measure.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the dynamics swept (T7-T9).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8's condensation.
+
+    docs/theory.md T7-T9.
+    """
     measure = get_measure(measure)
     try:
         with warnings.catch_warnings():
@@ -288,6 +346,34 @@ def sweep(spec, *, out=None, scheduler=None, workers=1, progress=None, retry_fai
     (``retry_failed`` recomputes failed ones).  ``scheduler``: ``None`` (local Dask) or a
     ``dask.distributed`` address (``OSError`` if not reached within ``connect_timeout``
     seconds).  ``progress(done, total)``: called after every point.
+
+    Raises
+    ------
+    ValueError
+        ``spec.measure`` not registered; ``out`` holds a different sweep.
+    OSError
+        ``scheduler`` not reached within ``connect_timeout`` seconds; ``out`` not writable.
+    ImportError
+        dask, distributed or xarray missing (the ``sweep`` extra).
+    KeyboardInterrupt
+        re-raised after the finished points are saved to ``out``.
+
+    See Also
+    --------
+    SweepSpec, load_spec : what to sweep.
+    figures.sweep_phase.plot_sweep : draw a 2-D sweep.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the dynamics swept (T7-T9).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8's condensation.
+
+    docs/theory.md T7-T9.
     """
     measure = get_measure(spec.measure)
     res = _Results(spec, measure)

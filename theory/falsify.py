@@ -120,6 +120,36 @@ def falsify(claim, budget=DEFAULT_BUDGET, seed=0, *, shrink_budget=DEFAULT_SHRIN
     Returns
     -------
     Result
+
+    Raises
+    ------
+    KeyError
+        ``claim`` names no registered claim.
+    TypeError
+        ``claim`` neither a :class:`~theory.claims.Claim` nor a name.
+    ValueError
+        ``budget < 1``, ``seed < 0`` or ``shrink_budget < 0``, or one not an integer.  A claim
+        that fails to evaluate on a valid instance is reported in the result, not raised.
+
+    See Also
+    --------
+    theory.claims.register_claim : add a claim.
+    shrink : how a counterexample is simplified.
+    numerics.exact : check a shrunk counterexample exactly.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the statements behind the theorem claims (P1-P6, T1-T7).
+
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators):
+    T12.
+
+    Wei, Zhang (2025), ICML 2025, arXiv 2505.09768 (noisy or adversarial curators):
+    T11.
+
+    docs/theory.md.
     """
     if isinstance(claim, str):
         claim = get_claim(claim)

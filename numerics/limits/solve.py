@@ -254,6 +254,24 @@ def limit_continuous(law, K, lam):
     TypeError, ValueError
         invalid arguments (named).
 
+    See Also
+    --------
+    limit : the same on a grid.
+    critical_lam : the ``lam`` where the fixed point starts to condense.
+    numerics.ContinuousRewardLaw : the law.
+
+    References
+    ----------
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    condensation, T8.
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    T9's setting.
+
+    docs/theory.md T8, T9.
+
     Examples
     --------
     >>> from numerics import ContinuousRewardLaw, limit_continuous
@@ -325,6 +343,28 @@ def critical_lam(law, K):
     ``K = inf``: ``lam_c = E_{p_d}[1/(1 - e^{r - r_*})] - 1`` (``I = 1``).  Finite ``K``: the end
     of the regular branch, where ``H(r_*) = (1 + lam)/lam`` with no condensate yet, solved by
     Newton with unknowns ``(M, lam)``.
+
+    Raises
+    ------
+    TypeError
+        ``law`` not a :class:`~numerics.ContinuousRewardLaw`.
+    ValidationError
+        (a ``ValueError``) ``K`` NaN or ``< 1``.
+    ValidationTypeError
+        (a ``TypeError``) ``K`` not a real number.
+
+    See Also
+    --------
+    limit_continuous : the fixed point itself, condensed or not.
+    limit : the limit on a grid.
+
+    References
+    ----------
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    the threshold ``I = 1``, T8.
+
+    docs/theory.md T8, T9.
 
     Examples
     --------

@@ -70,7 +70,30 @@ def _pooled_cov(fam, G, p, n, m):
 def compare_gaussian_with_parametric(sim, axes, z_limit=5.0, *, method="auto"):
     """Hold a ``simulate(..., model="gaussian", coords=axes)`` run against the exact
     parametric dynamics (see the module doc).  ``axes``: the grid coordinates the simulation
-    used (its ``coords``)."""
+    used (its ``coords``).
+
+    Raises
+    ------
+    TypeError
+        ``sim`` not a simulation of the gaussian model.
+    ValueError
+        ``axes`` give a grid of another shape than the simulation's.
+
+    See Also
+    --------
+    numerics.sampling.simulate : the sample-based loop.
+    evolve : the exact parametric dynamics it is held against.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md sections 5 and 6.
+    """
     from ..sampling import Simulation
     if not isinstance(sim, Simulation) or sim.model != "gaussian":
         raise TypeError("sim must be a Simulation of the gaussian model (simulate(..., "

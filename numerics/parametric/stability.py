@@ -93,7 +93,27 @@ def s2_constants(family, data, lam):
     r"""S2's constants for an exponential family: ``L = 0`` (the log-likelihood Hessian
     ``-Cov_theta[T]`` is constant in ``x``), ``alpha = lambda_min(Cov_{theta*}[T])`` at the data
     MLE ``theta*``, ``eps`` not needed.  Returns ``(rho, rho_B, constants)``; ``rho_B`` is
-    None where its denominator ``alpha - lam alpha`` is not positive (``lam >= 1``)."""
+    None where its denominator ``alpha - lam alpha`` is not positive (``lam >= 1``).
+
+    Raises
+    ------
+    FitError
+        (a ``ValueError``) the data MLE does not exist.
+
+    See Also
+    --------
+    stability : reports them beside the spectral radius.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md section 5 (S1-S3).
+    """
     if data is None or math.isinf(lam):
         return None, None, dict(alpha=None, L=0.0, eps=None,
                                 note="S2 needs real data and a finite lam")
@@ -218,6 +238,35 @@ def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-
     Returns
     -------
     Stability
+
+    Raises
+    ------
+    TypeError
+        ``family`` not an :class:`ExponentialFamily`.
+    ValidationError, ValidationTypeError
+        invalid ``reward``, ``K``, ``lam`` or ``data`` (:mod:`numerics.validation`).
+    ValueError
+        ``start`` missing without data (``lam = inf``), or of the wrong shape, NaN or
+        infinite.
+    FitError
+        (a ``ValueError``) the data MLE does not exist.  A fixed point Newton cannot find is
+        reported in the result (``exists = False``, ``reason``), not raised.
+
+    See Also
+    --------
+    evolve : the parametric trajectory.
+    s2_constants : S2's ``rho``, ``rho_B``.
+    theory.parametric_checks.check_s1 : S1 checked.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md section 5 (S1-S3).
     """
     G = RetrainingMap(family, reward, K, lam, data, method=method)
     fam = family
@@ -286,6 +335,35 @@ def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, met
     themselves, as in :func:`numerics.simulate`; ``theta[0]`` is their MLE) or natural
     parameters (length ``family.dim``).  Default: the data.  ``fit``: ``"mle"`` or
     ``"plugin"`` (see :class:`RetrainingMap`).
+
+    Raises
+    ------
+    TypeError
+        ``family`` not an :class:`ExponentialFamily`.
+    ValidationError, ValidationTypeError
+        invalid ``reward``, ``K``, ``lam`` or ``data`` (:mod:`numerics.validation`).
+    ValueError
+        ``start`` missing without data (``lam = inf``), or of the wrong shape, NaN or
+        infinite.
+    ValidationError, ValidationTypeError
+        ``steps`` not an integer ``>= 0``.
+    FitError
+        (a ``ValueError``) a generation's moment equation has no solution.
+
+    See Also
+    --------
+    stability : the fixed point and its spectral radius.
+    numerics.evolve : the infinite-capacity loop.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md section 5 (S1-S3).
     """
     from ..validation import check_steps
     G = RetrainingMap(family, reward, K, lam, data, method=method, fit=fit)
