@@ -11,7 +11,29 @@ __all__ = ["two_user_shares_figure", "adversarial_figure"]
 
 @styled
 def two_user_shares_figure(data):
-    """Disc shares of the T12 limit against the weight ``w`` (lines: user 1, user 2)."""
+    """Disc shares of the T12 limit against the weight ``w`` (lines: user 1, user 2).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.curator_data.two_user_shares`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.curator_data.two_user_shares : the numbers drawn.
+    numerics.curator_limits.solve_t12 : each limit.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators):
+    a weighted Nash bargaining split.
+
+    docs/theory.md T12; docs/figures.md (figure 8).
+    """
     fig = new_figure(5, 3.6)
     ax = fig.subplots()
     for u in range(data.shares.shape[1]):
@@ -25,7 +47,25 @@ def two_user_shares_figure(data):
 
 @styled
 def adversarial_figure(data):
-    """``E[r]`` after ``t`` steps against ``phi`` (and ``log E[e^r]`` at the T12 limit)."""
+    """``E[r]`` after ``t`` steps against ``phi`` (and ``log E[e^r]`` at the T12 limit).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.curator_data.adversarial_sweep`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.curator_data.adversarial_sweep : the numbers drawn.
+
+    References
+    ----------
+    Wei, Zhang (2025), ICML 2025, arXiv 2505.09768 (noisy or adversarial curators).
+
+    docs/theory.md T11, T12.
+    """
     fig = new_figure(5, 3.6)
     ax = fig.subplots()
     ax.plot(data.phis, data.expected, marker="o", label=f"$E[r]$ after t={data.t}")

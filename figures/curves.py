@@ -27,7 +27,28 @@ def plot_reward_bounds(rb):
     """Figure 4.  (a) ``E_{p_t}[e^r]`` (lines) and T1's lower bound on it made from the
     previous step, ``E_{t-1}[e^r] + ((K-1)/K) Var_{t-1}[e^r] / e^{r_*}`` (open circles);
     (b) the cumulative variance ``sum_{s<=t} Var_s[e^r]`` (lines) and T2's budget for the
-    whole sum, ``K e^{r_*}(e^{r_*} - E_0[e^r])/(K-1)`` (dashed)."""
+    whole sum, ``K e^{r_*}(e^{r_*} - E_0[e^r])/(K-1)`` (dashed).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.reward_bounds`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.reward_bounds : the numbers drawn.
+    theory.formulas.t1_increment_lower_bound, theory.formulas.t2_variance_budget : the bounds.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.2 (T1, reconstructed) and T2.
+
+    docs/theory.md T1, T2; docs/figures.md (figure 4).
+    """
     sc = rb.scenario
     cols = _k_colors(rb.Ks)
     fig = new_figure(11.5, 4.3)
@@ -65,7 +86,27 @@ def plot_reward_bounds(rb):
 @styled
 def plot_class_shares(cs):
     """Figure 5: class proportions ``P_t(class = c)`` over the iterations, stacked, one
-    panel per ``lam`` (bias amplification without real data, stability with it)."""
+    panel per ``lam`` (bias amplification without real data, stability with it).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.class_shares`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.class_shares : the numbers drawn.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    bias amplification on curated CIFAR-10; T5 with real data.
+
+    docs/figures.md (figure 5).
+    """
     sc = cs.scenario
     names = list(sc.label_names) or [str(c) for c in range(cs.shares[0].shape[1])]
     cols = [colormaps["tab10"](c % 10) for c in range(len(names))]

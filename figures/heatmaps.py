@@ -61,7 +61,28 @@ def _image(ax, density, scenario, norm, cmap):
 @styled
 def plot_limit_panels(panels):
     """Figure 1: reward level sets, ``p_0``, and the limit density, side by side; ``p_0``
-    and the limit share one logarithmic colour scale (floor ``1e-6`` of the larger max)."""
+    and the limit share one logarithmic colour scale (floor ``1e-6`` of the larger max).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.limit_panels`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.limit_panels : the numbers drawn.
+    figures.gallery.heatmap_figure : the figure of a scenario.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.1 (T3: the limit on the top level set) and its figure of limit densities.
+
+    docs/figures.md (figure 1).
+    """
     sc, lim = panels.scenario, panels.limit
     fig = new_figure(12.5, 4.1)
     fig.get_layout_engine().set(w_pad=0.12)
@@ -119,7 +140,27 @@ def _row_label(lam):
 @styled
 def plot_iteration_rows(rows):
     """Figures 2-3: ``p_t`` at the chosen steps (columns), one row per ``lam``; every panel on
-    one logarithmic colour scale (floor ``1e-6`` of the largest density shown)."""
+    one logarithmic colour scale (floor ``1e-6`` of the largest density shown).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.iteration_rows`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.iteration_rows : the numbers drawn.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the iterates with and without real data.
+
+    docs/figures.md (figures 2, 3).
+    """
     sc = rows.scenario
     nr, nc = len(rows.lams), len(rows.steps)
     w = 2.45                        # inches per column; ~2 inches of it go to the margins
@@ -151,7 +192,28 @@ def plot_iteration_rows(rows):
 @styled
 def plot_iterates_1d(data):
     """1-D analogue of figure 1: ``p_0``, iterates ``p_t`` and the limit on one axis (log
-    density scale, floor ``1e-6`` of the largest), the reward on a second axis."""
+    density scale, floor ``1e-6`` of the largest), the reward on a second axis.
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.iterates_1d`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.iterates_1d : the numbers drawn.
+    plot_limit_panels : the 2-D figure.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.1 (T3).
+
+    docs/figures.md.
+    """
     sc = data.scenario
     x = np.asarray(sc.axes[0], dtype=float)
     fig = new_figure(8.0, 4.2)

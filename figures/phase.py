@@ -25,7 +25,28 @@ def _edges(centres, log):
 def plot_condensation_phase(cp):
     """Figure 6a: condensate ``1 - I`` of T8 (0 where ``I >= 1``) over ``(lam, b)`` for the
     reward law ``b (-r)^{b-1}`` on ``[-1, 0]``, ``K = inf``, and the critical curve
-    ``I(lam, b) = 1``, i.e. ``lam = E[1/(1 - e^r)] - 1``."""
+    ``I(lam, b) = 1``, i.e. ``lam = E[1/(1 - e^r)] - 1``.
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.condensation_phase`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.condensation_phase : the numbers drawn.
+    numerics.critical_lam : the critical curve.
+
+    References
+    ----------
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    the condensation threshold ``I = 1``.
+
+    docs/theory.md T8; docs/figures.md (figure 6a).
+    """
     fig = new_figure(6.4, 4.8)
     ax = fig.subplots()
     mesh = ax.pcolormesh(_edges(cp.lams, True), _edges(cp.b, False), cp.condensate,
@@ -56,7 +77,28 @@ def plot_contraction_phase(cp):
     """Figure 6b: measured per-step contraction factor of ``TV(p_t, p^lam)`` over
     ``(lam, K)``, with T7's region ``lam (K-1) < 1`` (below the curve ``K = 1 + 1/lam``)
     where ``kappa = lam K/(1+lam) < 1`` is proved; grey: ``numerics.limit`` gave no
-    verified fixed point (see :func:`figures.data.contraction_phase`)."""
+    verified fixed point (see :func:`figures.data.contraction_phase`).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.contraction_phase`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.contraction_phase : the numbers drawn.
+    theory.formulas.t7_kappa : T7's factor.
+
+    References
+    ----------
+    docs/theory.md T7 (derived there); docs/figures.md (figure 6b).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the retraining map with real data.
+    """
     fig = new_figure(6.4, 4.8)
     ax = fig.subplots()
     cmap = colormaps["viridis"].with_extremes(over="#d62728", bad="0.82")
@@ -97,7 +139,28 @@ def plot_critical_lam(curves):
     """Figure 6c: the critical ``lam`` above which the fixed point condenses (T9; T8 for
     ``K = inf``) against ``b`` for the reward law ``b (-r)^{b-1}`` on ``[-1, 0]``, one curve
     per ``K`` (condensation above each curve), with THEORY.md T9's grid examples (filled:
-    the grid fixed point is condensed, with its top-cell mass)."""
+    the grid fixed point is condensed, with its top-cell mass).
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.data.critical_lam_curves`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    figures.data.critical_lam_curves : the numbers drawn.
+    numerics.critical_lam : each curve's points.
+
+    References
+    ----------
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    ``K = inf``, T8.
+
+    docs/theory.md T8, T9; docs/figures.md (figure 6c).
+    """
     fig = new_figure(6.4, 4.8)
     ax = fig.subplots()
     colours = colormaps["viridis"](np.linspace(0.0, 0.85, len(curves.Ks)))

@@ -20,7 +20,30 @@ __all__ = ["plot_stability", "make_stability_figure"]
 def plot_stability(*scans):
     """One panel per scan: radius (lines with dots; crosses where the fixed point is
     unstable, gaps where none was found), ``lam/(1+lam)`` (dashed, S1 and S2's ``rho``),
-    ``rho_B`` (dotted, where defined) and the stability threshold 1."""
+    ``rho_B`` (dotted, where defined) and the stability threshold 1.
+
+    Raises
+    ------
+    None
+        nothing of its own: it lays out the numbers of
+        :func:`figures.stability_data.stability_scan`
+        (a record of another kind fails with ``AttributeError``).
+
+    See Also
+    --------
+    make_stability_figure : computes the scans and saves the figure.
+    numerics.parametric.stability : each point.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md S1-S3; docs/figures.md (figure 7).
+    """
     fig = new_figure(5.6 * len(scans), 4.4)
     axes = np.atleast_1d(fig.subplots(1, len(scans)))
     for ax, sc in zip(axes, scans):
@@ -49,7 +72,30 @@ def make_stability_figure(out_dir, names=("gauss1d", "mog8"), formats=("png",), 
                           lams=None, Ks=None):
     """Compute the scans (:func:`figures.stability_data.stability_scan`, defaults: ``lam`` in
     [0.05, 20], ``K`` in {2, 3, 8, inf}) and save ``stability.<fmt>`` in ``out_dir``; returns
-    ``(paths, scans)``.  About a minute with the 128 x 128 mog8 grid: not in the gallery."""
+    ``(paths, scans)``.  About a minute with the 128 x 128 mog8 grid: not in the gallery.
+
+    Raises
+    ------
+    ValueError
+        a name in ``names`` is not a built-in scenario; an unknown format.
+    OSError
+        ``out_dir`` not writable.
+
+    See Also
+    --------
+    plot_stability : the figure.
+    figures.stability_data.stability_scan : the scans.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2, reconstructed).
+
+    Bertrand et al. (2024), ICLR 2024 (stability of iterative retraining; ``rho_B``).
+
+    docs/theory.md S1-S3.
+    """
     from numerics.scenarios import get_scenario
     from .saving import save_figure
     from .stability_data import DEFAULT_KS, DEFAULT_LAMS, stability_scan
