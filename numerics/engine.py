@@ -301,7 +301,7 @@ class CurationEngine:
 
     def _scatter(self, masses, m1):
         n = int(self.ptr[-1])
-        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n)
+        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n if len(masses) == 2 else 0)
         lay = self._layout
         args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels, lay.width,
                 self._start, xs, w0, w1)
@@ -550,12 +550,9 @@ class CurationEngine:
                 continue
             coeffs = cheb.to_coefficients(np.where(np.isfinite(g), g, -1e300), self.cptr)
             lay = self._layout
-            args = (self.reward, b.mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
-                    self.compact, self.cptr, coeffs, shift, out, first, self._chunks)
-            if self.use_numba:
-                cheb.accumulate_masses.at(self.reward.shape[0])(*args)
-            else:
-                cheb.accumulate_masses_numpy(*args)
+            cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
+                                   lay.levels, lay.width, self.compact, self.cptr, coeffs,
+                                   shift, out, first, self._chunks, use_numba=self.use_numba)
             first = False
         total = float(out.sum())
         out /= total
