@@ -61,17 +61,29 @@ def _values_to_coefficients(n):
     return A
 
 
+@lru_cache(maxsize=64)
+def _panels_by_count(cptr_bytes):
+    """``[(n, idx)]``: for each number of points ``n``, the ``(panels, n)`` index array of the
+    points of the panels with ``n`` points (cached: the engine asks at every step)."""
+    cptr = np.frombuffer(cptr_bytes, dtype=np.int64)
+    counts = np.diff(cptr)
+    out = []
+    for n in np.unique(counts):
+        sel = np.flatnonzero(counts == n)
+        idx = cptr[sel][:, None] + np.arange(n)[None, :]
+        idx.setflags(write=False)
+        out.append((int(n), idx))
+    return tuple(out)
+
+
 def to_coefficients(values, cptr):
     """Chebyshev coefficients, panel by panel, of the interpolants of ``values`` (given at the
     points of :func:`chebyshev_points`).  Same layout as ``values``.  Non-finite values give
     non-finite coefficients in their panel only."""
-    counts = np.diff(cptr)
     out = np.empty_like(values)
-    for n in np.unique(counts):
-        sel = np.flatnonzero(counts == n)
-        idx = cptr[sel][:, None] + np.arange(n)[None, :]
-        with np.errstate(invalid="ignore"):
-            out[idx] = values[idx] @ _values_to_coefficients(int(n)).T
+    with np.errstate(invalid="ignore"):
+        for n, idx in _panels_by_count(np.ascontiguousarray(cptr, dtype=np.int64).tobytes()):
+            out[idx] = values[idx] @ _values_to_coefficients(n).T
     return out
 
 

@@ -446,8 +446,15 @@ class CurationEngine:
         """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
         lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
         out = np.full(self.cptr.size - 1, -np.inf)
-        if lp.size:
-            np.logaddexp.at(out, b.node_panel, lp)
+        has = np.flatnonzero(np.diff(b.rules.ptr) > 0)  # nodes are in panel order
+        if has.size:
+            first = b.rules.ptr[has]
+            top = np.zeros(out.size)
+            top[has] = np.maximum.reduceat(lp, first)
+            top[~np.isfinite(top)] = 0.0
+            with np.errstate(divide="ignore"):
+                out[has] = top[has] + np.log(np.add.reduceat(np.exp(lp - top[b.node_panel]),
+                                                             first))
         return out
 
     def _check_resolution(self):
