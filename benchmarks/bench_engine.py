@@ -4,7 +4,9 @@
 
 1. ``evolve`` on an n x n grid, ``steps`` steps, K = 4, lam = 0.5 (compressed reward law),
    including building the reward law and materializing the final density, against one
-   numpy pass over the grid, ``p * exp(r - r.max())`` (best of 5).
+   numpy pass over the grid, ``p * exp(r - r.max())`` (best of 5); then each phase (building
+   the reward law, the steps, materializing the density) as a multiple of that pass, with
+   numba's default threads and with one thread, wall-clock and CPU time (best of 3).
 2. One step of the direct per-cell quadrature (L2 evaluated at every distinct reward of the
    grid) against one step of the compressed engine, and their cell-by-cell agreement.
 4. A long condensing run with real data (kingman law, K = 2, lam = 5, 8192 cells, 2000 steps):
@@ -60,12 +62,37 @@ def peak_rss_growth(fn):
     return (peak - before) * 1024, result
 
 
-def best_of(fn, repeat):
+def best_of(fn, repeat, clock=time.perf_counter):
     best = math.inf
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
+    return best
+
+
+def phases(mass, reward, steps, repeat=3):
+    """Wall-clock and CPU seconds (best of ``repeat``) of each phase of an ``evolve`` run: the
+    engine's construction (the reward law), the steps, the materialization of the density."""
+    from numerics.engine import CurationEngine, initial_resolution
+    m, r = (mass / mass.sum()).ravel(), reward.ravel()
+    best = {}
+    for _ in range(repeat):
+        got = {}
+
+        def timed(name, fn):
+            w, c = time.perf_counter(), time.process_time()
+            out = fn()
+            got[name] = (time.perf_counter() - w, time.process_time() - c)
+            return out
+
+        eng = timed("build", lambda: CurationEngine(r, m, None, 4, 0.5,
+                                                    resolution=initial_resolution(4, 0.5)))
+        timed("steps", lambda: [eng.advance() for _ in range(steps)])
+        timed("materialize", lambda: eng.materialize([b.L[:eng.n_cheb] for b in eng.bases]))
+        for k, (w, c) in got.items():
+            bw, bc = best.get(k, (math.inf, math.inf))
+            best[k] = (min(bw, w), min(bc, c))
     return best
 
 
@@ -106,6 +133,20 @@ def main():
     rss_text = "n/a (not Linux)" if rss is None else f"{rss / grid_bytes:5.2f}"
     print(f"peak memory growth during evolve: {rss_text} grid-sized arrays (resident set; "
           f"target <= 8); numpy allocations alone (tracemalloc): {peak / grid_bytes:5.2f}")
+
+    import numba
+    default_threads = numba.config.NUMBA_NUM_THREADS
+    base_cpu = best_of(lambda: mass * np.exp(reward - reward.max()), 5, time.process_time)
+    print(f"phases, as multiples of the numpy pass (wall {base * 1e3:.1f} ms, CPU "
+          f"{base_cpu * 1e3:.1f} ms); wall / CPU:")
+    for threads in sorted({default_threads, 1}, reverse=True):
+        numba.set_num_threads(threads)
+        ph = phases(mass, reward, steps)
+        cells = "  ".join(f"{k} {w / base:5.2f} / {c / base_cpu:5.2f}" for k, (w, c) in ph.items())
+        tw = sum(w for w, _ in ph.values()) / base
+        tc = sum(c for _, c in ph.values()) / base_cpu
+        print(f"  {threads} thread(s): {cells}  total {tw:5.2f} / {tc:5.2f}")
+    numba.set_num_threads(default_threads)
 
     # direct per-cell quadrature: one step (its cost per step does not change with t)
     t_direct = best_of(lambda: evolve(mass, reward, 4, 1, lam=0.5, method="direct",

@@ -29,8 +29,8 @@ from .panels import _locate
 from .threads import kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "evaluate", "evaluate_numpy",
-           "tilt_weights", "tilt_weights_numpy", "accumulate_masses",
-           "accumulate_masses_numpy"]
+           "tilt_weights", "tilt_weights_numpy", "log_weights_at_cells",
+           "log_weights_at_cells_numpy", "accumulate_masses"]
 
 
 def chebyshev_points(counts):
@@ -61,17 +61,29 @@ def _values_to_coefficients(n):
     return A
 
 
+@lru_cache(maxsize=64)
+def _panels_by_count(cptr_bytes):
+    """``[(n, idx)]``: for each number of points ``n``, the ``(panels, n)`` index array of the
+    points of the panels with ``n`` points (cached: the engine asks at every step)."""
+    cptr = np.frombuffer(cptr_bytes, dtype=np.int64)
+    counts = np.diff(cptr)
+    out = []
+    for n in np.unique(counts):
+        sel = np.flatnonzero(counts == n)
+        idx = cptr[sel][:, None] + np.arange(n)[None, :]
+        idx.setflags(write=False)
+        out.append((int(n), idx))
+    return tuple(out)
+
+
 def to_coefficients(values, cptr):
     """Chebyshev coefficients, panel by panel, of the interpolants of ``values`` (given at the
     points of :func:`chebyshev_points`).  Same layout as ``values``.  Non-finite values give
     non-finite coefficients in their panel only."""
-    counts = np.diff(cptr)
     out = np.empty_like(values)
-    for n in np.unique(counts):
-        sel = np.flatnonzero(counts == n)
-        idx = cptr[sel][:, None] + np.arange(n)[None, :]
-        with np.errstate(invalid="ignore"):
-            out[idx] = values[idx] @ _values_to_coefficients(int(n)).T
+    with np.errstate(invalid="ignore"):
+        for n, idx in _panels_by_count(np.ascontiguousarray(cptr, dtype=np.int64).tobytes()):
+            out[idx] = values[idx] @ _values_to_coefficients(n).T
     return out
 
 
@@ -142,48 +154,102 @@ def tilt_weights_numpy(ptr, xs, ws, cptr, coeffs, tmax):
         ws *= np.where(ws > 0, np.exp(t - tmax[q]), 1.0)
 
 
+@numba.njit(cache=True, inline="always")
+def _clenshaw4(c, a0, a1, a2, a3, n, x0, x1, x2, x3):
+    """Four Clenshaw recurrences of the same length ``n >= 2`` side by side: their chains of
+    dependent multiply-adds overlap in the pipeline (one chain at a time waits on each
+    result), the work per value is that of :func:`_clenshaw`, and each value is the same."""
+    b0 = b1 = b2 = b3 = 0.0
+    c0 = c1 = c2 = c3 = 0.0
+    y0, y1, y2, y3 = 2.0 * x0, 2.0 * x1, 2.0 * x2, 2.0 * x3
+    for k in range(n - 1, 0, -1):
+        t0 = c[a0 + k] + y0 * b0 - c0
+        t1 = c[a1 + k] + y1 * b1 - c1
+        t2 = c[a2 + k] + y2 * b2 - c2
+        t3 = c[a3 + k] + y3 * b3 - c3
+        c0, c1, c2, c3 = b0, b1, b2, b3
+        b0, b1, b2, b3 = t0, t1, t2, t3
+    return (c[a0] + x0 * b0 - c0, c[a1] + x1 * b1 - c1, c[a2] + x2 * b2 - c2,
+            c[a3] + x3 * b3 - c3)
+
+
 @kernel
-def accumulate_masses(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
-                      first, chunks):
-    r"""``out[i] (+)= mass[i] exp(f(r_i) - offset)`` over the cells with ``mass > 0``, ``f`` the
-    interpolant of the panel of depth ``r_max - r_i`` (raw panel id -> ``compact[raw]``);
-    ``first``: overwrite (cells without mass get 0) instead of adding.  Returns the chunk
-    sums of ``out`` (fixed blocks of cells: the total does not depend on the threads)."""
+def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
+                         chunks):
+    r"""``out[i] = f(r_i) - offset`` at the cells with ``mass > 0`` (``-inf`` elsewhere), ``f``
+    the interpolant of the panel of depth ``r_max - r_i`` (raw panel id -> ``compact[raw]``).
+
+    Cells go four at a time: four cells whose panels have as many points are evaluated by
+    :func:`_clenshaw4`, the others one by one (same values either way).  ``chunks`` fixed
+    blocks of cells, in parallel."""
     n = reward.shape[0]
-    sums = np.zeros(chunks)
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
-        acc = 0.0
-        for i in range(min(c * step, n), min((c + 1) * step, n)):
-            m = mass[i]
-            v = 0.0
-            if m > 0.0:
-                raw, x = _locate(r_max - reward[i], D, J, width)
-                q = compact[raw]
-                v = m * math.exp(_clenshaw(coeffs, cptr[q], cptr[q + 1], x) - offset)
-            if first:
-                out[i] = v
+        hi = min((c + 1) * step, n)
+        qs = np.empty(4, dtype=np.int64)
+        xs = np.empty(4)
+        i = min(c * step, n)
+        while i < hi:
+            nb = min(4, hi - i)
+            length = -1
+            for u in range(nb):
+                qs[u] = -1
+                if mass[i + u] > 0.0:
+                    raw, x = _locate(r_max - reward[i + u], D, J, width)
+                    q = compact[raw]
+                    qs[u] = q
+                    xs[u] = x
+                    m = cptr[q + 1] - cptr[q]
+                    if u == 0:
+                        length = m
+                    elif m != length:
+                        length = -1
+                else:
+                    length = -1
+            if nb == 4 and length > 1:
+                v0, v1, v2, v3 = _clenshaw4(coeffs, cptr[qs[0]], cptr[qs[1]], cptr[qs[2]],
+                                            cptr[qs[3]], length, xs[0], xs[1], xs[2], xs[3])
+                out[i] = v0 - offset
+                out[i + 1] = v1 - offset
+                out[i + 2] = v2 - offset
+                out[i + 3] = v3 - offset
             else:
-                v += out[i]
-                out[i] = v
-            acc += v
-        sums[c] = acc
-    return sums
+                for u in range(nb):
+                    q = qs[u]
+                    if q >= 0:
+                        out[i + u] = _clenshaw(coeffs, cptr[q], cptr[q + 1], xs[u]) - offset
+                    else:
+                        out[i + u] = -np.inf
+            i += nb
 
 
-def accumulate_masses_numpy(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset,
-                            out, first, chunks):
-    """Pure numpy twin of :func:`accumulate_masses`."""
+def log_weights_at_cells_numpy(reward, mass, r_max, D, J, width, compact, cptr, coeffs,
+                               offset, out, chunks=1):
+    """Pure numpy twin of :func:`log_weights_at_cells`."""
     from .panels import locate_numpy
     has = mass > 0
     raw, x = locate_numpy(np.where(has, r_max - reward, 0.0), D, J, width)
-    q = compact[raw[has]]
-    v = np.zeros(mass.shape)
-    v[has] = mass[has] * np.exp(evaluate_numpy(q, x[has], cptr, coeffs) - offset)
-    if first:
-        out[:] = v
+    out[:] = -np.inf
+    out[has] = evaluate_numpy(compact[raw[has]], x[has], cptr, coeffs) - offset
+
+
+def accumulate_masses(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
+                      first, chunks, use_numba=True):
+    r"""``out[i] (+)= mass[i] exp(f(r_i) - offset)``, ``f`` as in :func:`log_weights_at_cells`
+    (cells without mass contribute 0); ``first``: overwrite instead of adding.
+
+    The exponent comes from :func:`log_weights_at_cells` (its numpy twin with
+    ``use_numba=False``), then numpy's vectorized ``exp`` and product run in place: no
+    scalar ``exp`` per cell.  Adding (``first=False``) takes one grid-sized buffer."""
+    target = out if first else np.empty_like(out)
+    if use_numba:
+        log_weights_at_cells.at(reward.shape[0])(reward, mass, r_max, D, J, width, compact,
+                                                 cptr, coeffs, offset, target, chunks)
     else:
-        out += v
-    n = reward.shape[0]
-    step = (n + chunks - 1) // chunks
-    return np.array([out[min(c * step, n):min((c + 1) * step, n)].sum() for c in range(chunks)])
+        log_weights_at_cells_numpy(reward, mass, r_max, D, J, width, compact, cptr, coeffs,
+                                   offset, target)
+    with np.errstate(over="ignore"):
+        np.exp(target, out=target)
+    target *= mass
+    if not first:
+        out += target

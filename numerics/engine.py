@@ -301,7 +301,7 @@ class CurationEngine:
 
     def _scatter(self, masses, m1):
         n = int(self.ptr[-1])
-        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n)
+        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n if len(masses) == 2 else 0)
         lay = self._layout
         args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels, lay.width,
                 self._start, xs, w0, w1)
@@ -446,8 +446,15 @@ class CurationEngine:
         """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
         lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
         out = np.full(self.cptr.size - 1, -np.inf)
-        if lp.size:
-            np.logaddexp.at(out, b.node_panel, lp)
+        has = np.flatnonzero(np.diff(b.rules.ptr) > 0)  # nodes are in panel order
+        if has.size:
+            first = b.rules.ptr[has]
+            top = np.zeros(out.size)
+            top[has] = np.maximum.reduceat(lp, first)
+            top[~np.isfinite(top)] = 0.0
+            with np.errstate(divide="ignore"):
+                out[has] = top[has] + np.log(np.add.reduceat(np.exp(lp - top[b.node_panel]),
+                                                             first))
         return out
 
     def _check_resolution(self):
@@ -550,12 +557,9 @@ class CurationEngine:
                 continue
             coeffs = cheb.to_coefficients(np.where(np.isfinite(g), g, -1e300), self.cptr)
             lay = self._layout
-            args = (self.reward, b.mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
-                    self.compact, self.cptr, coeffs, shift, out, first, self._chunks)
-            if self.use_numba:
-                cheb.accumulate_masses.at(self.reward.shape[0])(*args)
-            else:
-                cheb.accumulate_masses_numpy(*args)
+            cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
+                                   lay.levels, lay.width, self.compact, self.cptr, coeffs,
+                                   shift, out, first, self._chunks, use_numba=self.use_numba)
             first = False
         total = float(out.sum())
         out /= total

@@ -59,6 +59,24 @@ class PanelRules:
         return np.repeat(np.arange(self.ptr.shape[0] - 1), np.diff(self.ptr))
 
 
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _next_orthogonal(x, w, pi_prev, pi_cur, ak, bk):
+    """One Stieltjes pass, in place: ``pi_{k+1} = (x - a_k) pi_k - b_k pi_{k-1}`` into
+    ``pi_cur`` (``pi_k`` into ``pi_prev``), returning ``(sum w pi_{k+1}^2, sum w x
+    pi_{k+1}^2)``.  The two sums may be reassociated (``fastmath={"reassoc"}``: vector
+    lanes); nothing else is."""
+    den = 0.0
+    num = 0.0
+    for c in range(x.shape[0]):
+        nxt = (x[c] - ak) * pi_cur[c] - bk * pi_prev[c]
+        pi_prev[c] = pi_cur[c]
+        pi_cur[c] = nxt
+        wp = w[c] * nxt * nxt
+        den += wp
+        num += wp * x[c]
+    return den, num
+
+
 @kernel
 def stieltjes(ptr, xs, ws, m_panel, m_max):
     r"""Recurrence coefficients of each panel's discrete measure.
@@ -96,20 +114,21 @@ def stieltjes(ptr, xs, ws, m_panel, m_max):
             continue
         log_scale[q] = math.log(top)
         w = np.empty(n)
+        x = xs[a:a + n]
+        pi_prev = np.zeros(n)
+        pi_cur = np.empty(n)
+        den = 0.0
+        num = 0.0
         for c in range(n):
             w[c] = ws[a + c] / top
-        pi_prev = np.zeros(n)
-        pi_cur = np.ones(n)
+            pi_cur[c] = 1.0
+            den += w[c]
+            num += w[c] * x[c]
         norm_prev = 1.0
-        m = m_panel[q]
+        m = min(m_panel[q], n)  # n atoms: at most n steps before breakdown
         n_used[q] = m
         for k in range(m):
-            den = 0.0
-            num = 0.0
-            for c in range(n):
-                wp = w[c] * pi_cur[c] * pi_cur[c]
-                den += wp
-                num += wp * xs[a + c]
+            # den = sum w pi_k^2 and num = sum w x pi_k^2 (pi_k formed in the previous pass)
             if k == 0:
                 beta[q, 0] = den
             elif den <= BREAKDOWN * norm_prev or den <= 1e-300:
@@ -121,12 +140,9 @@ def stieltjes(ptr, xs, ws, m_panel, m_max):
             norm_prev = den
             if k == m - 1:
                 break
-            for c in range(n):
-                nxt = (xs[a + c] - alpha[q, k]) * pi_cur[c]
-                if k > 0:
-                    nxt -= beta[q, k] * pi_prev[c]
-                pi_prev[c] = pi_cur[c]
-                pi_cur[c] = nxt
+            ak = alpha[q, k]
+            bk = beta[q, k] if k > 0 else 0.0
+            den, num = _next_orthogonal(x, w, pi_prev, pi_cur, ak, bk)
     return alpha, beta, n_used, log_scale
 
 
@@ -142,6 +158,7 @@ def stieltjes_numpy(ptr, xs, ws, m_panel, m_max):
     w = ws / np.where(has, top, 1.0)[q]
     alpha = np.zeros((n_panels, m_max))
     beta = np.zeros((n_panels, m_max))
+    m_panel = np.minimum(m_panel, np.diff(ptr))  # n atoms: at most n steps before breakdown
     n_used = np.where(has, m_panel, 0).astype(np.int64)
     active = has.copy()
     pi_prev = np.zeros_like(xs)

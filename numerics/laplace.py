@@ -227,6 +227,24 @@ def _left_prefix_sums(v, h, g):
     return P
 
 
+@numba.njit(cache=True)
+def _series_ratios(P, v):
+    """``R[l, q, j] = exp(P[l, q, j] - P[l, 0, j] - q v_{j-1}) <= 1`` (the prefix sums of
+    :func:`_left_prefix_sums` run over nodes ``v_i <= v_{j-1}``): with ``y = e^{v_{j-1}} s``
+    the series part at a point is ``e^{log s + P[l, 0, j]} sum_q R[l, q, j] (-y)^q / q!``,
+    one ``exp`` per point instead of one per term (``R[., ., 0]`` is unused)."""
+    L, Q, m = P.shape
+    R = np.zeros((L, Q, m))
+    for level in range(L):
+        for j in range(1, m):
+            t0 = P[level, 0, j]
+            if t0 == -np.inf:
+                continue
+            for q in range(Q):
+                R[level, q, j] = math.exp(P[level, q, j] - t0 - q * v[j - 1])
+    return R
+
+
 def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     """The L2 integral at ``log_s_eval`` (:func:`log_curation_integral_kernel`), on numba's
     threads only when the work (points x nodes) pays for waking them."""
@@ -244,9 +262,10 @@ def log_curation_integral_kernel(v, h, log_m, k_minus_1, log_s_eval):
     Nodes with ``e^{v_j} s <= e^{-4}`` are summed in O(1) per point: there
     ``exp(-e^{v} s) = sum_q (-s e^v)^q / q!`` (``_SERIES`` terms, remainder < 1e-21), so their
     sum is ``e^{log s} sum_q (-s)^q/q! exp(P[q, j])`` with the prefix sums ``P`` of
-    ``exp(g_j + q v_j)``, ``g = v + (K-1) log M``, shared by all points.  The remaining
-    nodes, up to ``e^{v} s = 55`` (the integrand is below ``e^{-50}`` of its value beyond),
-    are summed explicitly with a running log-sum-exp.
+    ``exp(g_j + q v_j)``, ``g = v + (K-1) log M``, shared by all points (evaluated by Horner
+    in ``s e^{v_{j-1}}``, :func:`_series_ratios`).  The remaining nodes, up to ``e^{v} s = 55``
+    (the integrand is below ``e^{-50}`` of its value beyond), are summed explicitly relative
+    to their largest term, one ``exp`` per node shared by the two steps.
     """
     n_v = v.shape[0]
     n = log_s_eval.shape[0]
@@ -254,10 +273,15 @@ def log_curation_integral_kernel(v, h, log_m, k_minus_1, log_s_eval):
     out2 = np.empty(n)
     g = v + k_minus_1 * log_m
     P = _left_prefix_sums(v, h, g)
+    R = _series_ratios(P, v)
     ev = np.exp(np.minimum(v, _V_BIG))
-    tail_h = h / math.expm1(h)
-    tail_2h = 2.0 * h / math.expm1(2.0 * h)
+    tail_h = 1.0 / math.expm1(h)  # left tail beyond v_0, in units of the node weight h
+    tail_2h = 1.0 / math.expm1(2.0 * h)
     v0 = v[0]
+    inv_fact = np.empty(_SERIES + 1)  # (-1)^q / q!
+    inv_fact[0] = 1.0
+    for q in range(1, _SERIES + 1):
+        inv_fact[q] = -inv_fact[q - 1] / q
     for i in numba.prange(n):
         ls = log_s_eval[i]
         s = math.exp(min(ls, 0.0))
@@ -266,41 +290,48 @@ def log_curation_integral_kernel(v, h, log_m, k_minus_1, log_s_eval):
         j_r = min(max(j_r, 0), n_v)
         j_hi = int(math.ceil((-ls + _RIGHT_LOG - v0) / h)) + 1
         j_hi = min(max(j_hi, j_r), n_v)
-        res = np.empty(2)
-        for level in range(2):
-            # left part by the series
-            left = -np.inf
-            if j_r > 0:
-                t0 = P[level, 0, j_r]
-                acc = 0.0
-                fact = 1.0
-                for q in range(_SERIES + 1):
-                    if q > 0:
-                        fact *= -q
-                    acc += math.exp(P[level, q, j_r] + q * ls - t0) / fact
-                left = ls + t0 + math.log(acc)
-            # right part explicitly
-            top = -np.inf
-            accr = 0.0
+        # left part by the series: sum_q R[., q, j_r] y^q (-1)^q / q!, y = e^{v_{j_r - 1}} s
+        left0 = -np.inf
+        left1 = -np.inf
+        if j_r > 0:
+            y = math.exp(v[j_r - 1] + ls)
+            acc0 = 0.0
+            acc1 = 0.0
+            for q in range(_SERIES, -1, -1):
+                acc0 = acc0 * y + R[0, q, j_r] * inv_fact[q]
+                acc1 = acc1 * y + R[1, q, j_r] * inv_fact[q]
+            left0 = ls + P[0, 0, j_r] + math.log(acc0)
+            left1 = ls + P[1, 0, j_r] + math.log(acc1)
+        # right part explicitly: the largest exponent first, then one exp per node shared by
+        # the sums with steps h (every node) and 2h (even nodes)
+        top = -np.inf
+        a0 = -np.inf
+        if j_r == 0:
+            us = ev[0] * s if fast else math.exp(v0 + ls)
+            a0 = v0 + ls - us + k_minus_1 * log_m[0]
+            top = a0
+        for j in range(j_r, j_hi):
+            us = ev[j] * s if (fast and v[j] < _V_BIG) else math.exp(v[j] + ls)
+            a = g[j] + ls - us
+            if a > top:
+                top = a
+        acc_h = 0.0
+        acc_2h = 0.0
+        if top > -np.inf:
             if j_r == 0:
-                us = ev[0] * s if fast else math.exp(v0 + ls)
-                top = v0 + ls - us + k_minus_1 * log_m[0]
-                accr = tail_h if level == 0 else tail_2h
-            step = h * (level + 1)
+                e0 = math.exp(a0 - top)
+                acc_h = tail_h * e0
+                acc_2h = tail_2h * e0
             for j in range(j_r, j_hi):
-                if level == 1 and j % 2 == 1:
-                    continue
                 us = ev[j] * s if (fast and v[j] < _V_BIG) else math.exp(v[j] + ls)
-                a = g[j] + ls - us
-                if a > top:
-                    accr = accr * math.exp(top - a) + step
-                    top = a
-                else:
-                    accr += step * math.exp(a - top)
-            right = top + math.log(accr) if accr > 0.0 else -np.inf
-            res[level] = _logaddexp(left, right)
-        out[i] = res[0]
-        out2[i] = res[1]
+                e = math.exp(g[j] + ls - us - top)
+                acc_h += e
+                if j % 2 == 0:
+                    acc_2h += e
+        right0 = top + math.log(h * acc_h) if acc_h > 0.0 else -np.inf
+        right1 = top + math.log(2.0 * h * acc_2h) if acc_2h > 0.0 else -np.inf
+        out[i] = _logaddexp(left0, right0)
+        out2[i] = _logaddexp(left1, right1)
     return out, out2
 
 

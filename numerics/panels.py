@@ -290,9 +290,10 @@ def scatter_cells(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
     """Write each support cell's position ``x`` and masses ``m0, m1`` at its slot: the cells
     of raw panel ``raw`` in chunk ``c`` go to ``start[c, raw], start[c, raw] + 1, ...`` in index
     order (chunks in parallel), so each panel's cells end up contiguous.  Fills ``xs, w0,
-    w1``."""
+    w1`` (``w1`` of length 0: only ``xs, w0``)."""
     n = reward.shape[0]
     chunks = start.shape[0]
+    two = w1.shape[0] > 0
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
         pos = start[c].copy()
@@ -303,7 +304,8 @@ def scatter_cells(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
                 pos[raw] = k + 1
                 xs[k] = x
                 w0[k] = m0[i]
-                w1[k] = m1[i]
+                if two:
+                    w1[k] = m1[i]
 
 
 def scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
@@ -322,4 +324,5 @@ def scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
         slot = start[c, rr] + (np.arange(rr.size) - first)
         xs[slot] = x[order]
         w0[slot] = m0[order]
-        w1[slot] = m1[order]
+        if w1.shape[0] > 0:
+            w1[slot] = m1[order]

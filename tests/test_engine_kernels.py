@@ -187,18 +187,27 @@ def test_tilt_and_accumulate_match_numpy_twins():
     rows = np.repeat(np.arange(raw_used.size), nodes)
     depth = 0.5 * (lo + hi)[rows] - 0.5 * (hi - lo)[rows] * x
     coeffs = cheb.to_coefficients(-3.0 * depth + 0.5 * depth**2, cptr)  # degree 2: exact
-    outs = []
-    for f in (cheb.accumulate_masses.serial, cheb.accumulate_masses.parallel,
-              cheb.accumulate_masses_numpy):
-        out = np.full(n, np.nan)
-        sums = f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact,
-                 cptr, coeffs, 0.0, out, True, 4)
-        outs.append((out, sums))
     exact = mass * np.exp(-3.0 * (top - reward) + 0.5 * (top - reward) ** 2)
-    for out, sums in outs:
+    logs = []
+    for f in (cheb.log_weights_at_cells.serial, cheb.log_weights_at_cells.parallel,
+              cheb.log_weights_at_cells_numpy):
+        out = np.full(n, np.nan)
+        f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
+          coeffs, 0.25, out, 4)
+        logs.append(out)
+    has = mass > 0
+    for out in logs:
+        assert np.all(out[~has] == -np.inf)
+        assert np.allclose(np.exp(out[has] + 0.25) * mass[has], exact[has], rtol=1e-13, atol=0)
+    assert np.array_equal(logs[0], logs[1])  # the thread count changes nothing
+    for use_numba in (True, False):
+        out = np.full(n, np.nan)
+        cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
+                               compact, cptr, coeffs, 0.0, out, True, 4, use_numba=use_numba)
         assert np.allclose(out, exact, rtol=1e-13, atol=0)
-        assert math.isclose(sums.sum(), out.sum(), rel_tol=1e-13)
-    assert np.array_equal(outs[0][0], outs[1][0])
+        cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
+                               compact, cptr, coeffs, 0.0, out, False, 4, use_numba=use_numba)
+        assert np.allclose(out, 2 * exact, rtol=1e-13, atol=0)
     ptr = np.array([0, 4, 9], dtype=np.int64)
     xs = np.linspace(-1, 1, 9)
     tmax = np.array([0.5, 0.25])

@@ -92,6 +92,7 @@ class T9System:
         self._log_kernel = (log_w + self.v)[None, :] + self.log_s[:, None] \
             - self.u[None, :] * self.s[:, None]
         self._neg_us = -self.u[:, None] * self.s[None, :]        # nodes x atoms
+        self._gap_kernel = None                                   # atoms x nodes, see gap()
 
     # ------------------------------------------------------------------ pieces
     def log_h(self, y, log_s=None):
@@ -118,17 +119,26 @@ class T9System:
         accuracy even at depths ``d ~ 1e-18``, where ``1 + lam - lam H(s)`` formed from
         ``H(s)`` is pure rounding (it is ``lam (H(1) - H(s)) ~ d`` on a condensed or critical
         fixed point)."""
-        at = self.log_s if log_s is None else np.asarray(log_s, dtype=float)
+        if log_s is None:
+            if self._gap_kernel is None:  # the same at every Newton iterate: formed once
+                self._gap_kernel = self._gap_matrix(self.log_s)
+            diff = self._gap_kernel
+        else:
+            diff = self._gap_matrix(np.asarray(log_s, dtype=float))
+        log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
+        top = float(log_a.max())
+        return (diff @ np.exp(log_a - top)) * math.exp(top)
+
+    def _gap_matrix(self, at):
+        """``e^{-u_i} - s e^{-u_i s}`` at the points ``log s = at`` (rows) and nodes (columns),
+        without cancellation (see :meth:`gap`)."""
         d = -at[:, None]
         u = self.u[None, :]
         x = -d - u * np.expm1(-d)
         with np.errstate(over="ignore", invalid="ignore"):
             near = -np.exp(-u) * np.expm1(x)
             far = np.exp(-u) - np.exp(-d - u * np.exp(-d))
-        diff = np.where(x <= 0.5, near, far)
-        log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
-        top = float(log_a.max())
-        return (diff @ np.exp(log_a - top)) * math.exp(top)
+        return np.where(x <= 0.5, near, far)
 
     def masses(self, y, lam, mode="grid", c=None):
         """``(p, H, den)``: ``p_k = d_k / den_k`` below the top (``p[0] = 0``), ``H`` at every
@@ -240,12 +250,14 @@ class T9System:
             return None
         R, J, _ = got
         for it in range(1, MAX_NEWTON + 1):
-            step = np.linalg.lstsq(J, -R, rcond=None)[0]
+            step = _least_squares_step(J, R)
             norm = float(R @ R)
             alpha = 1.0
             while alpha > 1e-6:
                 trial = z + alpha * step
-                Rt = self.residual(trial, mode, lam)
+                # the full step is usually taken: its Jacobian comes with its residual
+                got = self.residual(trial, mode, lam, want_jacobian=alpha == 1.0)
+                Rt = got[0] if (got is not None and alpha == 1.0) else got
                 if Rt is not None and float(Rt @ Rt) < norm:
                     break
                 alpha *= 0.5
@@ -253,7 +265,10 @@ class T9System:
                 return (z, float(np.abs(R).max()), it) if np.abs(R).max() <= RESIDUAL_TOL \
                     else None
             z = trial
-            R, J, _ = self.residual(z, mode, lam, want_jacobian=True)
+            if alpha == 1.0:
+                R, J, _ = got
+            else:
+                R, J, _ = self.residual(z, mode, lam, want_jacobian=True)
             small_step = float(np.abs(alpha * step).max()) <= 1e-15 * (1 + float(np.abs(z).max()))
             if np.abs(R).max() <= RESIDUAL_TOL or (small_step
                                                    and np.abs(R).max() <= 100 * RESIDUAL_TOL):
@@ -266,7 +281,7 @@ class T9System:
         if got is None:
             return np.zeros_like(z)
         _, J, d_lam = got
-        return np.linalg.lstsq(J, -d_lam, rcond=None)[0]
+        return _least_squares_step(J, d_lam)
 
     def start(self, c=None):
         """The unknowns at ``lam = 0`` (``p = p_d``): ``y = log M_{p_d}``."""
@@ -281,6 +296,12 @@ class T9System:
             lam = float(z[n])
         p, _, _ = self.masses(y, lam, mode, _top_mass(z, n, mode))
         return T9Solution(p, _top_mass(z, n, mode), y, lam, residual, iterations, path)
+
+
+def _least_squares_step(J, R):
+    """The Gauss-Newton step ``argmin |J x + R|`` (SVD-based least squares: the system has one
+    more equation than unknowns on grids, and is near-singular at a critical point)."""
+    return np.linalg.lstsq(J, -R, rcond=None)[0]
 
 
 def _top_mass(z, n, mode):

@@ -18,7 +18,7 @@ from .result import CONDENSED_GAP, Limit, LimitMethod
 __all__ = ["limit", "limit_continuous", "critical_lam"]
 
 #: iterations of ``T`` that give Newton its start (T9 on grids)
-START_ITERATIONS = 30
+START_ITERATIONS = 2
 #: a T9 fixed point is accepted when one step of ``T`` moves it by less than this (TV)
 ACCEPT_TV = 1e-10
 #: the default ``lam``, compared by identity to tell ``limit(mass, rule, lam, data)`` from the
