@@ -250,7 +250,9 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
     ``evolve(mass, rule, steps, lam, data, ...)``.  One-reward rules (L4, L5) run on the
     reward law like Bradley-Terry; mixtures, filters and rewards changing with ``t`` on the
     exact joint-atom engine (:class:`numerics.joint.JointEngine`).  The per-step arrays then
-    refer to the first user type's reward (at step ``t``); ``info["rule"]`` names the rule.
+    refer to the first user type's reward (at step ``t``); ``info["rule"]`` names the rule,
+    and ``info["expected_reward_by_user"]`` (shape ``(steps + 1, U)``) holds ``E_{p_t}[r_u]``
+    for every user type ``u`` of the rule, in the order of ``rule.components()``.
 
     Raises
     ------
@@ -410,15 +412,19 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         r_star = float(np.max(first_r.ravel()[sup]))
         shift = 0.0 if r_star <= EXP_SAFE else r_star
         mean_r, mean_e, var_e = (np.empty(steps + 1) for _ in range(3))
+        by_user = np.empty((steps + 1, len(rule.components())))
         snaps, rec = [], []
 
         def stats(t):
             if joint:
                 mean_s, var_s, mr, top = eng.moments(min(t, max(steps - 1, 0)))
+                by_user[t] = eng.expected_rewards(min(t, max(steps - 1, 0)))
             else:
                 (mean_s, var_s, mr), top = eng.moments(), eng.r_max
             scale = math.exp(top - shift)
             mean_r[t], mean_e[t], var_e[t] = mr, scale * mean_s, scale * scale * var_s
+            if not joint:
+                by_user[t] = mr
 
         def record(t):
             if t == 0:
@@ -430,6 +436,7 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
 
         def result(done):
             info = {"rule": repr(rule), "restarts": list(restarts),
+                    "expected_reward_by_user": by_user[:done + 1].copy(),
                     "resolution": ("joint atoms (exact)" if joint
                                    else eng.resolution.describe())}
             return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],

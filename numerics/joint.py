@@ -150,6 +150,20 @@ class JointEngine:
             mean_r = float(np.sum(np.where(held, p * r, 0.0)))
         return mean_s, var_s, mean_r, r_max
 
+    def expected_rewards(self, t=None):
+        """``E_{p_t}[r_u]`` for every user type ``u`` (rewards of step ``t``); ``-inf`` where
+        ``p_t`` charges an atom whose reward ``r_u`` is ``-inf`` (a filter's ``log 0``)."""
+        t = self.steps_done if t is None else t
+        p = np.exp(self.log_p())
+        held = p > 0
+        out = []
+        for r in self.rewards(t):
+            if np.any(held & (r == -np.inf)):
+                out.append(-math.inf)
+                continue
+            out.append(float(np.sum(np.where(held, p * np.where(held, r, 0.0), 0.0))))
+        return np.array(out)
+
     # ------------------------------------------------------------------ dynamics
     def advance(self):
         """One step ``p_{t+1} = C(p_t)`` or ``(p_d + lam C(p_t)) / (1 + lam)``."""

@@ -171,6 +171,25 @@ def test_evolve_mixture_matches_repeated_steps_and_time_varying_reward():
     assert np.abs(q - tc.masses[-1]).sum() < 1e-13
 
 
+def test_evolve_mixture_reports_every_user_types_expected_reward():
+    """``info["expected_reward_by_user"][t, u] = E_{p_t}[r_u]``, against the recorded masses
+    (every step) and a plain dot product; column 0 is the trajectory's ``expected_reward``."""
+    x = np.linspace(-3, 3, 121)
+    m, r1, r2 = np.exp(-x ** 2 / 2), -x ** 2, -(x - 1.5) ** 2
+    mix = cur.mixture([(0.6, cur.bradley_terry(r1, 3)), (0.4, cur.bradley_terry(r2, 5))])
+    traj = evolve(m, mix, 5, 2.0, record_every=1)
+    by_user = traj.info["expected_reward_by_user"]
+    assert by_user.shape == (6, 2)
+    for t in range(6):
+        p = traj.masses[t]
+        assert abs(by_user[t, 0] - float(p @ r1)) < 1e-12
+        assert abs(by_user[t, 1] - float(p @ r2)) < 1e-12
+    assert np.array_equal(by_user[:, 0], traj.expected_reward)
+    assert by_user[5, 1] > by_user[0, 1]  # the second user's curation raises its reward too
+    one = evolve(m, cur.plackett_luce(r1, 4, 2), 3, record_every=1)
+    assert np.array_equal(one.info["expected_reward_by_user"][:, 0], one.expected_reward)
+
+
 @pytest.mark.parametrize("call,match", [
     (lambda: cur.plackett_luce(np.zeros(2), 3, 4), "keep"),
     (lambda: cur.top_k(np.zeros(2), 2.5, 1), "K"),
