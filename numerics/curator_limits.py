@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .curators import BradleyTerry, Filtering, Rule
+from .curators import BradleyTerry, Filtering, PlackettLuce, Rule, TopK
 from .joint import JointEngine
 from .limits.result import CONDENSED_GAP, Limit, LimitMethod
 
@@ -172,15 +172,31 @@ def solve_t13(a, pi, d, lam, Z0, max_iter=100):
     return Z, p / p.sum(), info
 
 
+def _all_k_inf(rule):
+    return all(isinstance(r, Filtering) or (isinstance(r, BradleyTerry) and math.isinf(r.K))
+               for _, r in rule.components())
+
+
 def limit_rule(mass, rule, lam, data):
-    """:func:`numerics.limit` for a mixture of ``K = inf`` user types (T12, T13)."""
+    """:func:`numerics.limit` for a curation rule other than one Bradley-Terry user type.
+
+    - every user type ``K = inf`` (or a filter): T12 (``lam = inf``), T13 (finite ``lam``),
+      solved on the joint law of the rewards;
+    - one reward with a finite ``K`` (L4, L5), ``lam = inf``: T3.rules, ``p_0`` on its top
+      level set (``p_0`` itself when every draw is kept, ``keep = K``);
+    - otherwise, finite ``lam > 0``: the exact step iterated to its fixed point with Anderson
+      acceleration (:mod:`numerics.limits.iterated`); ``lam = 0``: ``p_d``."""
     from .validation import as_mass, check_data, check_lam
     if not isinstance(rule, Rule):
         raise TypeError("limit_rule needs a curation rule")
-    parts = _k_inf_parts(rule)
+    if rule.varies:
+        raise ValueError("limit of a rule whose reward changes with t is not defined")
     m = as_mass(mass)
     lam = check_lam(lam)
     d = check_data(data, lam, m.shape, default=m)
+    if not _all_k_inf(rule):
+        return _limit_finite_k_rule(m, rule, lam, d)
+    parts = _k_inf_parts(rule)
     pi = np.array([w for w, _ in parts])
     if math.isinf(lam) or lam == 0:
         src = m if math.isinf(lam) else d
@@ -264,3 +280,101 @@ def _converged(info, lam):
 def _residual_text(info):
     return (f"KKT residual {info['kkt_support']:.2g} on the support, "
             f"{info['kkt_outside']:.2g} outside")
+
+
+# ----------------------------------------------------------------------------------------
+# finite K: T3.rules (lam = inf) and the accelerated iteration of T (finite lam)
+# ----------------------------------------------------------------------------------------
+
+
+def _limit_finite_k_rule(m, rule, lam, d):
+    from .limits.solve import _shift
+    p0 = m / m.sum()
+    one = rule.one_reward and isinstance(rule, (BradleyTerry, PlackettLuce, TopK))
+    if math.isinf(lam):
+        if not one:
+            raise ValueError(f"limit of {rule!r} with lam = inf: no limit is known for a "
+                             "mixture of user types with a finite K and no real data (T12 "
+                             "needs K = inf for every user type); iterate with evolve(), or "
+                             "give a finite lam")
+        r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
+        sup = p0 > 0
+        r_star = float(r[sup].max())
+        c = _shift(r_star)
+        if getattr(rule, "keep", 1) == rule.K:     # every draw kept: H = 1, p_t = p_0
+            out, detail = p0, f"{rule!r} keeps every draw: H = 1, the start (T3.rules)"
+        else:
+            out = np.where(sup & (r == r_star), p0, 0.0)
+            out = out / out.sum()
+            detail = "p_0 restricted to its top level set (T3.rules)"
+        top = float(out[r == r_star].sum())
+        return Limit(out, 0.0, top, False, float(out[sup] @ np.exp(r[sup] - c)), c, r_star,
+                     LimitMethod.CLOSED_FORM, detail, True, {})
+    dd = d / d.sum()
+    if lam == 0:
+        r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
+        sup = dd > 0
+        r_star = float(r[sup].max())
+        c = _shift(r_star)
+        return Limit(dd, 0.0, float(dd[r == r_star].sum()), False,
+                     float(dd[sup] @ np.exp(r[sup] - c)), c, r_star, LimitMethod.CLOSED_FORM,
+                     "p_d (lam = 0)", True, {})
+    if ((m > 0) & ~(d > 0)).any():
+        raise ValueError("mass puts mass outside the support of data; the fixed point "
+                         "solved by limit() is the one supported on supp(data)")
+    return _iterated_limit(rule, lam, dd, one)
+
+
+def _iterated_limit(rule, lam, dd, one):
+    """T's fixed point for ``rule`` by the accelerated iteration of the exact engine, started
+    at ``p_d`` (so that ``p = p_d e^L``: ``e^L = 1 / (1 + lam - lam H)`` at the fixed point)."""
+    from .curation import engine_for_rule
+    from .engine import resolved
+    from .limits import iterated
+    from .limits.solve import _shift
+    shape = dd.shape
+    flat_d = dd.ravel()
+    r1 = np.asarray(rule.rewards_at(0, shape)[0], dtype=np.float64).ravel()
+
+    def make(resolution):
+        if one:
+            return engine_for_rule(rule, r1, flat_d, None, lam, "auto", resolution)
+        return JointEngine(rule, flat_d, None, lam, shape)
+
+    def solve(eng):
+        steps, state_res = iterated.anderson_fixed_point(eng)
+        weights = eng.log_weights()
+        log_p = eng.law().log_p if one else eng.log_p()
+        if one:
+            mass = eng.materialize([w[:eng.n_cheb] for w in weights], check=True)
+        else:
+            mass = eng.materialize(weights)
+        desc = eng.resolution.describe() if one else "joint atoms (exact)"
+        tv = iterated.one_step_tv(eng, log_p)
+        return steps, state_res, weights, mass, tv, desc
+
+    restarts = []
+    if one:
+        (steps, state_res, weights, mass, tv, desc), _, restarts = resolved(
+            make, solve, restarts=restarts)
+    else:
+        steps, state_res, weights, mass, tv, desc = solve(make(None))
+    # e^L = 1 / (1 + lam - lam H) at the fixed point: the smallest denominator from the
+    # largest weight, with no cancellation (it is tiny where the fixed point condenses)
+    top_l = max(float(np.max(w)) for w in weights)
+    top_gap = math.exp(-top_l) / (1.0 + lam)
+    sup = flat_d > 0
+    r_star = float(r1[sup].max())
+    c = _shift(r_star)
+    flat = mass.ravel()
+    converged = tv < iterated.ACCEPT_TV
+    detail = (f"Anderson-accelerated iteration of the exact step ({steps} steps, last move "
+              f"{state_res:.1e} in log weights)")
+    if not converged:
+        detail += f" - NOT CONVERGED (one step moves it by {tv:.2g} in TV)"
+    info = {"residual": tv, "top_gap": top_gap, "iterations": steps,
+            "min_denominator": (1.0 + lam) * top_gap, "restarts": restarts,
+            "resolution": desc}
+    return Limit(mass.reshape(shape), 0.0, float(flat[r1 == r_star].sum()),
+                 top_gap <= CONDENSED_GAP, float(flat[sup] @ np.exp(r1[sup] - c)), c, r_star,
+                 LimitMethod.ACCELERATED_ITERATION, detail, converged, info)

@@ -30,8 +30,10 @@ The public interface (used by :mod:`numerics.curation`, :mod:`numerics.fixed_poi
 curation rules) is :class:`CurationEngine` with :meth:`~CurationEngine.law`,
 :meth:`~CurationEngine.log_factor`, :meth:`~CurationEngine.advance`,
 :meth:`~CurationEngine.moments`, :meth:`~CurationEngine.snapshot`,
-:meth:`~CurationEngine.points`, :meth:`~CurationEngine.materialize` and
-:meth:`~CurationEngine.log_factor_at_cells`.
+:meth:`~CurationEngine.points`, :meth:`~CurationEngine.materialize`,
+:meth:`~CurationEngine.log_factor_at_cells`, and the state itself
+(:meth:`~CurationEngine.log_weights`, :meth:`~CurationEngine.set_log_weights`) for the
+fixed-point solvers that drive the step.
 """
 
 from __future__ import annotations
@@ -512,6 +514,19 @@ class CurationEngine:
         if f is None:
             return cheb.evaluate_numpy(q, rules.x, self.cptr, coeffs)
         return f(q, rules.x, self.cptr, coeffs)
+
+    def log_weights(self):
+        """The state: each base's log weights at ``[Chebyshev points, own Gauss nodes]``
+        (copies; :meth:`set_log_weights` puts them back)."""
+        return tuple(b.L.copy() for b in self.bases)
+
+    def set_log_weights(self, weights):
+        """Make ``weights`` (shaped as :meth:`log_weights` returns them) the state."""
+        for b, w in zip(self.bases, weights):
+            if w.shape != b.L.shape:
+                raise ValueError("set_log_weights: the weights do not match the engine's "
+                                 "points (the law was re-tilted since they were taken)")
+            b.L = np.array(w, dtype=np.float64)
 
     # ------------------------------------------------------------------ densities
     def snapshot(self):

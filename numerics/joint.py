@@ -184,6 +184,17 @@ class JointEngine:
                 b["L"] = curated + log_lam - math.log1p(lam)
         self.steps_done += 1
 
+    def log_weights(self):
+        """The state: each base's log weights per atom (copies)."""
+        return tuple(b["L"].copy() for b in self.bases)
+
+    def set_log_weights(self, weights):
+        """Make ``weights`` (shaped as :meth:`log_weights` returns them) the state."""
+        for b, w in zip(self.bases, weights):
+            if w.shape != b["L"].shape:
+                raise ValueError("set_log_weights: the weights do not match the atoms")
+            b["L"] = np.array(w, dtype=np.float64)
+
     def snapshot(self):
         weights = tuple(b["L"].copy() for b in self.bases)
         return lambda: self.materialize(weights)

@@ -10,8 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numerics import curate, evolve, limit
+from numerics import LimitMethod, curate, evolve, limit
 from numerics import curators as cur
+from numerics import exact
 from numerics.curator_limits import solve_t12
 
 RNG = random.Random(7)
@@ -137,7 +138,78 @@ def test_t13_fixed_point_against_long_iteration():
     np.testing.assert_allclose(p, d / (2 - g), rtol=1e-12)
 
 
-def test_limit_rule_needs_k_inf():
+def test_limit_of_a_finite_k_mixture_without_data_is_refused_with_the_reason():
     m, r1, r2 = _two_discs(11)
-    with pytest.raises(ValueError, match="K = inf"):
+    with pytest.raises(ValueError, match="K = inf for every user type"):
         limit(m, cur.mixture([(0.5, cur.bradley_terry(r1, 3)), (0.5, cur.bradley_terry(r2, 3))]))
+
+
+@pytest.mark.parametrize("make,K,keep,lam", [
+    (cur.plackett_luce, 4, 2, 1.0), (cur.plackett_luce, 3, 1, 6.0),
+    (cur.top_k, 3, 1, 0.5), (cur.top_k, 4, 2, 3.0)])
+def test_finite_k_rule_fixed_point_exact_rationals(make, K, keep, lam):
+    """L4/L5 with real data: the solved fixed point satisfies p = p_d / (1 + lam - lam H_p)
+    with H_p by exact rational enumeration (numerics.exact, an independent route) at p itself,
+    to 1e-12 relative; and 3000 steps of the loop land on it."""
+    s_vals = [Fraction(1), Fraction(3, 4), Fraction(3, 4), Fraction(1, 2), Fraction(1, 5)]
+    d = np.array([0.1, 0.3, 0.2, 0.25, 0.15])
+    r = np.log(np.array([float(v) for v in s_vals]))
+    rule = make(r, K, keep)
+    lim = limit(d, rule, lam)
+    assert lim.converged and lim.method is LimitMethod.ACCELERATED_ITERATION
+    assert lim.info["residual"] < 1e-12
+    p = lim.mass
+    oracle = (exact.plackett_luce_factor_exact if make is cur.plackett_luce
+              else exact.top_k_factor_exact)
+    H = np.array([float(v) for v in oracle([Fraction(x) for x in p], s_vals, K, keep)])
+    want = d / (1.0 + lam - lam * H)
+    np.testing.assert_allclose(p, want / want.sum(), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(want.sum(), 1.0, rtol=1e-12)  # E_p[H] = 1 makes it normalized
+    far = evolve(d, rule, 3000, lam, record_every=3000).masses[-1]
+    assert 0.5 * np.abs(far - p).sum() < 1e-12
+
+
+def test_finite_k_mixture_fixed_point_against_long_iteration():
+    """Two Bradley-Terry user types with K = 3 and real data: the accelerated iteration's
+    fixed point is where 3000 plain steps go, and T's form holds with H from curate()."""
+    m, r1, r2 = _two_discs(31)
+    mix = cur.mixture([(0.6, cur.bradley_terry(r1, 3)), (0.4, cur.bradley_terry(r2, 3))])
+    lim = limit(m, mix, 2.0)
+    assert lim.converged and lim.method is LimitMethod.ACCELERATED_ITERATION
+    far = evolve(m, mix, 3000, 2.0, record_every=3000).masses[-1]
+    assert 0.5 * np.abs(far - lim.mass).sum() < 1e-11
+    d = m / m.sum()
+    H = 0.6 * curate(lim.mass, r1, 3) / lim.mass + 0.4 * curate(lim.mass, r2, 3) / lim.mass
+    held = lim.mass > 0
+    np.testing.assert_allclose(lim.mass[held], (d / (3.0 - 2.0 * H))[held], rtol=1e-11)
+
+
+@pytest.mark.parametrize("make", [cur.plackett_luce, cur.top_k])
+def test_t3_rules_top_level_set_without_data(make):
+    """T3.rules: with lam = inf the limit of L4/L5 (keep < K) is p_0 on its top level set, where
+    4000 steps of the exact loop go (reward levels 0.5 nats apart); keep = K leaves p_0."""
+    x = np.linspace(-2, 2, 41)
+    m = np.exp(-x ** 2)
+    r = np.round(-(x - 0.3) ** 2 * 2) / 2
+    lim = limit(m, make(r, 4, 2))
+    top = r == r.max()
+    want = np.where(top, m, 0.0) / m[top].sum()
+    np.testing.assert_allclose(lim.mass, want, rtol=4e-16, atol=0)
+    assert lim.method is LimitMethod.CLOSED_FORM and lim.top_mass == pytest.approx(1.0)
+    traj = evolve(m, make(r, 4, 2), 4000, record_every=4000)
+    assert 0.5 * np.abs(traj.masses[-1] - want).sum() < 1e-9
+    same = limit(m, make(r, 4, 4))
+    np.testing.assert_allclose(same.mass, m / m.sum(), rtol=1e-15)
+
+
+def test_accelerated_iteration_reports_when_it_stops_short(monkeypatch):
+    """The checker can fail: with the iteration cut to 3 steps, the limit says NOT CONVERGED
+    (one exact step still moves it by more than 1e-10)."""
+    from numerics.limits import iterated
+    real = iterated.anderson_fixed_point
+    monkeypatch.setattr(iterated, "anderson_fixed_point",
+                        lambda eng, **kw: real(eng, max_steps=3))
+    x = np.linspace(-3, 3, 61)
+    lim = limit(np.exp(-x ** 2 / 2), cur.plackett_luce(-x ** 2, 4, 2), 5.0)
+    assert not lim.converged and "NOT CONVERGED" in lim.detail
+    assert lim.info["residual"] > 1e-10

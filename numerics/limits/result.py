@@ -26,6 +26,9 @@ class LimitMethod(enum.Enum):
     SCALAR_EQUATION = "scalar equation (T8)"
     #: T9's fixed-point equations, solved by Newton's method
     FIXED_POINT = "fixed-point solve (T9)"
+    #: the exact step iterated to its fixed point with Anderson acceleration (curation rules
+    #: without a fixed-point system of their own: L4, L5, mixtures with finite K)
+    ACCELERATED_ITERATION = "accelerated iteration of T"
 
 
 @dataclass

@@ -57,6 +57,12 @@ def limit(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
         whose top cell carries the condensate when the fixed point condenses
         (``Limit.condensed``, ``Limit.top_mass``; ``info["top_gap"]``).
 
+    ``reward`` may be a curation rule of :mod:`numerics.curators` (``K`` left out:
+    ``limit(mass, rule, lam, data)``): user types all with ``K = inf`` by T12/T13; L4 and L5
+    with ``lam = inf`` by T3.rules; any other rule with ``0 < lam < inf`` by the exact step
+    iterated to its fixed point with Anderson acceleration
+    (:data:`LimitMethod.ACCELERATED_ITERATION`, :mod:`numerics.limits.iterated`).
+
     Raises
     ------
     ValueError, TypeError
