@@ -91,8 +91,12 @@ def _face_newton(A, pi, w, max_iter=200):
         if not keep.all():
             rows, w = rows[keep], w[keep]
         w /= w.sum()
-        if float(np.max(np.abs(alpha * dw))) <= 1e-17:
+        # stationary on the face: g = sum_u pi_u a_u / Z_u is 1 on its rows (sum_x w g = 1)
+        g_rows = A[rows] @ (pi / (A[rows].T @ w))
+        if float(np.max(np.abs(g_rows - 1.0))) <= 0.1 * KKT_TOL:
             break
+        if float(np.max(np.abs(alpha * dw))) <= 4 * np.finfo(float).eps * float(w.max()):
+            break  # the step is below the rounding of the weights
     return rows, w
 
 
