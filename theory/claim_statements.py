@@ -28,7 +28,10 @@ _GENERIC = InstanceSpace()
 def moments_s(P, s):
     """``E_t[s]`` and ``Var_t[s]`` for each row of ``P`` (two-pass variance).  Kept apart from
     the trajectory's moments: those are in units of the engine's shift, these of ``e^{r_*}``
-    on this instance's support (the units the violations are stated in)."""
+    on this instance's support (the units the violations are stated in).  Atoms no row
+    charges are left out (off the support ``s`` may be ~1e300: its square would overflow)."""
+    on = np.any(P > 0, axis=0)
+    P, s = P[:, on], s[on]
     E = P @ s
     V = (P * (s[None, :] - E[:, None]) ** 2).sum(axis=1)
     return E, V

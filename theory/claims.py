@@ -17,7 +17,8 @@ This module gathers the parts, one idea each, and registers the built-in claims:
 - :mod:`theory.instances`: :class:`Instance`, :class:`InstanceSpace` and its generator;
 - :mod:`theory.claim_registry`: :class:`Claim`, the registry and its functions;
 - the built-in predicates: :mod:`theory.claim_statements` (P1-P6, T1, T2 on a finite
-  horizon, T5, T6, T7), :mod:`theory.claim_conjectures` (conjectures the search decides and claims
+  horizon, T5, T6, T7), :mod:`theory.claim_bounds` (P3.strict, T3.kl, T6.increment with
+  T6.sharp, T10, T7.uniform), :mod:`theory.claim_conjectures` (conjectures the search decides and claims
   shown false) and :mod:`theory.claim_two_types` (T11, T12 and their finite-K versions).
 
 The statements must survive every search.  Register your own with :func:`register_claim`:
@@ -43,7 +44,7 @@ from .claim_registry import (ALIASES, KINDS, Claim, claims_for, get_claim, list_
                              unregister_claim)
 from .instances import Instance, InstanceSpace
 # the built-in claims register themselves on import, in this order (``list_claims``)
-from . import claim_statements, claim_conjectures, claim_two_types  # noqa: E402,F401
+from . import claim_statements, claim_bounds, claim_conjectures, claim_two_types  # noqa: E402,F401
 from .claim_statements import P5_SHIFTS  # noqa: F401
 from .claim_two_types import WEIGHT_GRID  # noqa: F401
 
