@@ -13,14 +13,12 @@ import numpy as np
 
 import numerics
 from numerics.scenarios import Scenario
-from theory.distances import tv_distance
+from theory.fixed_point import FIXED_POINT_TOL, fixed_point_residual
 
 __all__ = ["cell_volume", "limit_of", "FIXED_POINT_TOL", "LimitPanels", "limit_panels",
            "IterationRows", "iteration_rows", "Iterates1D", "iterates_1d", "INF"]
 
 INF = math.inf
-#: a limit counts as a fixed point when one step of ``T`` moves it by at most this (TV)
-FIXED_POINT_TOL = 1e-9
 
 
 def cell_volume(scenario):
@@ -53,13 +51,18 @@ def limit_of(sc, K=None, lam=None, verify=True):
         raise RuntimeError(f"numerics.limit did not converge: {lim.detail} (TV(T(p), p) = "
                            f"{lim.info.get('residual', float('nan')):.2g})")
     if verify and not math.isinf(lam):
-        data = sc.mass if sc.data is None else sc.data
-        moved = tv_distance(numerics.retrain_step(lim.mass, sc.reward, K, lam, data=data),
-                            lim.mass)
-        if not moved <= FIXED_POINT_TOL:
-            raise RuntimeError(f"numerics.limit returned a mass that one retraining step moves "
-                               f"by TV {moved:.2e}: not a fixed point")
+        _require_fixed_point(sc, lim, sc.reward, K, lam)
     return lim
+
+
+def _require_fixed_point(sc, lim, reward, K, lam):
+    """``RuntimeError`` unless one retraining step leaves ``lim`` where it is
+    (:func:`theory.fixed_point.fixed_point_residual`)."""
+    data = sc.mass if sc.data is None else sc.data
+    ok, moved = fixed_point_residual(lim.mass, reward, K, lam, data)
+    if not ok:
+        raise RuntimeError(f"numerics.limit returned a mass that one retraining step moves "
+                           f"by TV {moved:.2e}: not a fixed point")
 
 
 def _rule_limit_of(sc, K=None, lam=None, verify=True):
@@ -76,11 +79,7 @@ def _rule_limit_of(sc, K=None, lam=None, verify=True):
     if not lim.converged:
         raise RuntimeError(f"numerics.limit did not converge: {lim.detail}")
     if verify and not math.isinf(lam):
-        data = sc.mass if sc.data is None else sc.data
-        moved = tv_distance(numerics.retrain_step(lim.mass, rule, lam, data), lim.mass)
-        if not moved <= FIXED_POINT_TOL:
-            raise RuntimeError(f"numerics.limit returned a mass that one retraining step moves "
-                               f"by TV {moved:.2e}: not a fixed point")
+        _require_fixed_point(sc, lim, rule, None, lam)
     return lim
 
 

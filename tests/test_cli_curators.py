@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from numerics.scenarios import get_scenario
-from selfconsume.cli import main
 
 
 def bt2(p, r):
@@ -16,11 +15,12 @@ def bt2(p, r):
                              for j in range(len(p))) for i in range(len(p))])
 
 
-def test_evolve_adversarial_with_set_matches_a_hand_loop(tmp_path, capsys):
+def test_evolve_adversarial_with_set_matches_a_hand_loop(tmp_path, cli):
     out = tmp_path / "a.npz"
-    assert main(["evolve", "--scenario", "adversarial", "--set", "phi=0.3", "--K", "2",
-                 "--grid", "31", "--steps", "2", "--out", str(out)]) == 0
-    assert "rule=mixture" in capsys.readouterr().out
+    res = cli("evolve", "--scenario", "adversarial", "--set", "phi=0.3", "--K", "2",
+              "--grid", "31", "--steps", "2", "--out", str(out))
+    assert res.code == 0
+    assert "rule=mixture" in res.out
     z = np.load(out)
     x = np.linspace(-6, 6, 31)
     r = -0.5 * (x - 1) ** 2
@@ -39,39 +39,44 @@ def test_evolve_adversarial_with_set_matches_a_hand_loop(tmp_path, capsys):
     (["--set", "bogus=1"], "unknown parameter(s) 'bogus'"),
     (["--set", "phi"], "--set: expected NAME=VALUE"),
 ])
-def test_bad_set_is_a_one_line_usage_error(tmp_path, capsys, opts, message):
+def test_bad_set_is_a_one_line_usage_error(tmp_path, cli, opts, message):
     out = tmp_path / "a.npz"
-    assert main(["evolve", "--scenario", "adversarial", "--out", str(out)] + opts) == 2
-    err = capsys.readouterr().err
+    res = cli("evolve", "--scenario", "adversarial", "--out", str(out), *opts)
+    assert res.code == 2
+    err = res.err
     assert message in err and "Traceback" not in err and not out.exists()
 
 
-def test_set_with_config_is_refused(tmp_path, capsys):
+def test_set_with_config_is_refused(tmp_path, cli):
     cfg = tmp_path / "c.toml"
     cfg.write_text('start = "1"\nreward = "x"\n[grid]\naxes = [[-1, 1, 5]]\n')
-    assert main(["evolve", "--config", str(cfg), "--set", "w=1", "--out",
-                 str(tmp_path / "o.npz")]) == 2
-    assert "--set w: --set takes parameters of a built-in --scenario" in capsys.readouterr().err
+    res = cli("evolve", "--config", str(cfg), "--set", "w=1", "--out",
+              str(tmp_path / "o.npz"))
+    assert res.code == 2
+    assert "--set w: --set takes parameters of a built-in --scenario" in res.err
 
 
-def test_check_rule_scenario_checks_the_rule_free_statements(capsys):
-    code = main(["check", "--scenario", "adversarial", "--set", "phi=0.4", "--grid", "61",
-                 "--steps", "4", "--lam", "1", "--json"])
+def test_check_rule_scenario_checks_the_rule_free_statements(cli):
+    res = cli("check", "--scenario", "adversarial", "--set", "phi=0.4", "--grid", "61",
+              "--steps", "4", "--lam", "1", "--json")
+    code = res.code
     import json
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(res.out)
     rows = rows["results"] if isinstance(rows, dict) else rows
     applicable = {r["id"] for r in rows if r["applicable"]}
     assert applicable == {"run.masses", "T5", "T5.kl", "T5.tv"}
     assert code == 0 and all(r["holds"] for r in rows if r["applicable"])
 
 
-def test_heatmap_rule_scenario_needs_K_inf_and_draws_with_it(tmp_path, capsys):
-    assert main(["heatmap", "--scenario", "mog8-two-users", "--grid", "16", "--out",
-                 str(tmp_path), "--format", "png"]) == 2
-    err = capsys.readouterr().err
+def test_heatmap_rule_scenario_needs_K_inf_and_draws_with_it(tmp_path, cli):
+    res = cli("heatmap", "--scenario", "mog8-two-users", "--grid", "16", "--out",
+              str(tmp_path), "--format", "png")
+    assert res.code == 2
+    err = res.err
     assert "--K:" in err and "K = inf" in err and "Traceback" not in err
-    assert main(["heatmap", "--scenario", "mog8-two-users", "--set", "w=0.7", "--grid", "16",
-                 "--K", "inf", "--out", str(tmp_path), "--format", "png"]) == 0
+    res = cli("heatmap", "--scenario", "mog8-two-users", "--set", "w=0.7", "--grid", "16",
+              "--K", "inf", "--out", str(tmp_path), "--format", "png")
+    assert res.code == 0
     assert (tmp_path / "heatmap-mog8-two-users.png").stat().st_size > 0
 
 

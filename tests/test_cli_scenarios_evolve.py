@@ -11,24 +11,25 @@ import pytest
 import numerics
 import selfconsume.io
 from numerics.scenarios import get_scenario
-from selfconsume.cli import main
 
 NAMES = ["gauss1d", "two-level", "kingman", "mog8", "two-moons", "classes", "mog8-two-users",
          "adversarial"]
 
 
-def test_scenarios_lists_six_lines(capsys):
-    assert main(["scenarios"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_scenarios_lists_six_lines(cli):
+    res = cli("scenarios")
+    assert res.code == 0
+    lines = res.out.splitlines()
     assert [line.split()[0] for line in lines] == NAMES
     kingman = lines[NAMES.index("kingman")]
     assert "K=inf" in kingman and "lam=3" in kingman and "grid=1000" in kingman
     assert "grid=128x128" in lines[NAMES.index("mog8")]
 
 
-def test_scenarios_json(capsys):
-    assert main(["scenarios", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+def test_scenarios_json(cli):
+    res = cli("scenarios", "--json")
+    assert res.code == 0
+    rows = json.loads(res.out)
     assert [r["name"] for r in rows] == NAMES
     for r in rows:
         sc = get_scenario(r["name"])
@@ -38,11 +39,12 @@ def test_scenarios_json(capsys):
     assert rows[1]["parameters"] == {"delta": 1.0, "m_star": 0.2}
 
 
-def test_evolve_writes_what_evolve_computes(tmp_path, capsys):
+def test_evolve_writes_what_evolve_computes(tmp_path, cli):
     out = tmp_path / "traj.npz"
-    assert main(["evolve", "--scenario", "mog8", "--grid", "24", "--steps", "9", "--lam", "1",
-                 "--out", str(out), "--record-every", "4"]) == 0
-    assert str(out) in capsys.readouterr().out
+    res = cli("evolve", "--scenario", "mog8", "--grid", "24", "--steps", "9", "--lam", "1",
+              "--out", str(out), "--record-every", "4")
+    assert res.code == 0
+    assert str(out) in res.out
     assert os.listdir(tmp_path) == ["traj.npz"]
     sc = get_scenario("mog8", grid=24)
     ref = numerics.evolve(sc.mass, sc.reward, sc.K, 9, lam=1.0, record_every=4)
@@ -56,11 +58,12 @@ def test_evolve_writes_what_evolve_computes(tmp_path, capsys):
         assert str(z["scenario"]) == "mog8" and z["axis_1"].shape == (24,)
 
 
-def test_evolve_config_and_name_kept_without_npz_suffix(tmp_path, capsys):
+def test_evolve_config_and_name_kept_without_npz_suffix(tmp_path, cli):
     ring = os.path.join(os.path.dirname(__file__), "..", "docs", "examples", "ring.toml")
     out = tmp_path / "ring.out"
-    assert main(["evolve", "--config", ring, "--grid", "15", "--steps", "3",
-                 "--out", str(out)]) == 0
+    res = cli("evolve", "--config", ring, "--grid", "15", "--steps", "3",
+              "--out", str(out))
+    assert res.code == 0
     assert os.listdir(tmp_path) == ["ring.out"]
     with np.load(out) as z:
         assert z["masses"].shape == (4, 15, 15) and float(z["lam"]) == 1.0
@@ -88,13 +91,14 @@ def _configs(tmp_path):
 
 
 @pytest.mark.parametrize("opts, word", BAD)
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, opts, word):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, cli, opts, word):
     files = _configs(tmp_path)
     opts = [files.get(o, o) for o in opts]
     out = tmp_path / "out" / "t.npz"
     os.makedirs(out.parent)
-    assert main(["evolve", *opts, "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    res = cli("evolve", *opts, "--out", str(out))
+    assert res.code == 2
+    err = res.err
     assert len(err.splitlines()) == 1 and word in err and "Traceback" not in err
     assert os.listdir(out.parent) == []
 
@@ -121,11 +125,12 @@ class _CtrlCAtStep3:
             raise KeyboardInterrupt
 
 
-def test_ctrl_c_saves_the_completed_steps(tmp_path, capsys, monkeypatch):
+def test_ctrl_c_saves_the_completed_steps(tmp_path, cli, monkeypatch):
     monkeypatch.setattr(selfconsume.io, "Progress", _CtrlCAtStep3)
     out = tmp_path / "t.npz"
-    assert main(["evolve", "--scenario", "two-level", "--steps", "20", "--out", str(out)]) == 130
-    err = capsys.readouterr().err
+    res = cli("evolve", "--scenario", "two-level", "--steps", "20", "--out", str(out))
+    assert res.code == 130
+    err = res.err
     assert "interrupted after 3 of 20 steps" in err and str(out) in err
     assert os.listdir(tmp_path) == ["t.npz"]
     sc = get_scenario("two-level")
@@ -137,12 +142,13 @@ def test_ctrl_c_saves_the_completed_steps(tmp_path, capsys, monkeypatch):
         np.testing.assert_array_equal(z["expected_exp_reward"], ref.expected_exp_reward)
 
 
-def test_ctrl_c_while_saving_leaves_nothing(tmp_path, capsys, monkeypatch):
+def test_ctrl_c_while_saving_leaves_nothing(tmp_path, cli, monkeypatch):
     def interrupted_savez(*args, **kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(np, "savez", interrupted_savez)
-    assert main(["evolve", "--scenario", "two-level", "--steps", "2",
-                 "--out", str(tmp_path / "t.npz")]) == 130
+    res = cli("evolve", "--scenario", "two-level", "--steps", "2",
+              "--out", str(tmp_path / "t.npz"))
+    assert res.code == 130
     assert os.listdir(tmp_path) == []
 
 

@@ -193,6 +193,16 @@ WRONG = {
             _inst(K=math.inf, data=np.array([1.0, 2.0, 5.0]))),
     "T12": ("curate", lambda m, r, K, **kw: _real_curate(m, -np.asarray(r), K),
             _inst(K=math.inf, data=np.array([1.0, 2.0, 5.0]))),
+    "P3.strict": ("curation_factor", lambda m, r, K, **kw: _real_H(m, r, 1.0), _inst()),
+    "T3.kl": ("evolve", _anti_curating_evolve, _inst(step=3)),
+    "T6.increment": ("evolve", _anti_curating_evolve,
+                     _inst(lam=2.0, data=_TWO["mass"].copy(), step=3)),
+    "T10": ("evolve", lambda m, r, K, steps, lam=math.inf, data=None, **kw:
+            _real_evolve(m, r, 20.0, steps, lam, data, **kw),
+            _inst(K=2.0, lam=0.5, data=_TWO["mass"].copy(), reward=np.log([1.0, 1e3, 2.0]),
+                  step=2)),
+    "T7.uniform": ("curate", lambda m, r, K, **kw: np.eye(len(m))[int(np.argmax(m))],
+                   _inst(mass=np.array([1.0, 1.001, 1.0]), data=np.array([1.001, 1.0, 1.0]))),
 }
 
 

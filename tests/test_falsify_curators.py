@@ -11,7 +11,6 @@ from fractions import Fraction as F
 import pytest
 
 from numerics.exact import curation_factor_exact
-from selfconsume.cli import main
 from theory.claims import get_claim
 from theory.falsify import falsify
 
@@ -43,9 +42,10 @@ def test_kinf_two_type_claims_survive(name):
     assert not res.found and res.violation <= get_claim(name).tolerance
 
 
-def test_potential_not_monotone_for_finite_K_exactly(capsys):
-    code = main(["falsify", "potential-monotone-finite-K", "--json"])
-    res = json.loads(capsys.readouterr()[0])
+def test_potential_not_monotone_for_finite_K_exactly(cli):
+    res = cli("falsify", "potential-monotone-finite-K", "--json")
+    code = res.code
+    res = json.loads(res.out)
     assert code == 1 and res["found"]
     ce = res["counterexample"]
     p, s, st, c1, c2 = _exact(ce)
@@ -62,9 +62,10 @@ def test_potential_not_monotone_for_finite_K_exactly(capsys):
     assert best == pytest.approx(res["violation"], rel=1e-9)
 
 
-def test_adversarial_increase_fails_for_finite_K_exactly(capsys):
-    code = main(["falsify", "adversarial-increase-finite-K", "--json"])
-    res = json.loads(capsys.readouterr()[0])
+def test_adversarial_increase_fails_for_finite_K_exactly(cli):
+    res = cli("falsify", "adversarial-increase-finite-K", "--json")
+    code = res.code
+    res = json.loads(res.out)
     assert code == 1 and res["found"]
     p, s, st, c1, c2 = _exact(res["counterexample"])
     E, Et = _dot(p, s), _dot(p, st)

@@ -84,8 +84,8 @@ def test_richardson_agrees_with_the_analytic_jacobian_within_its_error_estimate(
     G = RetrainingMap(g, sc.reward, math.inf, 2.0, sc.mass)
     theta = g.fit(g.moments(sc.mass))
     analytic = G.jacobian(theta)
-    D, err, method = G._richardson(g._to_std(theta), g._probs_std(g._to_std(theta)))
-    DF_std, _, _ = G._DF_std(g._to_std(theta))
+    D, err, method = G._richardson(g.to_std(theta), g.probs_std(g.to_std(theta)))
+    DF_std, _, _ = G._DF_std(g.to_std(theta))
     assert analytic.error == 0.0 and "analytic" in analytic.method
     assert "Richardson" in method and err < 1e-6
     assert np.max(np.abs(D - DF_std)) <= max(err, 1e-12)

@@ -4,29 +4,31 @@ import json
 
 import pytest
 
-from selfconsume.cli import main
 
 
-def test_stable_gauss1d_json(capsys):
-    assert main(["stability", "--scenario", "gauss1d", "--lam", "1", "--K", "inf", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_stable_gauss1d_json(cli):
+    res = cli("stability", "--scenario", "gauss1d", "--lam", "1", "--K", "inf", "--json")
+    assert res.code == 0
+    out = json.loads(res.out)
     assert out["exists"] and out["stable"] is True
     assert out["uncurated_radius"] == 0.5 and out["rho"] == pytest.approx(0.5, abs=1e-15)
     assert out["rho_B"] is None and out["s2"]["L"] == 0.0
     assert 0 < out["spectral_radius"] < 0.5
 
 
-def test_uncurated_radius_is_s1(capsys):
-    assert main(["stability", "--scenario", "mog8", "--grid", "48", "--lam", "3", "--K", "1",
-                 "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_uncurated_radius_is_s1(cli):
+    res = cli("stability", "--scenario", "mog8", "--grid", "48", "--lam", "3", "--K", "1",
+              "--json")
+    assert res.code == 0
+    out = json.loads(res.out)
     assert abs(out["spectral_radius"] - 0.75) <= 1e-10
 
 
-def test_unstable_fixed_point_exits_1(capsys):
-    assert main(["stability", "--scenario", "mog8", "--grid", "64", "--lam", "20",
-                 "--K", "inf"]) == 1
-    assert "UNSTABLE" in capsys.readouterr().out
+def test_unstable_fixed_point_exits_1(cli):
+    res = cli("stability", "--scenario", "mog8", "--grid", "64", "--lam", "20",
+              "--K", "inf")
+    assert res.code == 1
+    assert "UNSTABLE" in res.out
 
 
 @pytest.mark.parametrize("extra,needle", [

@@ -9,7 +9,6 @@ import pytest
 from numerics.parametric.simulation_check import compare_gaussian_with_parametric
 from numerics.sampling import simulate
 from numerics.scenarios import get_scenario
-from selfconsume.cli import main
 
 
 def _run(name, K, lam, steps, samples, seed, grid=None):
@@ -45,10 +44,11 @@ def test_a_wrong_K_is_caught():
     assert not cc.passed and np.max(np.abs(cc.z_conditional)) > 5
 
 
-def test_simulate_cli_gaussian_uses_the_parametric_comparison(capsys):
-    code = main(["simulate", "--scenario", "gauss1d", "--K", "3", "--lam", "1", "--steps", "3",
-                 "--samples", "20000", "--model", "gaussian", "--json"])
-    out = json.loads(capsys.readouterr().out)
+def test_simulate_cli_gaussian_uses_the_parametric_comparison(cli):
+    res = cli("simulate", "--scenario", "gauss1d", "--K", "3", "--lam", "1", "--steps", "3",
+              "--samples", "20000", "--model", "gaussian", "--json")
+    code = res.code
+    out = json.loads(res.out)
     assert code == 0 and out["passed"]
     assert out["compared_with"].startswith("exact parametric")
     assert out["max_abs_z_trajectory"] <= 5 and len(out["generations"]) == 3 * 2

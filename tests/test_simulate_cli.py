@@ -5,14 +5,14 @@ import json
 import pytest
 
 import numerics.sampling
-from selfconsume.cli import main
 
 BASE = ["simulate", "--steps", "3", "--samples", "20000", "--grid", "201"]
 
 
-def test_table_and_exit_0(capsys):
-    assert main(BASE) == 0
-    out = capsys.readouterr().out.splitlines()
+def test_table_and_exit_0(cli):
+    res = cli(*BASE)
+    assert res.code == 0
+    out = res.out.splitlines()
     assert out[0].startswith("simulate gauss1d: K=3 lam=inf steps=3 samples=20000")
     header = out[2].split()
     assert header[:3] == ["t", "exact", "E_C[r]"] and "TV" in header and "cond" in header
@@ -23,11 +23,12 @@ def test_table_and_exit_0(capsys):
     assert out[6].startswith("PASS: max |z cond| = ")
 
 
-def test_json_and_mog8_with_real_data(capsys):
+def test_json_and_mog8_with_real_data(cli):
     argv = ["simulate", "--scenario", "mog8", "--grid", "48", "--K", "4", "--lam", "1",
             "--steps", "2", "--samples", "1e4", "--seed", "3", "--json"]
-    assert main(argv) == 0
-    doc = json.loads(capsys.readouterr().out)
+    res = cli(*argv)
+    assert res.code == 0
+    doc = json.loads(res.out)
     assert doc["passed"] is True and doc["K"] == 4 and doc["lam"] == 1.0
     assert doc["real_samples"] == 10_000 and doc["effective_lam"] == 1.0
     assert len(doc["generations"]) == 2
@@ -37,18 +38,20 @@ def test_json_and_mog8_with_real_data(capsys):
     assert g["z_exact"] == pytest.approx((g["sampled"] - g["exact"]) / g["se"])
 
 
-def test_gaussian_and_kde_models_run(capsys):
+def test_gaussian_and_kde_models_run(cli):
     for model in ("gaussian", "kde"):
-        assert main(BASE + ["--model", model]) == 0
-        assert f"model={model}" in capsys.readouterr().out
+        res = cli(*BASE + ["--model", model])
+        assert res.code == 0
+        assert f"model={model}" in res.out
 
 
-def test_exit_1_when_the_sampler_is_wrong(monkeypatch, capsys):
+def test_exit_1_when_the_sampler_is_wrong(monkeypatch, cli):
     def first_draw_wins(xp, rng, cells, reward):  # no curation: the law is not C_K(q)
         return cells[:, 0]
     monkeypatch.setattr(numerics.sampling, "gumbel_max_winners", first_draw_wins)
-    assert main(BASE) == 1
-    assert "FAIL: max |z cond|" in capsys.readouterr().out
+    res = cli(*BASE)
+    assert res.code == 1
+    assert "FAIL: max |z cond|" in res.out
 
 
 @pytest.mark.parametrize("extra,needle", [

@@ -14,7 +14,6 @@ import theory  # noqa: E402,F401  (registers contraction, check)
 from numerics.scenarios import get_scenario  # noqa: E402
 from numerics.sweep import DONE, FAILED, PENDING, SweepSpec, load_spec, parse_values, sweep  # noqa: E402
 from numerics.sweep_measures import register_measure  # noqa: E402
-from selfconsume.cli import main  # noqa: E402
 
 from _references import kingman_condensate  # noqa: E402
 
@@ -25,12 +24,13 @@ def open_nc(path):
 
 
 @pytest.mark.slow
-def test_t8_sweep_reproduces_kingman_condensate(tmp_path, capsys):
+def test_t8_sweep_reproduces_kingman_condensate(tmp_path, cli):
     out = tmp_path / "kingman.nc"
-    code = main(["sweep", "--scenario", "kingman", "--param", "b=1.5:4:11",
-                 "--param", "lam=0.25:6:24", "--measure", "condensate", "--out", str(out)])
+    res = cli("sweep", "--scenario", "kingman", "--param", "b=1.5:4:11",
+              "--param", "lam=0.25:6:24", "--measure", "condensate", "--out", str(out))
+    code = res.code
     assert code == 0
-    assert "264 points, 264 done, 0 failed" in capsys.readouterr().out
+    assert "264 points, 264 done, 0 failed" in res.out
     ds = open_nc(out)
     assert list(ds["condensate"].dims) == ["b", "lam"] and ds["condensate"].shape == (11, 24)
     np.testing.assert_array_equal(ds["b"].values, np.linspace(1.5, 4, 11))
@@ -96,22 +96,25 @@ def _reset_counter():
     STOP_AFTER[0] = None
 
 
-def test_interrupted_sweep_resumes_computing_only_missing_points(tmp_path, capsys):
+def test_interrupted_sweep_resumes_computing_only_missing_points(tmp_path, cli):
     out = tmp_path / "s.nc"
     argv = ["sweep", "--scenario", "two-level", "--param", "lam=1:12:12", "--measure",
             "test_counting", "--out", str(out)]
     STOP_AFTER[0] = 5
-    assert main(argv) == 130
-    assert "5 of 12 points saved" in capsys.readouterr().err
+    res = cli(*argv)
+    assert res.code == 130
+    assert "5 of 12 points saved" in res.err
     first = open_nc(out)
     # the five finished points (done, or failed: lam = 7 fails) - dask picks the order
     assert int((first["state"] != PENDING).sum()) == 5 and first.attrs["complete"] == 0
     # a different spec (here a measure option) is refused, not silently mixed
-    assert main(argv + ["--option", "scale=2"]) == 2
-    assert "holds a different sweep" in capsys.readouterr().err
+    res = cli(*argv + ["--option", "scale=2"])
+    assert res.code == 2
+    assert "holds a different sweep" in res.err
     CALLS.clear()
     STOP_AFTER[0] = None
-    assert main(argv) == 0
+    res = cli(*argv)
+    assert res.code == 0
     missing = first["lam"].values[first["state"].values == PENDING]
     assert len(missing) == 7 and sorted(CALLS) == sorted(missing)
     ds = open_nc(out)
@@ -121,11 +124,13 @@ def test_interrupted_sweep_resumes_computing_only_missing_points(tmp_path, capsy
     assert ds["state"].values[~ok] == FAILED and math.isnan(ds["square"].values[~ok][0])
     assert ds["error"].values[~ok][0] == "ValueError: lam = 7 is unlucky"
     assert ds.attrs["complete"] == 1
-    assert "1 point(s) failed" in capsys.readouterr().err
+    assert "1 point(s) failed" in res.err
     # a complete sweep recomputes nothing; --retry-failed recomputes only the failed point
     CALLS.clear()
-    assert main(argv) == 0 and CALLS == []
-    assert main(argv + ["--retry-failed"]) == 0
+    res = cli(*argv)
+    assert res.code == 0 and CALLS == []
+    res = cli(*argv + ["--retry-failed"])
+    assert res.code == 0
     assert CALLS == [7.0]
 
 
@@ -154,7 +159,7 @@ def test_parse_values():
             parse_values(bad, "lam")
 
 
-def test_toml_spec_equals_the_options(tmp_path):
+def test_toml_spec_equals_the_options(tmp_path, cli):
     path = tmp_path / "spec.toml"
     path.write_text('measure = "condensate"\nscenario = "kingman"\n'
                     '[axes]\nlam = "2:4:3"\n[fixed]\nb = 2.5\n')
@@ -162,9 +167,11 @@ def test_toml_spec_equals_the_options(tmp_path):
     assert spec == SweepSpec("condensate", {"lam": [2.0, 3.0, 4.0]}, scenario="kingman",
                              fixed={"b": 2.5})
     out_a, out_b = tmp_path / "a.nc", tmp_path / "b.nc"
-    assert main(["sweep", "--spec", str(path), "--out", str(out_a)]) == 0
-    assert main(["sweep", "--scenario", "kingman", "--set", "b=2.5", "--param", "lam=2,3,4",
-                 "--out", str(out_b)]) == 0
+    res = cli("sweep", "--spec", str(path), "--out", str(out_a))
+    assert res.code == 0
+    res = cli("sweep", "--scenario", "kingman", "--set", "b=2.5", "--param", "lam=2,3,4",
+              "--out", str(out_b))
+    assert res.code == 0
     xr.testing.assert_identical(open_nc(out_a), open_nc(out_b))
     expected = [kingman_condensate(2.5, lam) for lam in (2.0, 3.0, 4.0)]
     np.testing.assert_allclose(open_nc(out_a)["condensate"].values, expected, rtol=0,
@@ -180,18 +187,20 @@ def test_toml_spec_equals_the_options(tmp_path):
     (["--param", "lam=1,2", "--set", "lam=3"], "both swept and fixed"),
     ([], "--param"),
 ])
-def test_usage_errors_name_the_option(tmp_path, capsys, argv, option):
+def test_usage_errors_name_the_option(tmp_path, cli, argv, option):
     out = tmp_path / "x.nc"
-    code = main(["sweep", "--scenario", "kingman", *argv, "--out", str(out)])
-    err = capsys.readouterr().err
+    res = cli("sweep", "--scenario", "kingman", *argv, "--out", str(out))
+    code = res.code
+    err = res.err
     assert code == 2 and option in err and err.count("\n") == 1
     assert not out.exists()
 
 
-def test_invalid_point_is_a_failed_point_not_a_crash(tmp_path, capsys):
+def test_invalid_point_is_a_failed_point_not_a_crash(tmp_path, cli):
     out = tmp_path / "x.nc"
-    assert main(["sweep", "--scenario", "kingman", "--param", "lam=-1,3", "--out",
-                 str(out)]) == 0
+    res = cli("sweep", "--scenario", "kingman", "--param", "lam=-1,3", "--out",
+              str(out))
+    assert res.code == 0
     ds = open_nc(out)
     assert list(ds["state"].values) == [FAILED, DONE]
     assert "lam" in ds["error"].values[0]

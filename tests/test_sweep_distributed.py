@@ -18,7 +18,6 @@ import distributed  # noqa: F401,E402
 
 import theory  # noqa: E402,F401
 from numerics.sweep import DONE, SweepSpec, sweep  # noqa: E402
-from selfconsume.cli import main  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,13 +66,15 @@ def dask_cluster(n_workers=2):
                 p.wait()
 
 
-def test_distributed_sweep_equals_local(tmp_path, capsys):
+def test_distributed_sweep_equals_local(tmp_path, cli):
     argv = ["sweep", "--scenario", "kingman", "--param", "b=1.5:4:4", "--param",
             "lam=0.5:6:5", "--measure", "condensate"]
     local, remote = tmp_path / "local.nc", tmp_path / "remote.nc"
-    assert main(argv + ["--out", str(local)]) == 0
+    res = cli(*argv + ["--out", str(local)])
+    assert res.code == 0
     with dask_cluster(2) as address:
-        assert main(argv + ["--out", str(remote), "--scheduler", address]) == 0
+        res = cli(*argv + ["--out", str(remote), "--scheduler", address])
+        assert res.code == 0
         # a second measure on a grid scenario, through the Python API
         spec = SweepSpec("moments", {"K": [1.5, 4.0], "lam": [0.5, 2.0]}, scenario="gauss1d",
                          fixed={"grid": 41, "steps": 8})
@@ -87,9 +88,10 @@ def test_distributed_sweep_equals_local(tmp_path, capsys):
     assert np.isfinite(ds_local["expected_exp_reward"].values).all()
 
 
-def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
+def test_unreachable_scheduler_is_a_usage_error(tmp_path, cli):
     address = f"tcp://127.0.0.1:{free_port()}"   # nothing listens there
-    code = main(["sweep", "--scenario", "kingman", "--param", "lam=2,3", "--out",
-                 str(tmp_path / "x.nc"), "--scheduler", address, "--connect-timeout", "2"])
-    err = capsys.readouterr().err
+    res = cli("sweep", "--scenario", "kingman", "--param", "lam=2,3", "--out",
+              str(tmp_path / "x.nc"), "--scheduler", address, "--connect-timeout", "2")
+    code = res.code
+    err = res.err
     assert code == 2 and "--scheduler" in err and err.count("\n") == 1

@@ -7,7 +7,6 @@ import pytest
 import xarray as xr  # the sweep extra: installed by the test command (no silent skip)
 
 from figures.sweep_phase import plot_sweep  # noqa: E402
-from selfconsume.cli import main  # noqa: E402
 
 from _references import kingman_i  # noqa: E402
 
@@ -22,10 +21,11 @@ def kingman_lam_c(b):
     return float(kingman_i(b) - 1)
 
 
-def test_kingman_phase_diagram_with_t8_boundary(tmp_path, capsys):
+def test_kingman_phase_diagram_with_t8_boundary(tmp_path, cli):
     nc = tmp_path / "k.nc"
-    assert main(["sweep", "--scenario", "kingman", "--param", "b=1.5:4:4", "--param",
-                 "lam=0.5:4:5", "--out", str(nc)]) == 0
+    res = cli("sweep", "--scenario", "kingman", "--param", "b=1.5:4:4", "--param",
+              "lam=0.5:4:5", "--out", str(nc))
+    assert res.code == 0
     ds = open_nc(nc)
     fig = plot_sweep(ds)
     ax = fig.axes[0]
@@ -36,31 +36,34 @@ def test_kingman_phase_diagram_with_t8_boundary(tmp_path, capsys):
     assert b.min() == 1.5 and b.max() == 4.0
     for i in (0, len(b) // 2, len(b) - 1):
         assert abs(lam[i] - kingman_lam_c(b[i])) < 1e-8
-    capsys.readouterr()
-    assert main(["figures", "--from", str(nc), "--out", str(tmp_path / "fig"),
-                 "--format", "png"]) == 0
+    res = cli("figures", "--from", str(nc), "--out", str(tmp_path / "fig"),
+              "--format", "png")
+    assert res.code == 0
     png = tmp_path / "fig" / "k_condensate.png"
-    assert capsys.readouterr().out.strip() == str(png)
+    assert res.out.strip() == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_contraction_phase_diagram_with_t7_boundary(tmp_path):
+def test_contraction_phase_diagram_with_t7_boundary(tmp_path, cli):
     nc = tmp_path / "c.nc"
-    assert main(["sweep", "--scenario", "gauss1d", "--grid", "31", "--steps", "20",
-                 "--param", "K=1.5,2,4", "--param", "lam=0.1:2:3:log", "--measure",
-                 "contraction", "--out", str(nc)]) == 0
+    res = cli("sweep", "--scenario", "gauss1d", "--grid", "31", "--steps", "20",
+              "--param", "K=1.5,2,4", "--param", "lam=0.1:2:3:log", "--measure",
+              "contraction", "--out", str(nc))
+    assert res.code == 0
     ax = plot_sweep(open_nc(nc), "kappa").axes[0]
     (line,) = ax.get_lines()
     np.testing.assert_allclose(line.get_xdata(), 1 / (line.get_ydata() - 1), rtol=1e-15)
 
 
-def test_from_usage_errors(tmp_path, capsys):
+def test_from_usage_errors(tmp_path, cli):
     nc = tmp_path / "one.nc"
-    assert main(["sweep", "--scenario", "kingman", "--param", "lam=2,3", "--out",
-                 str(nc)]) == 0
-    capsys.readouterr()
+    res = cli("sweep", "--scenario", "kingman", "--param", "lam=2,3", "--out",
+              str(nc))
+    assert res.code == 0
     out = str(tmp_path / "fig")
-    assert main(["figures", "--from", str(nc), "--out", out]) == 2
-    assert "2-D sweep" in capsys.readouterr().err
-    assert main(["figures", "--from", str(tmp_path / "none.nc"), "--out", out]) == 2
-    assert "--from" in capsys.readouterr().err
+    res = cli("figures", "--from", str(nc), "--out", out)
+    assert res.code == 2
+    assert "2-D sweep" in res.err
+    res = cli("figures", "--from", str(tmp_path / "none.nc"), "--out", out)
+    assert res.code == 2
+    assert "--from" in res.err

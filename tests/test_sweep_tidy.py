@@ -9,24 +9,25 @@ import pytest
 
 import theory
 from numerics.scenarios import get_scenario
-from selfconsume.cli import main
 
 ARGV = ["check", "--scenario", "kingman", "--grid", "50", "--lam", "2", "--steps", "5",
         "--only", "T5,T8"]
 PARAMS = {"scenario": "kingman", "K": "inf", "lam": 2.0, "steps": 5, "grid": 50, "b": 3.0}
 
 
-def test_check_json_records_carry_the_parameters(capsys):
-    assert main(ARGV + ["--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_check_json_records_carry_the_parameters(cli):
+    res = cli(*ARGV + ["--json"])
+    assert res.code == 0
+    out = json.loads(res.out)
     assert out["parameters"] == PARAMS
     assert [r["id"] for r in out["results"]] == ["T5", "T8"]
     assert all(r["parameters"] == PARAMS for r in out["results"])
 
 
-def test_check_csv_one_row_per_statement(capsys, cli):
-    assert main(ARGV + ["--csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+def test_check_csv_one_row_per_statement(cli):
+    res = cli(*ARGV + ["--csv"])
+    assert res.code == 0
+    rows = list(csv.DictReader(io.StringIO(res.out)))
     assert [r["id"] for r in rows] == ["T5", "T8"]
     for r in rows:
         assert {k: r[k] for k in PARAMS} == {k: str(v) for k, v in PARAMS.items()}

@@ -11,7 +11,6 @@ import pytest
 import theory
 from numerics import evolve
 from numerics.scenarios import get_scenario
-from selfconsume.cli import main
 
 from _references import kingman_i
 
@@ -91,9 +90,10 @@ def test_kingman_condensate(cli):
         assert res[i]["holds"] is True, i
 
 
-def test_table_output_and_exit_code_on_failure(capsys, monkeypatch):
-    assert main(["check", "--scenario", "gauss1d", "--K", "3", "--steps", "5"]) == 0
-    table = capsys.readouterr().out
+def test_table_output_and_exit_code_on_failure(cli, monkeypatch):
+    res = cli("check", "--scenario", "gauss1d", "--K", "3", "--steps", "5")
+    assert res.code == 0
+    table = res.out
     lines = table.splitlines()
     assert lines[1].startswith("run: ") and lines[2].startswith("reached: ")  # summary block
     header = [c.strip() for c in lines[4].split("|")]
@@ -107,14 +107,17 @@ def test_table_output_and_exit_code_on_failure(capsys, monkeypatch):
     real = curated_checks.formulas.t1_increment_lower_bound
     monkeypatch.setattr(curated_checks.formulas, "t1_increment_lower_bound",
                         lambda *a: 1e6 * real(*a))
-    assert main(["check", "--scenario", "gauss1d", "--K", "3", "--steps", "5"]) == 1
-    assert "fail: T1" in capsys.readouterr().out
+    res = cli("check", "--scenario", "gauss1d", "--K", "3", "--steps", "5")
+    assert res.code == 1
+    assert "fail: T1" in res.out
 
 
-def test_bad_usage(capsys):
-    assert main(["check", "--only", "T1,NOPE"]) == 2
-    assert "--only" in capsys.readouterr().err
-    assert main(["check", "--K", "0.5"]) == 2
+def test_bad_usage(cli):
+    res = cli("check", "--only", "T1,NOPE")
+    assert res.code == 2
+    assert "--only" in res.err
+    res = cli("check", "--K", "0.5")
+    assert res.code == 2
 
 
 def test_check_trajectory_and_ids():
@@ -150,7 +153,7 @@ def test_every_statement_has_a_check_and_reasons_name_the_hypothesis():
     assert rep["T5"].holds is True
 
 
-def test_wrong_limit_is_caught_through_the_run(capsys):
+def test_wrong_limit_is_caught_through_the_run():
     # a limit that is not a fixed point, handed to check_trajectory: T9 fails, exit-worthy
     from numerics import limit
     sc = get_scenario("gauss1d", K=3, lam=0.4, steps=5, grid=201)
@@ -163,18 +166,20 @@ def test_wrong_limit_is_caught_through_the_run(capsys):
     assert "fail: T9" in rep.to_table()
 
 
-def test_wide_list_and_summary(capsys):
+def test_wide_list_and_summary(cli):
     # --list: every statement with its hypotheses and tolerance, without running
-    assert main(["check", "--list"]) == 0
-    out = capsys.readouterr().out
+    res = cli("check", "--list")
+    assert res.code == 0
+    out = res.out
     for i in theory.statement_ids():
         assert f"\n{i}: " in "\n" + out, i
     assert "T7.uniform: TV(C_K(p), C_K(q)) <= L TV(p, q)" in out
     # --wide: the full statement; the summary block: E_0[r] = -1 for N(0,1) and
     # r = -(x-1)^2/2 (E[(x-1)^2] = 2), to the grid's truncation at |x| = 6
-    assert main(["check", "--scenario", "gauss1d", "--K", "3", "--lam", "0.4", "--steps", "3",
-                 "--grid", "201", "--wide", "--only", "T6.increment,T10"]) == 0
-    out = capsys.readouterr().out
+    res = cli("check", "--scenario", "gauss1d", "--K", "3", "--lam", "0.4", "--steps", "3",
+              "--grid", "201", "--wide", "--only", "T6.increment,T10")
+    assert res.code == 0
+    out = res.out
     stmt = theory.STATEMENTS["T6.increment"].statement
     assert len(stmt) > 48 and stmt in out
     assert "run: scenario = gauss1d, K = 3, lam = 0.4, steps = 3" in out

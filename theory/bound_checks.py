@@ -14,6 +14,7 @@ import numpy as np
 
 from . import formulas, tolerances as tol
 from .distances import kl_divergence, normalized, tv_distance
+from . import hypotheses as hyp
 from .report import Where, combine, not_applicable, worst_of
 from .statements import register_check
 
@@ -159,69 +160,52 @@ def check_t7_uniform(pairs, reward):
                          f"{max(ratios, default=math.nan):.4g}")
 
 
-# --- the same, gathered from a run -----------------------------------------------------------
+# --- the same, gathered from a run (the hypotheses: theory.hypotheses) ---------------------
 
-@register_check("P3.strict")
+@register_check("P3.strict", applies=hyp.requires(
+    lambda ctx: not (math.isinf(ctx.K) or ctx.K == 1 or not float(ctx.K).is_integer()),
+    lambda ctx: f"the margin is proved for an integer K > 1 (L1), got K = {ctx.K:g}"))
 def p3_strict_of_run(ctx):
     from .operator_checks import _h_cases
-    if math.isinf(ctx.K) or ctx.K == 1 or not float(ctx.K).is_integer():
-        return not_applicable("P3.strict", f"the margin is proved for an integer K > 1 (L1), "
-                                           f"got K = {ctx.K:g}")
     return check_p3_strict(_h_cases(ctx), ctx.reward, ctx.K)
 
 
-@register_check("T3.kl")
+@register_check("T3.kl", applies=hyp.curated_only)
 def t3_kl_of_run(ctx):
-    from .curated_checks import _curated_only
-    return _curated_only("T3.kl", ctx) or check_t3_kl(ctx.iterates(), ctx.reward)
+    return check_t3_kl(ctx.iterates(), ctx.reward)
 
 
-def _from_data(stmt_id, ctx):
-    from .mixed_checks import _mixed
-    na = _mixed(stmt_id, ctx)
-    if na:
-        return na
-    if not ctx.data_is_start:
-        return not_applicable(stmt_id, "needs p_0 = p_d (the run starts elsewhere)")
-    return None
+#: T6.increment and T6.sharp: ``p_0 = p_d`` and ``lam > 0``
+_T6_INCREMENT = hyp.all_of(hyp.from_data, hyp.requires(lambda ctx: ctx.lam != 0,
+                                                       "lam = 0: p_t = p_d, c_t = 0"))
 
 
-def _t6_increment(stmt_id, ctx, sharp):
-    na = _from_data(stmt_id, ctx)
-    if na:
-        return na
-    if ctx.lam == 0:
-        return not_applicable(stmt_id, "lam = 0: p_t = p_d, c_t = 0")
+def _t6_increment(ctx, sharp):
     tr = ctx.trajectory
     return check_t6_increment(tr.expected_exp_reward, float(tr.var_exp_reward[0]), ctx.lam,
                               ctx.K, ctx.exp_r_star, sharp=sharp)
 
 
-@register_check("T6.increment")
+@register_check("T6.increment", applies=_T6_INCREMENT)
 def t6_increment_of_run(ctx):
-    return _t6_increment("T6.increment", ctx, False)
+    return _t6_increment(ctx, False)
 
 
-@register_check("T6.sharp")
+@register_check("T6.sharp", applies=_T6_INCREMENT)
 def t6_sharp_of_run(ctx):
-    return _t6_increment("T6.sharp", ctx, True)
+    return _t6_increment(ctx, True)
 
 
-@register_check("T10")
+@register_check("T10", applies=hyp.all_of(hyp.from_data, hyp.requires(
+    lambda ctx: ctx.lam * (ctx.K - 1.0) < 1.0,
+    lambda ctx: f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g}")))
 def t10_of_run(ctx):
-    na = _from_data("T10", ctx)
-    if na:
-        return na
-    if not ctx.lam * (ctx.K - 1.0) < 1.0:
-        return not_applicable("T10", f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g}")
     return check_t10(ctx.iterates(), ctx.data, ctx.lam, ctx.K)
 
 
-@register_check("T7.uniform")
+@register_check("T7.uniform", applies=hyp.at_least_one_step)
 def t7_uniform_of_run(ctx):
     from .mixed_checks import _coupling_pairs
-    if ctx.steps < 1:
-        return not_applicable("T7.uniform", "needs at least one step")
     pairs = list(_coupling_pairs(ctx))
     if 0 < ctx.lam < math.inf:
         from numerics import curate

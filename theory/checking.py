@@ -23,13 +23,19 @@ def run_checks(ctx, ids=None):
     if unknown:
         raise ValueError(f"ids: unknown statement id(s) {unknown} (known: {list(STATEMENTS)})")
     if ctx.invalid:  # NaN, negative or zero-sum masses: only run.masses can say anything
-        return [STATEMENTS[i].check(ctx) if i == "run.masses"
+        return [_checked(STATEMENTS[i], ctx) if i == "run.masses"
                 else user_checks.invalid_run(i, ctx.invalid) for i in ids]
     if not ctx.single_reward:  # section 7 rule: only the rule-aware checks apply
-        return [STATEMENTS[i].check(ctx) if i in rule_checks.RULE_AWARE
+        return [_checked(STATEMENTS[i], ctx) if i in rule_checks.RULE_AWARE
                 else not_applicable(i, f"assumes one Bradley-Terry reward; the run uses "
                                        f"{ctx.rule!r}") for i in ids]
-    return [STATEMENTS[i].check(ctx) for i in ids]
+    return [_checked(STATEMENTS[i], ctx) for i in ids]
+
+
+def _checked(stmt, ctx):
+    """``stmt``'s check of the run, or why the statement does not apply to it."""
+    reason = stmt.applies(ctx)
+    return not_applicable(stmt.id, reason) if reason else stmt.check(ctx)
 
 
 def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(), limit=None,

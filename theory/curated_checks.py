@@ -2,7 +2,9 @@
 
 The ``check_*`` functions take explicit inputs (a :class:`numerics.Trajectory`, lists of
 ``(t, p_t)``) so that a test can hand them wrong ones; the registered ``*_of_run`` functions
-gather them from a :class:`theory.context.RunContext` and say why a statement does not apply.
+gather them from a :class:`theory.context.RunContext`; each is registered with its
+statement's hypotheses (``applies``, :mod:`theory.hypotheses`), so it only sees runs that meet
+them.
 Exponential moments are those of the trajectory, ``E[e^{r - c}]`` with
 ``c = traj.exp_reward_shift``, so ``e^{r_*}`` is ``e^{r_* - c}`` throughout.
 """
@@ -16,7 +18,8 @@ from scipy.special import logsumexp, ndtr
 
 from . import formulas, tolerances as tol
 from .distances import normalized, tv_distance
-from .report import Where, combine, not_applicable, worst_of
+from . import hypotheses as hyp
+from .report import Where, combine, worst_of
 from .statements import register_check
 
 __all__ = ["check_t1", "check_t2", "check_t2_budget", "check_t2_tail", "check_t3_weights",
@@ -267,103 +270,100 @@ def check_t4_gauss(iterates, x, params):
     return combine(recs)
 
 
-# --- the same, gathered from a run -------------------------------------------------------
+# --- the same, gathered from a run (the hypotheses: theory.hypotheses) -------------------
 
-def _curated_only(stmt_id, ctx):
-    if not math.isinf(ctx.lam):
-        return not_applicable(stmt_id, f"section 3 statement: needs lam = inf (curated data "
-                                       f"only), got lam = {ctx.lam:g}")
-    if ctx.steps < 1:
-        return not_applicable(stmt_id, "needs at least one step")
-    return None
+_K_INF = hyp.k_inf()
 
 
-@register_check("T1")
+def _levels(ctx):
+    """Reward levels on the support of ``p_0``."""
+    return reward_gap(ctx.reward, ctx.mass)[3]
+
+
+@register_check("T1", applies=hyp.curated_only)
 def t1_of_run(ctx):
-    return _curated_only("T1", ctx) or check_t1(ctx.trajectory)
+    return check_t1(ctx.trajectory)
 
 
-@register_check("T2")
+@register_check("T2", applies=hyp.curated_only)
 def t2_of_run(ctx):
-    return _curated_only("T2", ctx) or check_t2(ctx.trajectory)
+    return check_t2(ctx.trajectory)
 
 
-@register_check("T2.budget")
+@register_check("T2.budget", applies=hyp.all_of(
+    hyp.curated_only, hyp.requires(lambda ctx: ctx.K != 1, "needs K > 1 (K = 1: H = 1, no budget)")))
 def t2_budget_of_run(ctx):
-    na = _curated_only("T2.budget", ctx)
-    if na:
-        return na
-    if ctx.K == 1:
-        return not_applicable("T2.budget", "needs K > 1 (K = 1: H = 1, no budget)")
     return check_t2_budget(ctx.trajectory)
 
 
-@register_check("T2.tail")
+@register_check("T2.tail", applies=hyp.curated_only)
 def t2_tail_of_run(ctx):
-    return _curated_only("T2.tail", ctx) or check_t2_tail(ctx.iterates(), ctx.reward,
-                                                          tail_eps(ctx.reward, ctx.mass))
+    return check_t2_tail(ctx.iterates(), ctx.reward, tail_eps(ctx.reward, ctx.mass))
 
 
-@register_check("T3")
+@register_check("T3", applies=hyp.curated_only)
 def t3_of_run(ctx):
-    return _curated_only("T3", ctx) or check_t3_weights(ctx.iterates(), ctx.reward)
+    return check_t3_weights(ctx.iterates(), ctx.reward)
 
 
-@register_check("T3.tv")
+@register_check("T3.tv", applies=hyp.all_of(
+    hyp.curated_only,
+    hyp.requires(lambda ctx: math.isinf(ctx.K),
+               lambda ctx: f"the bound is for K = inf (finite K converges at rho_K(delta) > "
+                           f"e^-delta per step), got K = {ctx.K:g}"),
+    hyp.requires(lambda ctx: _levels(ctx) >= 2, "a single reward level: p_t = p_0 = p_*")))
 def t3_tv_of_run(ctx):
-    na = _curated_only("T3.tv", ctx)
-    if na:
-        return na
-    if not math.isinf(ctx.K):
-        return not_applicable("T3.tv", f"the bound is for K = inf (finite K converges at "
-                                       f"rho_K(delta) > e^-delta per step), got K = {ctx.K:g}")
-    if reward_gap(ctx.reward, ctx.mass)[3] < 2:
-        return not_applicable("T3.tv", "a single reward level: p_t = p_0 = p_*")
     return check_t3_tv(ctx.iterates(), ctx.reward)
 
 
-@register_check("T3.rate")
+def _t3_rate(ctx):
+    """``check_t3_rate`` of the run, once (the hypothesis "run long enough" needs it)."""
+    if not hasattr(ctx, "_t3_rate"):
+        ctx._t3_rate = check_t3_rate(ctx.iterates(), ctx.reward, ctx.K)
+    return ctx._t3_rate
+
+
+def _t3_rate_long_enough(ctx):
+    rec, deviation, m_low = _t3_rate(ctx)
+    if rec is not None:
+        return None
+    return ("the low-level mass underflowed to 0" if not m_low > 0 else
+            f"pre-asymptotic: deviation bound {deviation:.2g} > {tol.T3_RATE:g} "
+            f"at the end of the run; run more steps")
+
+
+@register_check("T3.rate", applies=hyp.all_of(
+    hyp.curated_only,
+    hyp.requires(lambda ctx: _levels(ctx) == 2,
+               lambda ctx: f"needs exactly two reward levels on the support, got "
+                           f"{_levels(ctx)}"),
+    _t3_rate_long_enough))
 def t3_rate_of_run(ctx):
-    na = _curated_only("T3.rate", ctx)
-    if na:
-        return na
-    levels = reward_gap(ctx.reward, ctx.mass)[3]
-    if levels != 2:
-        return not_applicable("T3.rate", f"needs exactly two reward levels on the support, "
-                                         f"got {levels}")
-    rec, deviation, m_low = check_t3_rate(ctx.iterates(), ctx.reward, ctx.K)
-    if rec is None:
-        why = ("the low-level mass underflowed to 0" if not m_low > 0 else
-               f"pre-asymptotic: deviation bound {deviation:.2g} > {tol.T3_RATE:g} "
-               f"at the end of the run; run more steps")
-        return not_applicable("T3.rate", why)
-    return rec
+    return _t3_rate(ctx)[0]
 
 
-@register_check("T4")
+@register_check("T4", applies=hyp.all_of(hyp.curated_only, _K_INF))
 def t4_of_run(ctx):
-    na = _curated_only("T4", ctx)
-    if na:
-        return na
-    if not math.isinf(ctx.K):
-        return not_applicable("T4", f"needs K = inf, got K = {ctx.K:g}")
     return check_t4(ctx.trajectory, ctx.iterates(), ctx.mass, ctx.reward)
 
 
-@register_check("T4.gauss")
-def t4_gauss_of_run(ctx):
-    na = _curated_only("T4.gauss", ctx)
-    if na:
-        return na
-    if not math.isinf(ctx.K):
-        return not_applicable("T4.gauss", f"needs K = inf, got K = {ctx.K:g}")
-    if ctx.mass.ndim != 1 or len(ctx.axes) != 1 or len(ctx.axes[0]) != ctx.mass.size:
-        return not_applicable("T4.gauss", "needs a 1-D grid with its coordinates")
+def _uniform_1d_grid(ctx):
     x = np.asarray(ctx.axes[0], dtype=float)
     dx = np.diff(x)
-    if not np.allclose(dx, dx[0], rtol=1e-12, atol=0):
-        return not_applicable("T4.gauss", "needs a uniform grid")
-    params = fit_gaussian_quadratic(x, ctx.mass, ctx.reward)
-    if params is None:
-        return not_applicable("T4.gauss", "needs a Gaussian start and a quadratic reward")
-    return check_t4_gauss(ctx.iterates(), x, params)
+    return np.allclose(dx, dx[0], rtol=1e-12, atol=0)
+
+
+def _gauss_params(ctx):
+    return fit_gaussian_quadratic(np.asarray(ctx.axes[0], dtype=float), ctx.mass, ctx.reward)
+
+
+@register_check("T4.gauss", applies=hyp.all_of(
+    hyp.curated_only, _K_INF,
+    hyp.requires(lambda ctx: ctx.mass.ndim == 1 and len(ctx.axes) == 1
+               and len(ctx.axes[0]) == ctx.mass.size, "needs a 1-D grid with its coordinates"),
+    hyp.requires(_uniform_1d_grid, "needs a uniform grid"),
+    hyp.requires(lambda ctx: _gauss_params(ctx) is not None,
+               "needs a Gaussian start and a quadratic reward")))
+def t4_gauss_of_run(ctx):
+    return check_t4_gauss(ctx.iterates(), np.asarray(ctx.axes[0], dtype=float),
+                          _gauss_params(ctx))

@@ -198,8 +198,9 @@ def p3_strict_lower_bound(s1, s2, ds, s_levels, tail, K):
     w = np.asarray(tail, dtype=float)[None, :] ** (K - 1.0)
     b = K - 1.0
 
-    def g(S):
-        return S / ((s1[:, None] + S) * (s2[:, None] + S))
+    def g(S):  # S/(s1 + S) first: the product (s1 + S)(s2 + S) can underflow to 0
+        with np.errstate(over="ignore"):  # ~1/s2 for tiny s: inf, and the min takes g(b)
+            return S / (s1[:, None] + S) / (s2[:, None] + S)
 
     best = np.max(w * np.minimum(g((K - 1.0) * c), g(b)), axis=1)
     out = K * ds * best

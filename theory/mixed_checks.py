@@ -16,7 +16,8 @@ import numpy as np
 
 from . import formulas, tolerances as tol
 from .distances import kl_divergence, normalized, reward_cdfs, tv_distance
-from .report import Where, combine, not_applicable, verdict, worst_of
+from . import hypotheses as hyp
+from .report import Where, combine, verdict, worst_of
 from .statements import register_check
 
 __all__ = ["check_t5", "check_t5_kl", "check_t5_tv", "check_t6", "check_t7",
@@ -227,16 +228,7 @@ def check_t9_denominator(limit_mass, H, lam, K):
                     where=Where().add(len(cells), lambda j: f"cell {cells[j]}"))
 
 
-# --- the same, gathered from a run -------------------------------------------------------
-
-def _mixed(stmt_id, ctx):
-    if math.isinf(ctx.lam):
-        return not_applicable(stmt_id, "section 4 statement: needs a finite lam (real data), "
-                                       "got lam = inf")
-    if ctx.steps < 1:
-        return not_applicable(stmt_id, "needs at least one step")
-    return None
-
+# --- the same, gathered from a run (the hypotheses: theory.hypotheses) -------------------
 
 def _fixed_point(ctx):
     """``(T(p^lam), TV(T(p^lam), p^lam), H_{p^lam})`` for finite ``K`` (cached on ctx)."""
@@ -248,28 +240,23 @@ def _fixed_point(ctx):
     return ctx._t9
 
 
-@register_check("T5")
+@register_check("T5", applies=hyp.real_data)
 def t5_of_run(ctx):
-    return _mixed("T5", ctx) or check_t5(ctx.iterates(), ctx.data, ctx.lam)
+    return check_t5(ctx.iterates(), ctx.data, ctx.lam)
 
 
-@register_check("T5.kl")
+@register_check("T5.kl", applies=hyp.real_data)
 def t5_kl_of_run(ctx):
-    return _mixed("T5.kl", ctx) or check_t5_kl(ctx.iterates(), ctx.data, ctx.lam)
+    return check_t5_kl(ctx.iterates(), ctx.data, ctx.lam)
 
 
-@register_check("T5.tv")
+@register_check("T5.tv", applies=hyp.real_data)
 def t5_tv_of_run(ctx):
-    return _mixed("T5.tv", ctx) or check_t5_tv(ctx.iterates(), ctx.data, ctx.lam)
+    return check_t5_tv(ctx.iterates(), ctx.data, ctx.lam)
 
 
-@register_check("T6")
+@register_check("T6", applies=hyp.from_data)
 def t6_of_run(ctx):
-    na = _mixed("T6", ctx)
-    if na:
-        return na
-    if not ctx.data_is_start:
-        return not_applicable("T6", "needs p_0 = p_d (the run starts elsewhere)")
     return check_t6(ctx.iterates(), ctx.data, ctx.reward,
                     ctx.trajectory.expected_exp_reward)
 
@@ -280,21 +267,20 @@ def _t7_inputs(ctx):
     return kappa, residual
 
 
-@register_check("T7")
+def _t7_condition(ctx):
+    """``lam (K-1) < 1``; else the reason, with kappa and the measured per-step factor."""
+    if ctx.lam * (ctx.K - 1.0) < 1.0:
+        return None
+    kappa, residual = _t7_inputs(ctx)
+    info = check_t7(ctx.iterates(), ctx.limit.mass, ctx.lam, ctx.K, residual)
+    return (f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g} (kappa = {kappa:g}; "
+            f"measured largest per-step factor {info.details['measured_factor']:.6g})")
+
+
+@register_check("T7", applies=hyp.all_of(
+    hyp.real_data, hyp.finite_k("T7.kinf"),
+    hyp.requires(lambda ctx: ctx.lam != 0, "lam = 0: p_t = p_d for t >= 1"), _t7_condition))
 def t7_of_run(ctx):
-    na = _mixed("T7", ctx)
-    if na:
-        return na
-    if math.isinf(ctx.K):
-        return not_applicable("T7", "needs a finite K (K = inf: see T7.kinf)")
-    if ctx.lam == 0:
-        return not_applicable("T7", "lam = 0: p_t = p_d for t >= 1")
-    if not ctx.lam * (ctx.K - 1.0) < 1.0:
-        kappa, residual = _t7_inputs(ctx)
-        info = check_t7(ctx.iterates(), ctx.limit.mass, ctx.lam, ctx.K, residual)
-        return not_applicable("T7", f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g} "
-                                    f"(kappa = {kappa:g}; measured largest per-step factor "
-                                    f"{info.details['measured_factor']:.6g})")
     kappa, residual = _t7_inputs(ctx)
     return check_t7(ctx.iterates(), ctx.limit.mass, ctx.lam, ctx.K, residual / (1.0 - kappa))
 
@@ -311,95 +297,73 @@ def _coupling_pairs(ctx):
     return ctx._pairs
 
 
-@register_check("T7.coupling")
+@register_check("T7.coupling", applies=hyp.all_of(hyp.finite_k("T7.kinf"), hyp.at_least_one_step))
 def t7_coupling_of_run(ctx):
-    if math.isinf(ctx.K):
-        return not_applicable("T7.coupling", "needs a finite K (K = inf: see T7.kinf)")
-    if ctx.steps < 1:
-        return not_applicable("T7.coupling", "needs at least one step")
     return check_t7_coupling(_coupling_pairs(ctx), ctx.K)
 
 
-@register_check("T7.kinf")
+@register_check("T7.kinf", applies=hyp.all_of(hyp.k_inf(), hyp.at_least_one_step))
 def t7_kinf_of_run(ctx):
-    if not math.isinf(ctx.K):
-        return not_applicable("T7.kinf", f"needs K = inf, got K = {ctx.K:g}")
-    if ctx.steps < 1:
-        return not_applicable("T7.kinf", "needs at least one step")
     return check_t7_kinf(_coupling_pairs(ctx), ctx.reward)
 
 
-def _kingman(stmt_id, ctx):
-    if not math.isinf(ctx.K):
-        return not_applicable(stmt_id, f"needs K = inf (finite K: see T9), got K = {ctx.K:g}")
-    if math.isinf(ctx.lam) or ctx.lam == 0:
-        return not_applicable(stmt_id, f"needs 0 < lam < inf, got lam = {ctx.lam:g}")
-    return None
+#: T8 and its parts: ``K = inf`` and ``0 < lam < inf``
+_KINGMAN = hyp.all_of(hyp.k_inf("T9"), hyp.positive_finite_lam)
 
 
-@register_check("T8")
+@register_check("T8", applies=_KINGMAN)
 def t8_of_run(ctx):
-    return _kingman("T8", ctx) or check_t8(ctx.data, ctx.reward, ctx.lam,
-                                           ctx.limit.info["eps"])
+    return check_t8(ctx.data, ctx.reward, ctx.lam, ctx.limit.info["eps"])
 
 
-@register_check("T8.fixed")
+@register_check("T8.fixed", applies=_KINGMAN)
 def t8_fixed_of_run(ctx):
-    return _kingman("T8.fixed", ctx) or check_t8_fixed(ctx.limit.mass, ctx.data, ctx.reward,
-                                                       ctx.lam)
+    return check_t8_fixed(ctx.limit.mass, ctx.data, ctx.reward, ctx.lam)
 
 
-@register_check("T8.Z")
+@register_check("T8.Z", applies=_KINGMAN)
 def t8_z_of_run(ctx):
-    return _kingman("T8.Z", ctx) or check_t8_z(ctx.limit.mass, ctx.reward,
-                                               ctx.limit.info["Z"], ctx.limit.exp_reward_shift)
+    return check_t8_z(ctx.limit.mass, ctx.reward, ctx.limit.info["Z"],
+                      ctx.limit.exp_reward_shift)
 
 
-@register_check("T8.condensate")
+@register_check("T8.condensate", applies=hyp.all_of(
+    _KINGMAN, hyp.requires(lambda ctx: ctx.continuous is not None,
+                         "needs a continuous reward law (on a grid the top cell carries the "
+                         "condensate: I = inf)")))
 def t8_condensate_of_run(ctx):
-    na = _kingman("T8.condensate", ctx)
-    if na:
-        return na
-    if ctx.continuous is None:
-        return not_applicable("T8.condensate", "needs a continuous reward law (on a grid the "
-                                               "top cell carries the condensate: I = inf)")
     from numerics import limit_continuous
     lim = limit_continuous(ctx.continuous, K=math.inf, lam=ctx.lam)
     return check_t8_condensate(lim.condensate, kingman_I_mpmath(ctx.continuous, ctx.lam))
 
 
-def _t9(stmt_id, ctx):
-    if math.isinf(ctx.K) or ctx.K == 1:
-        return not_applicable(stmt_id, f"needs a finite K > 1 (K = inf: see T8), got K = "
-                                       f"{ctx.K:g}")
-    if math.isinf(ctx.lam) or ctx.lam == 0:
-        return not_applicable(stmt_id, f"needs 0 < lam < inf, got lam = {ctx.lam:g}")
-    return None
+#: T9 and its denominator: a finite ``K > 1`` and ``0 < lam < inf``
+_T9 = hyp.all_of(hyp.requires(lambda ctx: not (math.isinf(ctx.K) or ctx.K == 1),
+                          lambda ctx: f"needs a finite K > 1 (K = inf: see T8), got K = "
+                                      f"{ctx.K:g}"),
+               hyp.positive_finite_lam)
 
 
-@register_check("T9")
-def t9_of_run(ctx):
-    na = _t9("T9", ctx)
-    if na:
-        return na
-    nxt, _, H = _fixed_point(ctx)
+def _min_denominator(ctx):
+    """``min over supp p^lam of 1 + lam - lam H_{p^lam}``."""
+    _, _, H_lim = _fixed_point(ctx)
     sup = ctx.limit.mass > 0
-    min_den = float(np.min(1.0 + ctx.lam - ctx.lam * H[sup]))
+    return float(np.min(1.0 + ctx.lam - ctx.lam * H_lim[sup]))
+
+
+@register_check("T9", applies=_T9)
+def t9_of_run(ctx):
+    nxt, _, _ = _fixed_point(ctx)
+    min_den = _min_denominator(ctx)
     rec = check_t9(ctx.limit.mass, nxt, t9_tolerance(ctx.lam, ctx.K, min_den))
     rec.note += f"; min over the support of 1 + lam - lam H = {min_den:.6g}"
     return rec
 
 
-@register_check("T9.denominator")
+@register_check("T9.denominator", applies=hyp.all_of(_T9, hyp.requires(
+    lambda ctx: ctx.lam * (ctx.K - 1.0) < 1.0,
+    lambda ctx: f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g} "
+                f"(measured min denominator {_min_denominator(ctx):.6g})")))
 def t9_denominator_of_run(ctx):
-    na = _t9("T9.denominator", ctx)
-    if na:
-        return na
-    _, _, H = _fixed_point(ctx)
-    if not ctx.lam * (ctx.K - 1.0) < 1.0:
-        sup = ctx.limit.mass > 0
-        min_den = float(np.min(1.0 + ctx.lam - ctx.lam * H[sup]))
-        return not_applicable("T9.denominator",
-                              f"needs lam (K-1) < 1, got {ctx.lam * (ctx.K - 1.0):g} "
-                              f"(measured min denominator {min_den:.6g})")
-    return check_t9_denominator(ctx.limit.mass, H, ctx.lam, ctx.K)
+    _, _, H_lim = _fixed_point(ctx)
+    return check_t9_denominator(ctx.limit.mass, H_lim, ctx.lam, ctx.K)

@@ -60,8 +60,8 @@ def check_s1(family, data, lam, *, reward=None, K=1, predicted=None, tol=1e-10, 
     reward = np.zeros(family.shape) if reward is None else reward
     G = RetrainingMap(family, reward, K, lam, data)
     theta = family.fit(family.moments(data), tol=1e-15)
-    _, cov = family._moments_cov_std(family._probs_std(family._to_std(theta)))
-    m0 = family._std @ family._probs_std(family._to_std(theta))
+    _, cov = family.moments_cov_std(family.probs_std(family.to_std(theta)))
+    m0 = family.std_stats @ family.probs_std(family.to_std(theta))
     d = family.dim
     J = np.empty((d, d))
     for j in range(d):
@@ -70,8 +70,8 @@ def check_s1(family, data, lam, *, reward=None, K=1, predicted=None, tol=1e-10, 
         for sgn in (1, -1):
             m = m0.copy()
             m[j] += sgn * h
-            th = family.fit(family._m_from_std(m), theta0=theta, tol=1e-15)
-            outs.append(family._m_to_std(G.next_mean(th)))
+            th = family.fit(family.mean_from_std(m), theta0=theta, tol=1e-15)
+            outs.append(family.mean_to_std(G.next_mean(th)))
         J[:, j] = (outs[0] - outs[1]) / (2 * h)
     pred = predicted(lam)
     radius = float(np.max(np.abs(np.linalg.eigvals(J))))

@@ -4,7 +4,8 @@ The ``check_*`` functions take explicit inputs (iterates ``[(t, p_t)]``, a rule,
 masses) so that a test can hand them wrong ones; the registered ``*_of_run`` functions gather
 them from a :class:`theory.context.RunContext` carrying ``ctx.rule`` (the rule of the run:
 ``theory.check_trajectory(traj, rule)``; ``None`` for a plain ``(reward, K)`` run, which is a
-single Bradley-Terry user) and say why a statement does not apply.
+single Bradley-Terry user); each is registered with its statement's hypotheses (``applies``,
+:mod:`theory.hypotheses`), so it only sees runs that meet them.
 
 Exponentials are taken relative to each reward's top on the support:
 ``s_u = e^{r_u - max r_u}`` (``0`` where a filter's ``r_u = -inf``); every statement is
@@ -34,6 +35,7 @@ import numpy as np
 
 from . import tolerances as tol
 from .distances import normalized, tv_distance
+from . import hypotheses as hyp
 from .report import combine, not_applicable, worst_of
 from .statements import register_check
 
@@ -254,75 +256,70 @@ def _kinf_types(rule):
                for _, r in rule.components())
 
 
-def _every_step(stmt_id, ctx):
-    if ctx.steps < 1:
-        return not_applicable(stmt_id, "needs at least one step")
-    if ctx.recorded_steps != list(range(ctx.steps + 1)):
-        return not_applicable(stmt_id, "needs every step recorded (record_every=1)")
-    return None
+#: every step recorded (the identities compare each step with the next)
+_EVERY_STEP = hyp.all_of(hyp.at_least_one_step, hyp.requires(
+    lambda ctx: ctx.recorded_steps == list(range(ctx.steps + 1)),
+    "needs every step recorded (record_every=1)"))
+
+_FIXED_REWARD = hyp.requires(lambda ctx: not _rule_of(ctx).varies, "a reward that changes with t")
+#: section 7 without real data: a fixed rule, ``lam = inf``
+_CURATED = hyp.all_of(_FIXED_REWARD, hyp.requires(
+    lambda ctx: math.isinf(ctx.lam),
+    lambda ctx: f"needs lam = inf (curated data only), got lam = {ctx.lam:g}"))
+#: section 7 with real data: a fixed rule, ``0 < lam < inf``
+_REAL = hyp.all_of(_FIXED_REWARD, hyp.positive_finite_lam)
 
 
-def _common(stmt_id, ctx, lam):
-    rule = _rule_of(ctx)
-    if rule.varies:
-        return None, not_applicable(stmt_id, "a reward that changes with t")
-    if lam == "inf" and not math.isinf(ctx.lam):
-        return None, not_applicable(stmt_id, f"needs lam = inf (curated data only), "
-                                             f"got lam = {ctx.lam:g}")
-    if lam == "finite" and not (0 < ctx.lam < math.inf):
-        return None, not_applicable(stmt_id, f"needs 0 < lam < inf, got lam = {ctx.lam:g}")
-    return rule, None
+def _users(test, needs):
+    """The rule's user types pass ``test(rule)``, else ``needs ..., got RULE``."""
+    return hyp.requires(lambda ctx: test(_rule_of(ctx)),
+                        lambda ctx: f"{needs}, got {_rule_of(ctx)!r}")
+
+
+def _bt_kinf_users(rule):
+    from numerics.curators import BradleyTerry
+    return all(isinstance(r, BradleyTerry) and math.isinf(r.K) for _, r in rule.components())
+
+
+def _bt_finite_first(rule):
+    from numerics.curators import BradleyTerry
+    return isinstance(rule.primary, BradleyTerry) and math.isfinite(rule.primary.K)
+
+
+def _single_bt_kinf(rule):
+    from numerics.curators import BradleyTerry
+    return isinstance(rule, BradleyTerry) and math.isinf(rule.K)
+
+
+_KINF_TYPES = _users(_kinf_types, "needs every user type with K = inf")
 
 
 def _scaled(ctx, rule):
     return scaled_exp_rewards(rule, ctx.mass.shape, ctx.support)
 
 
-@register_check("T11")
+@register_check("T11", applies=hyp.all_of(
+    _CURATED, _users(_bt_kinf_users, "needs Bradley-Terry users with K = inf"), _EVERY_STEP))
 def t11_of_run(ctx):
-    rule, na = _common("T11", ctx, "inf")
-    if na:
-        return na
-    from numerics.curators import BradleyTerry
-    if not all(isinstance(r, BradleyTerry) and math.isinf(r.K) for _, r in rule.components()):
-        return not_applicable("T11", f"needs Bradley-Terry users with K = inf, got {rule!r}")
-    na = _every_step("T11", ctx)
-    if na:
-        return na
-    pi, S = _scaled(ctx, rule)
+    pi, S = _scaled(ctx, _rule_of(ctx))
     return check_t11(ctx.iterates(), pi, S)
 
 
-@register_check("T11.bound")
+@register_check("T11.bound", applies=hyp.all_of(
+    _CURATED, _users(_bt_finite_first, "needs a finite-K Bradley-Terry first user type"),
+    _EVERY_STEP))
 def t11_bound_of_run(ctx):
-    rule, na = _common("T11.bound", ctx, "inf")
-    if na:
-        return na
     from numerics import curate
-    from numerics.curators import BradleyTerry
-    first = rule.primary
-    if not (isinstance(first, BradleyTerry) and math.isfinite(first.K)):
-        return not_applicable("T11.bound", f"needs a finite-K Bradley-Terry first user type, "
-                                           f"got {rule!r}")
-    na = _every_step("T11.bound", ctx)
-    if na:
-        return na
+    rule = _rule_of(ctx)
     pi, S = _scaled(ctx, rule)
     its = ctx.iterates()
     others = [[curate(p, r) for _, r in rule.components()[1:]] for _, p in its[:-1]]
-    return check_t11_bound(its, pi, S, first.K, others)
+    return check_t11_bound(its, pi, S, rule.primary.K, others)
 
 
-@register_check("T12")
+@register_check("T12", applies=hyp.all_of(_CURATED, _KINF_TYPES, hyp.at_least_one_step))
 def t12_of_run(ctx):
-    rule, na = _common("T12", ctx, "inf")
-    if na:
-        return na
-    if not _kinf_types(rule):
-        return not_applicable("T12", f"needs every user type with K = inf, got {rule!r}")
-    if ctx.steps < 1:
-        return not_applicable("T12", "needs at least one step")
-    pi, S = _scaled(ctx, rule)
+    pi, S = _scaled(ctx, _rule_of(ctx))
     return check_t12(ctx.iterates(), pi, S)
 
 
@@ -338,30 +335,25 @@ def _rule_limit(ctx, rule):
     return ctx._rule_limit
 
 
-def _rule_run(stmt_id, ctx):
-    """T12.kkt, T13, T13.approach need a run of a rule (a plain (reward, K) run with
-    K = inf is T8's: checked there)."""
-    if getattr(ctx, "rule", None) is None:
-        return not_applicable(stmt_id, "a plain (reward, K) run: see T8 (pass the rule to "
-                                       "check a run of numerics.curators rules)")
-    return None
+#: T12.kkt, T13, T13.approach need a run of a rule (a plain (reward, K) run with K = inf is
+#: T8's: checked there)
+_RULE_RUN = hyp.requires(lambda ctx: getattr(ctx, "rule", None) is not None,
+                         "a plain (reward, K) run: see T8 (pass the rule to check a run of "
+                         "numerics.curators rules)")
 
 
 def _limit_or_na(stmt_id, ctx, rule):
+    """The rule's limit, or the record saying the solver gave none (an outcome of the run,
+    not a hypothesis)."""
     lim = _rule_limit(ctx, rule)
     if isinstance(lim, str):
         return None, not_applicable(stmt_id, lim)
     return lim, None
 
 
-@register_check("T12.kkt")
+@register_check("T12.kkt", applies=hyp.all_of(_CURATED, _RULE_RUN, _KINF_TYPES))
 def t12_kkt_of_run(ctx):
-    rule, na = _common("T12.kkt", ctx, "inf")
-    na = na or _rule_run("T12.kkt", ctx)
-    if na:
-        return na
-    if not _kinf_types(rule):
-        return not_applicable("T12.kkt", f"needs every user type with K = inf, got {rule!r}")
+    rule = _rule_of(ctx)
     lim, na = _limit_or_na("T12.kkt", ctx, rule)
     if na:
         return na
@@ -369,14 +361,9 @@ def t12_kkt_of_run(ctx):
     return check_t12_kkt(lim.mass, ctx.mass, pi, S)
 
 
-@register_check("T13")
+@register_check("T13", applies=hyp.all_of(_REAL, _RULE_RUN, _KINF_TYPES))
 def t13_of_run(ctx):
-    rule, na = _common("T13", ctx, "finite")
-    na = na or _rule_run("T13", ctx)
-    if na:
-        return na
-    if not _kinf_types(rule):
-        return not_applicable("T13", f"needs every user type with K = inf, got {rule!r}")
+    rule = _rule_of(ctx)
     lim, na = _limit_or_na("T13", ctx, rule)
     if na:
         return na
@@ -384,59 +371,33 @@ def t13_of_run(ctx):
     return check_t13(lim.mass, ctx.data, pi, S, ctx.lam)
 
 
-@register_check("T13.approach")
+@register_check("T13.approach", applies=hyp.all_of(_REAL, _RULE_RUN, _KINF_TYPES,
+                                                   hyp.at_least_one_step))
 def t13_approach_of_run(ctx):
-    rule, na = _common("T13.approach", ctx, "finite")
-    na = na or _rule_run("T13.approach", ctx)
-    if na:
-        return na
-    if not _kinf_types(rule):
-        return not_applicable("T13.approach", f"needs every user type with K = inf, got "
-                                              f"{rule!r}")
-    if ctx.steps < 1:
-        return not_applicable("T13.approach", "needs at least one step")
-    lim, na = _limit_or_na("T13.approach", ctx, rule)
+    lim, na = _limit_or_na("T13.approach", ctx, _rule_of(ctx))
     if na:
         return na
     return check_t13_approach(ctx.iterates(), lim.mass)
 
 
-def _single_kinf(stmt_id, rule):
-    from numerics.curators import BradleyTerry
-    if not (isinstance(rule, BradleyTerry) and math.isinf(rule.K)):
-        return not_applicable(stmt_id, f"needs one Bradley-Terry user with K = inf, got "
-                                       f"{rule!r}")
-    return None
+_SINGLE_KINF = _users(_single_bt_kinf, "needs one Bradley-Terry user with K = inf")
 
 
-@register_check("T14")
+@register_check("T14", applies=hyp.all_of(
+    _CURATED, _SINGLE_KINF, _EVERY_STEP,
+    hyp.requires(lambda ctx: ctx.steps >= 2, "needs at least two steps (a pair and its image)")))
 def t14_of_run(ctx):
-    rule, na = _common("T14", ctx, "inf")
-    if na:
-        return na
-    na = _single_kinf("T14", rule) or _every_step("T14", ctx)
-    if na:
-        return na
-    if ctx.steps < 2:
-        return not_applicable("T14", "needs at least two steps (a pair and its image)")
     return check_t14_isometry(ctx.iterates())
 
 
-@register_check("T14.contraction")
+@register_check("T14.contraction", applies=hyp.all_of(
+    _REAL, _SINGLE_KINF,
+    hyp.requires(lambda ctx: not ((ctx.mass > 0) & ~(ctx.data > 0)).any(),
+                 "p_0 has mass off supp p_d: d_H(p_t, p^lam) is infinite"),
+    hyp.at_least_one_step))
 def t14_contraction_of_run(ctx):
-    rule, na = _common("T14.contraction", ctx, "finite")
-    if na:
-        return na
-    na = _single_kinf("T14.contraction", rule)
-    if na:
-        return na
-    if ((ctx.mass > 0) & ~(ctx.data > 0)).any():
-        return not_applicable("T14.contraction", "p_0 has mass off supp p_d: d_H(p_t, p^lam) "
-                                                 "is infinite")
-    if ctx.steps < 1:
-        return not_applicable("T14.contraction", "needs at least one step")
     if getattr(ctx, "rule", None) is not None:
-        lim, na = _limit_or_na("T14.contraction", ctx, rule)
+        lim, na = _limit_or_na("T14.contraction", ctx, _rule_of(ctx))
         if na:
             return na
     else:

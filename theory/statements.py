@@ -9,20 +9,27 @@ each part is its own :class:`Statement`.  The checks themselves live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
+
+from .hypotheses import always
 
 __all__ = ["Statement", "STATEMENTS", "register_check", "statement_ids"]
 
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement: ``hypotheses`` in words and ``applies`` as the predicate of a run
+    (``applies(ctx)``: ``None`` when the statement applies to the run, else the reason it
+    does not; :mod:`theory.hypotheses`), what ``check(ctx)`` measures, and its tolerance."""
+
     id: str
     statement: str
     hypotheses: str
     measured: str
     tolerance: str
     check: Callable | None = None
+    applies: Callable[..., str | None] = always
 
 
 _ENGINE = "1e-12 relative: the engine's L2 quadrature error (< 1e-14 direct, ~1e-13 compressed)"
@@ -188,11 +195,11 @@ def statement_ids():
     return list(STATEMENTS)
 
 
-def register_check(stmt_id):
-    """Decorator: attach ``check(ctx) -> CheckResult`` to the statement ``stmt_id``."""
+def register_check(stmt_id, applies=always):
+    """Decorator: attach ``check(ctx) -> CheckResult`` to the statement ``stmt_id``, with its
+    hypotheses ``applies(ctx) -> str | None`` (:mod:`theory.hypotheses`; the check is only
+    run where ``applies`` returns ``None``)."""
     def deco(fn):
-        old = STATEMENTS[stmt_id]
-        STATEMENTS[stmt_id] = Statement(old.id, old.statement, old.hypotheses, old.measured,
-                                        old.tolerance, fn)
+        STATEMENTS[stmt_id] = replace(STATEMENTS[stmt_id], check=fn, applies=applies)
         return fn
     return deco

@@ -2,7 +2,8 @@ r"""Sweep measures that need the statements of THEORY.md (registered on ``import
 
 - ``contraction``: T7's measured per-step factor of ``TV(p_t, p^lam)``
   (:func:`measured_contraction_factor`), beside T7's bound ``kappa = lam K/(1+lam)``;
-  ``verified`` is 1 when one retraining step moves the grid limit by at most ``1e-9`` in TV
+  ``verified`` is 1 when one retraining step moves the grid limit by at most
+  ``FIXED_POINT_TOL = 1e-9`` in TV (:mod:`theory.fixed_point`)
   (else the factor is NaN: no verified fixed point).
 - ``check``: one statement (option ``id``, e.g. ``"T7"``) held against the run
   (:func:`theory.check`): ``holds`` (1, 0, or NaN when not applicable), ``slack``,
@@ -19,11 +20,9 @@ from numerics.sweep_measures import grid_limit, register_measure
 
 from . import formulas
 from .distances import tv_distance
+from .fixed_point import FIXED_POINT_TOL, fixed_point_residual
 
 __all__ = ["measured_contraction_factor", "FIXED_POINT_TOL"]
-
-#: a limit counts as a fixed point when one step of ``T`` moves it by at most this (TV)
-FIXED_POINT_TOL = 1e-9
 
 
 def measured_contraction_factor(tv, tol=1e-9):
@@ -50,9 +49,7 @@ def _contraction(sc):
         return {"factor": math.nan, "kappa": kappa, "verified": 0}
     lim = grid_limit(sc)
     data = sc.mass if sc.data is None else sc.data
-    moved = tv_distance(numerics.retrain_step(lim.mass, sc.reward, sc.K, sc.lam, data=data),
-                        lim.mass)
-    if not moved <= FIXED_POINT_TOL:
+    if not fixed_point_residual(lim.mass, sc.reward, sc.K, sc.lam, data)[0]:
         return {"factor": math.nan, "kappa": kappa, "verified": 0}
     traj = numerics.evolve(sc.mass, sc.reward, sc.K, sc.steps, lam=sc.lam, data=sc.data)
     tv = [tv_distance(m, lim.mass) for m in traj.masses]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import tolerances as tol
 from .distances import tv_distance
+from . import hypotheses as hyp
 from .report import CheckResult, not_applicable, verdict, worst_of
 from .statements import register_check
 
@@ -130,17 +131,13 @@ def masses_of_run(ctx):
     return check_masses(problems, sums, ctx.reward.size)
 
 
-@register_check("run.step")
+@register_check("run.step", applies=hyp.all_of(
+    hyp.requires(lambda ctx: ctx.user, "the engine's own trajectory (this row compares iterates "
+                                       "of your own, Trajectory.from_masses, with the engine)"),
+    hyp.at_least_one_step,
+    hyp.requires(lambda ctx: ctx.recorded_steps == list(range(ctx.recorded_steps[-1] + 1)),
+                 "needs every step recorded")))
 def steps_of_run(ctx):
-    if not ctx.user:
-        return not_applicable("run.step", "the engine's own trajectory (this row compares "
-                                          "iterates of your own, Trajectory.from_masses, with "
-                                          "the engine)")
-    if ctx.steps < 1:
-        return not_applicable("run.step", "needs at least one step")
-    rec = list(ctx.recorded_steps)
-    if rec != list(range(rec[-1] + 1)):
-        return not_applicable("run.step", "needs every step recorded")
     return check_steps(ctx.iterates(), ctx.reward, ctx.K, ctx.lam, ctx.data,
                        getattr(ctx, "step_tolerance", None))
 

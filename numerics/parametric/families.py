@@ -53,6 +53,15 @@ class ExponentialFamily:
         the base masses ``h >= 0`` (default 1 at every cell).
     names : sequence of str, optional
         a name per statistic (for reports).
+
+    Attributes
+    ----------
+    stats_flat : ndarray, shape ``(d, N)``
+        the statistics ``T`` at the ``N`` cells (flattened grid).
+    std_stats : ndarray, shape ``(d, N)``
+        the standardized statistics ``T' = (T - c) / s``.
+    stat_scale : ndarray, shape ``(d,)``
+        ``s``, the standard deviation of each statistic under ``h``.
     """
 
     def __init__(self, stats, base=None, names=None):
@@ -80,7 +89,7 @@ class ExponentialFamily:
             raise ValueError(f"names has {len(self.names)} entries, expected {self.dim}")
         flat = T.reshape(self.dim, -1)
         keep = h.ravel() > 0
-        self._stats = flat                       # original statistics (d, N)
+        self.stats_flat = flat                   # original statistics (d, N)
         self._log_h = np.full(flat.shape[1], -np.inf)
         self._log_h[keep] = np.log(h.ravel()[keep] / h.max())
         w = np.exp(self._log_h)
@@ -90,27 +99,32 @@ class ExponentialFamily:
         if not np.all(s > 0):
             bad = [self.names[i] for i in np.flatnonzero(~(s > 0))]
             raise ValueError(f"stats: statistic(s) {bad} are constant on the support of base")
-        self._c, self._s = c, s
-        self._std = (flat - c[:, None]) / s[:, None]        # standardized T' (d, N)
-        cov = (self._std * w) @ self._std.T
+        self._c, self.stat_scale = c, s
+        self.std_stats = (flat - c[:, None]) / s[:, None]    # standardized T' (d, N)
+        cov = (self.std_stats * w) @ self.std_stats.T
         if np.linalg.eigvalsh(cov)[0] <= 1e-12:
             raise ValueError("stats are affinely dependent on the support of base (the "
                              "family is not identifiable)")
 
     # ---------------------------------------------------------------- conversions
-    def _to_std(self, theta):
-        return np.asarray(theta, dtype=float) * self._s
+    def to_std(self, theta):
+        """Natural parameters of the standardized statistics: ``theta' = theta s``."""
+        return np.asarray(theta, dtype=float) * self.stat_scale
 
-    def _from_std(self, theta_std):
-        return np.asarray(theta_std, dtype=float) / self._s
+    def from_std(self, theta_std):
+        """Natural parameters of ``T`` from those of ``T'``: ``theta = theta' / s``."""
+        return np.asarray(theta_std, dtype=float) / self.stat_scale
 
-    def _m_to_std(self, m):
-        return (np.asarray(m, dtype=float) - self._c) / self._s
+    def mean_to_std(self, m):
+        """Mean parameters of ``T'`` from those of ``T``: ``(m - c) / s``."""
+        return (np.asarray(m, dtype=float) - self._c) / self.stat_scale
 
-    def _m_from_std(self, m_std):
-        return np.asarray(m_std, dtype=float) * self._s + self._c
+    def mean_from_std(self, m_std):
+        """Mean parameters of ``T`` from those of ``T'``: ``m' s + c``."""
+        return np.asarray(m_std, dtype=float) * self.stat_scale + self._c
 
-    def _check_theta(self, theta, name="theta"):
+    def check_theta(self, theta, name="theta"):
+        """``theta`` as ``d`` finite floats; ``ValueError`` naming ``name`` otherwise."""
         th = np.asarray(theta, dtype=float)
         if th.shape != (self.dim,):
             raise ValueError(f"{name} must have shape ({self.dim},), got {th.shape}")
@@ -120,9 +134,10 @@ class ExponentialFamily:
 
     # ---------------------------------------------------------------- quadrature
     def _log_weights_std(self, theta_std):
-        return self._log_h + theta_std @ self._std
+        return self._log_h + theta_std @ self.std_stats
 
-    def _probs_std(self, theta_std):
+    def probs_std(self, theta_std):
+        """The flat normalized masses ``p_theta`` for standardized parameters ``theta'``."""
         a = self._log_weights_std(theta_std)
         a = a - a.max()
         p = np.exp(a)
@@ -130,13 +145,13 @@ class ExponentialFamily:
 
     def masses(self, theta):
         """The masses ``p_theta`` on the grid (normalized, shaped like the grid)."""
-        th = self._check_theta(theta)
-        return self._probs_std(self._to_std(th)).reshape(self.shape)
+        th = self.check_theta(theta)
+        return self.probs_std(self.to_std(th)).reshape(self.shape)
 
     def log_partition(self, theta):
         """``log Z(theta) = log sum h e^{theta . T}`` (with ``h`` scaled to max 1)."""
-        th = self._check_theta(theta)
-        return float(log_sum_exp(self._log_h + th @ self._stats))
+        th = self.check_theta(theta)
+        return float(log_sum_exp(self._log_h + th @ self.stats_flat))
 
     def moments(self, mass, name="mass"):
         """``E_q[T]`` for masses ``q`` on the grid (normalized internally)."""
@@ -144,31 +159,31 @@ class ExponentialFamily:
         if q.shape != self.shape:
             raise ValueError(f"{name} has shape {q.shape}, expected {self.shape}")
         q = q.ravel() / q.sum()
-        return self._stats @ q
+        return self.stats_flat @ q
 
-    def _moments_cov_std(self, q):
+    def moments_cov_std(self, q):
         """``E_q[T']`` and ``Cov_q[T']`` (standardized statistics) for flat masses ``q``."""
-        m = self._std @ q
-        d = self._std - m[:, None]
+        m = self.std_stats @ q
+        d = self.std_stats - m[:, None]
         return m, (d * q) @ d.T
 
     def mean(self, theta):
         """Mean parameters ``m(theta) = E_theta[T]``."""
-        th = self._check_theta(theta)
-        return self._stats @ self._probs_std(self._to_std(th))
+        th = self.check_theta(theta)
+        return self.stats_flat @ self.probs_std(self.to_std(th))
 
     def cov(self, theta):
         """``Cov_theta[T]`` = the Hessian of ``log Z`` = ``-Hess_theta log p_theta(x)`` at
         every ``x`` (so the Hessian of the log-likelihood does not depend on ``x``: ``L = 0``
         in S2)."""
-        th = self._check_theta(theta)
-        return self.cov_of(self._probs_std(self._to_std(th)))
+        th = self.check_theta(theta)
+        return self.cov_of(self.probs_std(self.to_std(th)))
 
     def cov_of(self, mass):
         """``Cov_q[T]`` for masses ``q`` on the grid."""
         q = np.asarray(mass, dtype=float).ravel()
         q = q / q.sum()
-        d = self._stats - (self._stats @ q)[:, None]
+        d = self.stats_flat - (self.stats_flat @ q)[:, None]
         return (d * q) @ d.T
 
     # ---------------------------------------------------------------- MLE
@@ -181,8 +196,8 @@ class ExponentialFamily:
         m = np.asarray(target, dtype=float)
         if m.shape != (self.dim,) or not np.isfinite(m).all():
             raise ValueError(f"target must be {self.dim} finite mean parameters, got {m!r}")
-        ms = self._m_to_std(m)
-        th = np.zeros(self.dim) if theta0 is None else self._to_std(self._check_theta(
+        ms = self.mean_to_std(m)
+        th = np.zeros(self.dim) if theta0 is None else self.to_std(self.check_theta(
             theta0, "theta0"))
 
         def objective(t):
@@ -190,11 +205,11 @@ class ExponentialFamily:
 
         f = objective(th)
         for _ in range(max_iter):
-            p = self._probs_std(th)
-            mean, cov = self._moments_cov_std(p)
+            p = self.probs_std(th)
+            mean, cov = self.moments_cov_std(p)
             g = mean - ms
             if np.max(np.abs(g)) <= tol:
-                return self._from_std(th)
+                return self.from_std(th)
             try:
                 step = np.linalg.solve(cov, g)
             except np.linalg.LinAlgError:
@@ -212,10 +227,10 @@ class ExponentialFamily:
             else:
                 break
             th, f = cand, fc
-        p = self._probs_std(th)
-        g = self._std @ p - ms
+        p = self.probs_std(th)
+        g = self.std_stats @ p - ms
         if np.max(np.abs(g)) <= 1e3 * tol:
-            return self._from_std(th)
+            return self.from_std(th)
         raise FitError(f"no MLE: the mean parameters {m.tolist()} are not attained by the "
                        f"family on this grid (gradient {np.max(np.abs(g)):.3g} after Newton; "
                        f"they must lie inside the convex hull of T over the support)")

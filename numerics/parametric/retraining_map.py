@@ -91,7 +91,7 @@ class RetrainingMap:
         self.data = None if d is None else d / d.sum()
         self.method = method
         fam = family
-        self._md_std = None if self.data is None else fam._std @ self.data.ravel()
+        self._md_std = None if self.data is None else fam.std_stats @ self.data.ravel()
         w = self.lam / (1.0 + self.lam) if math.isfinite(self.lam) else 1.0
         self.weight = w                         # the weight of the curated part in q
 
@@ -104,9 +104,11 @@ class RetrainingMap:
     def training_law(self, theta):
         """``q = (p_d + lam C_K(p_theta)) / (1 + lam)`` on the grid."""
         p = self.family.masses(theta).ravel()
-        return self._mix(self.curated(p)).reshape(self.family.shape)
+        return self.mix(self.curated(p)).reshape(self.family.shape)
 
-    def _mix(self, c):
+    def mix(self, c):
+        """The next model's masses from the curated masses ``c``: ``(p_d + lam c)/(1 + lam)``
+        (``c`` itself without real data, ``p_d`` for ``lam = 0``), flat."""
         if self.data is None:
             return c
         if self.lam == 0:
@@ -117,19 +119,19 @@ class RetrainingMap:
         """``E_q[T']`` (standardized) as a function of standardized natural parameters."""
         fam = self.family
         if p is None:
-            p = fam._probs_std(theta_std)
+            p = fam.probs_std(theta_std)
         if self.lam == 0:
             return self._md_std.copy()
         c = self.curated(p)
-        mc = fam._std @ c
+        mc = fam.std_stats @ c
         if self.data is None:
             return mc
         return (self._md_std + self.lam * mc) / (1.0 + self.lam)
 
     def next_mean(self, theta):
         """``F(theta) = E_q[T]``: the mean parameters of the next model."""
-        th = self.family._check_theta(theta)
-        return self.family._m_from_std(self._F_std(self.family._to_std(th)))
+        th = self.family.check_theta(theta)
+        return self.family.mean_from_std(self._F_std(self.family.to_std(th)))
 
     def model_theta(self, m, theta0=None):
         """The natural parameters of the model fitted to mean parameters ``m`` (MLE or
@@ -150,22 +152,22 @@ class RetrainingMap:
     def _DF_std(self, theta_std):
         """``dF'/dtheta'`` in standardized coordinates, its error estimate and the method."""
         fam = self.family
-        p = fam._probs_std(theta_std)
+        p = fam.probs_std(theta_std)
         w = self.weight
         if self.lam == 0:
             return np.zeros((fam.dim, fam.dim)), 0.0, "analytic (lam = 0: G is constant)"
         if self.K == 1:
-            _, cov = fam._moments_cov_std(p)
+            _, cov = fam.moments_cov_std(p)
             return w * cov, 0.0, "analytic (K = 1: no curation, S1)"
         if math.isinf(self.K):
             c = self.curated(p)
-            _, cov_c = fam._moments_cov_std(c)
+            _, cov_c = fam.moments_cov_std(c)
             return w * cov_c, 0.0, "analytic (K = inf: d E_C[T]/d theta = Cov_C[T])"
         return self._richardson(theta_std, p)
 
     def _richardson(self, theta_std, p):
         fam = self.family
-        _, cov = fam._moments_cov_std(p)
+        _, cov = fam.moments_cov_std(p)
         h0 = DIFF_STEP / np.sqrt(np.diag(cov))
         d = fam.dim
         levels = []                              # central differences at h, h/2, h/4
@@ -186,12 +188,12 @@ class RetrainingMap:
     def _plugin_jacobian(self, theta):
         """Richardson differences of ``m -> G(m)`` in standardized mean parameters (plug-in)."""
         fam = self.family
-        p = fam._probs_std(fam._to_std(theta))
-        m0, cov = fam._moments_cov_std(p)
+        p = fam.probs_std(fam.to_std(theta))
+        m0, cov = fam.moments_cov_std(p)
         h0 = DIFF_STEP * np.sqrt(np.diag(cov))
 
         def G_std(ms):
-            return fam._m_to_std(self(fam._m_from_std(ms)))
+            return fam.mean_to_std(self(fam.mean_from_std(ms)))
         levels = []
         for k in range(3):
             D = np.empty((fam.dim, fam.dim))
@@ -204,7 +206,7 @@ class RetrainingMap:
         R1b = (4 * levels[2] - levels[1]) / 3
         R2 = (16 * R1b - R1a) / 15
         err = float(np.max(np.abs(R2 - R1b)))
-        s = fam._s
+        s = fam.stat_scale
         return JacobianResult((s[:, None] * R2) / s[None, :], R2, err,
                               "Richardson differences of the plug-in map in mean parameters")
 
@@ -212,14 +214,14 @@ class RetrainingMap:
         """``DG`` in mean parameters at the model ``p_theta`` (see the module doc)."""
         fam = self.family
         if self.fit == "plugin":
-            return self._plugin_jacobian(fam._check_theta(theta))
-        th_std = fam._to_std(fam._check_theta(theta))
+            return self._plugin_jacobian(fam.check_theta(theta))
+        th_std = fam.to_std(fam.check_theta(theta))
         DF, err, method = self._DF_std(th_std)
-        _, cov = fam._moments_cov_std(fam._probs_std(th_std))
+        _, cov = fam.moments_cov_std(fam.probs_std(th_std))
         DG_std = np.linalg.solve(cov.T, DF.T).T          # DF Cov^{-1}
         if err:
             # propagate the entrywise error of DF through Cov^{-1} (row sums of |Cov^{-1}|)
             err = float(err * np.max(np.abs(np.linalg.inv(cov)).sum(axis=0)))
-        s = fam._s
+        s = fam.stat_scale
         DG = (s[:, None] * DG_std) / s[None, :]
         return JacobianResult(DG, DG_std, err, method)

@@ -122,8 +122,8 @@ def compare_gaussian_with_parametric(sim, axes, z_limit=5.0, *, method="auto"):
         # conditional on the fitted model q_t
         qt = sim.masses[t].ravel() / sim.masses[t].sum()
         S, c = _pooled_cov(fam, G, qt, n, m)
-        mix = G._mix(c)
-        cond[t] = fam._stats @ mix
+        mix = G.mix(c)
+        cond[t] = fam.stats_flat @ mix
         se_c[t] = np.sqrt(np.diag(S))
         # along the exact trajectory
         pt = sim.masses[0].ravel() / sim.masses[0].sum() if t == 0 else \

@@ -132,13 +132,13 @@ def _solve_fixed_point(G, theta0, tol, max_iter):
     """Damped Newton on ``R(theta') = F'(theta') - E_{theta'}[T']`` (standardized), with
     ``dR/dtheta' = DF' - Cov_{theta'}[T']``.  Returns ``(theta_std, residual, steps)``."""
     fam = G.family
-    th = fam._to_std(theta0)
+    th = fam.to_std(theta0)
 
     def resid(t):
         # in units of the model's own spread: G(m) - m divided by sd_theta(T_j), so that the
         # test does not pass trivially when the model concentrates on a few cells
-        p = fam._probs_std(t)
-        mean, cov = fam._moments_cov_std(p)
+        p = fam.probs_std(t)
+        mean, cov = fam.moments_cov_std(p)
         return (G._F_std(t, p) - mean) / np.sqrt(np.diag(cov))
 
     R = resid(th)
@@ -151,7 +151,7 @@ def _solve_fixed_point(G, theta0, tol, max_iter):
                                "family on this grid")
             return th, nr, steps - 1
         DF, _, _ = G._DF_std(th) if not (1 < G.K < math.inf) else (_quick_DF(G, th), 0, "")
-        _, cov = fam._moments_cov_std(fam._probs_std(th))
+        _, cov = fam.moments_cov_std(fam.probs_std(th))
         J = (DF - cov) / np.sqrt(np.diag(cov))[:, None]
         try:
             delta = np.linalg.solve(J, R)
@@ -181,7 +181,7 @@ def _solve_fixed_point(G, theta0, tol, max_iter):
 def _quick_DF(G, th):
     """One-level central differences (for Newton steps only; accuracy ~1e-6 suffices)."""
     fam = G.family
-    _, cov = fam._moments_cov_std(fam._probs_std(th))
+    _, cov = fam.moments_cov_std(fam.probs_std(th))
     h = 1e-4 / np.sqrt(np.diag(cov))
     D = np.empty((fam.dim, fam.dim))
     for j in range(fam.dim):
@@ -194,10 +194,10 @@ def _quick_DF(G, th):
 def _degenerate(fam, th):
     """The model has left the family: not finite, or (numerically) a point mass on one cell
     (``max p >= 1 - 1e-6``: below the grid's resolution; the boundary ``|theta| -> inf``), or ``Cov[T]`` singular."""
-    p = fam._probs_std(th)
+    p = fam.probs_std(th)
     if not np.isfinite(p).all() or p.max() >= 1 - 1e-6:
         return True
-    _, cov = fam._moments_cov_std(p)
+    _, cov = fam.moments_cov_std(p)
     ev = np.linalg.eigvalsh(cov)
     return not ev[0] > 1e-14 * max(ev[-1], 1e-300)
 
@@ -281,7 +281,7 @@ def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-
         if G.data is None:
             raise ValueError("start is required when there are no data (lam = inf)")
         start = fam.fit(fam.moments(G.data))
-    start = fam._check_theta(start, "start")
+    start = fam.check_theta(start, "start")
     found, reasons = None, []
     for label, theta0 in _starts(G, start):
         try:
@@ -294,7 +294,7 @@ def stability(family, reward, K, lam=math.inf, data=None, *, start=None, tol=1e-
         res.reason = ("no fixed point found (Newton " + "; ".join(reasons) + ")")
         return res
     th_std, resid, steps = found
-    theta = fam._from_std(th_std)
+    theta = fam.from_std(th_std)
     res.exists, res.theta, res.residual, res.newton_steps = True, theta, resid, steps
     res.mean = fam.mean(theta)
     if hasattr(fam, "mean_cov"):
@@ -375,7 +375,7 @@ def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, met
         start = G.data
     st = np.asarray(start, dtype=float)
     if st.shape == (fam.dim,):
-        theta0 = fam._check_theta(st, "start")
+        theta0 = fam.check_theta(st, "start")
         p0 = fam.masses(theta0).ravel()
     else:
         if st.shape != fam.shape:
@@ -383,15 +383,15 @@ def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, met
                              f"masses of shape {fam.shape}, got shape {st.shape}")
         fam.moments(st, "start")                     # validates the masses
         p0 = st.ravel() / st.sum()
-        theta0 = G.model_theta(fam._stats @ p0)
+        theta0 = G.model_theta(fam.stats_flat @ p0)
     thetas = [theta0]
-    means = [fam._stats @ p0]
+    means = [fam.stats_flat @ p0]
     er = [float(p0 @ G.reward.ravel())]
     p = p0
     th = theta0
     for _ in range(steps):
-        q = G._mix(G.curated(p)) if G.lam != 0 else G.data.ravel()
-        m = fam._stats @ q
+        q = G.mix(G.curated(p)) if G.lam != 0 else G.data.ravel()
+        m = fam.stats_flat @ q
         th = G.model_theta(m, theta0=th)
         p = fam.masses(th).ravel()
         thetas.append(th)
