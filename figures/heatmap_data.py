@@ -66,16 +66,14 @@ def _require_fixed_point(sc, lim, reward, K, lam):
 
 
 def _rule_limit_of(sc, K=None, lam=None, verify=True):
-    """:func:`limit_of` for a scenario with a curation rule: T12/T13 (``K = inf`` for every
-    user type; a ``ValueError`` naming ``K`` otherwise)."""
+    """:func:`limit_of` for a scenario with a curation rule (``numerics.limit(mass, rule,
+    lam, data)``: T12/T13, T3.rules, or the accelerated iteration of ``T``; a ``ValueError``
+    with the reason where no limit is known, e.g. a finite-``K`` mixture without real
+    data)."""
     from numerics.scenarios import rule_with_K
     rule = sc.rule if K is None else rule_with_K(sc.rule, K)
     lam = sc.lam if lam is None else lam
-    try:
-        lim = numerics.limit(sc.mass, rule, lam, sc.data)
-    except ValueError as exc:
-        raise ValueError(f"the limit of {rule!r} is solved for K = inf only (T12, T13): "
-                         f"{exc}") from None
+    lim = numerics.limit(sc.mass, rule, lam, sc.data)
     if not lim.converged:
         raise RuntimeError(f"numerics.limit did not converge: {lim.detail}")
     if verify and not math.isinf(lam):
