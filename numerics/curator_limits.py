@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.optimize
 
 from .curators import BradleyTerry, Filtering, PlackettLuce, Rule, TopK
 from .joint import JointEngine
@@ -100,6 +101,21 @@ def _face_newton(A, pi, w, max_iter=200):
     return rows, w
 
 
+def _segment_step(Z, a_j, pi):
+    """The best ``t`` in ``[0, 1]`` on the segment from ``Z`` to the atom ``a_j`` (the exact
+    line search of a Frank-Wolfe step): the root of the decreasing
+    ``d(t) = sum_u pi_u (a_ju - Z_u) / ((1 - t) Z_u + t a_ju)``, ``d(0) = g_j - 1 > 0``.
+
+    It gives the new atom its weight at once: from weight 0 the face Newton gains only about
+    ``Z_u`` per iteration in a coordinate where ``Z_u`` is tiny (``e^{r_u}`` spanning many
+    orders), and the active set stalled there."""
+    def d(t):
+        return float(pi @ ((a_j - Z) / ((1.0 - t) * Z + t * a_j)))
+    if d(1.0) >= 0.0:
+        return 1.0
+    return scipy.optimize.brentq(d, 0.0, 1.0, xtol=1e-16, rtol=4 * np.finfo(float).eps)
+
+
 def solve_t12(a, pi, max_rounds=200):
     """The maximizer of ``Phi`` over the atoms (T12): ``(weights per atom, info)``; ``a``:
     atoms x U matrix of ``e^{r_u - max r_u}`` (0 for a filter's ``a = 0``)."""
@@ -121,8 +137,9 @@ def solve_t12(a, pi, max_rounds=200):
         j = int(np.flatnonzero(outside)[np.argmax(g[outside])])
         if g[j] <= 1.0 + KKT_TOL:
             break
+        t = _segment_step(Z, a[j], pi)
         active = np.append(active, j)
-        w = np.append(w, 0.0)
+        w = np.append((1.0 - t) * w, t)
     weights = np.zeros(a.shape[0])
     weights[active] = w
     Z = a.T @ weights

@@ -213,3 +213,24 @@ def test_accelerated_iteration_reports_when_it_stops_short(monkeypatch):
     lim = limit(np.exp(-x ** 2 / 2), cur.plackett_luce(-x ** 2, 4, 2), 5.0)
     assert not lim.converged and "NOT CONVERGED" in lim.detail
     assert lim.info["residual"] > 1e-10
+
+
+@pytest.mark.parametrize("grid", [41, 101, 201])
+def test_t12_adversarial_sweep_converges_where_rewards_span_ten_orders(grid):
+    """The ``adversarial`` scenario (users of r and of -r; e^{-r} spans ~1e-11..1): T12 is
+    solved at every phi, its KKT conditions (g = 1 on the support, g <= 1 off it: sufficient
+    for this concave problem) to 1e-10, recomputed here from the returned masses.  The active
+    set used to stall here (phi = 0.1 and 0.25 at 101 cells: KKT residual 1e7)."""
+    from numerics.scenarios import get_scenario
+    for phi in (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5):
+        sc = get_scenario("adversarial", phi=phi, K=math.inf, grid=grid)
+        lim = limit(sc.mass, sc.rule, math.inf, None)
+        assert lim.converged, (phi, lim.detail)
+        pis = [w for w, _ in sc.rule.components()]
+        rewards = sc.rule.rewards_at(0, sc.mass.shape)
+        p = lim.mass
+        g = sum(w * np.exp(r - r.max()) / float(p @ np.exp(r - r.max()))
+                for w, r in zip(pis, rewards))
+        held = p > 0
+        assert np.max(np.abs(g[held] - 1.0)) <= 1e-10
+        assert np.max(g[(sc.mass > 0) & ~held] - 1.0, initial=0.0) <= 1e-10
