@@ -142,6 +142,13 @@ def _fig8(quick):
     return two_user_shares_figure(two_user_shares(ws=ws, grid=24 if quick else 64))
 
 
+def _fig9(quick):
+    from .curator_data import adversarial_sweep
+    from .curator_plots import adversarial_figure
+    phis = np.linspace(0.0, 0.5, 3 if quick else 11)
+    return adversarial_figure(adversarial_sweep(phis=phis, grid=41 if quick else 201))
+
+
 def _fig6b(quick):
     if quick:
         sc = get_scenario("gauss1d", grid=21, width=3.0)
@@ -187,6 +194,10 @@ GALLERY = (
           "Heterogeneous curators (T12): two user types on mog8, each rewarding one disc, with "
           "weights w and 1 - w, K = inf, curated data only: the limit's mass on each disc "
           "against w", _fig8),
+    Entry("adversarial-sweep",
+          "Adversarial curators (T11, T12): a fraction phi of curation events use -r, K = inf, "
+          "curated data only: E[r] after 10 steps and log E[e^r] at the T12 limit against phi",
+          _fig9),
     Entry("phase-contraction-t7",
           "T7: measured per-step contraction factor of TV(p_t, p^lam) over (lam, K) on gauss1d, "
           "with the proved region lam (K - 1) < 1 and T7's bound kappa = lam K/(1+lam)",
