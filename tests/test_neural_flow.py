@@ -280,6 +280,42 @@ def test_experiment_script_tiny(tmp_path):
 
 # ---------------------------------------------------------------- against the exact engine
 
+#: the network of the tracking test: ~6 s of CPU per loop on one thread
+TRACK_FLOW = dict(hidden=64, depth=3, train_steps=400, initial_steps=2000, batch_size=256,
+                  lr=1e-2, ode_steps=8, device="cpu")
+#: |E_{q_t}[r] - E_{p_t}[r]| allowed at every generation.  Measured with this configuration
+#: (mog8, grid 32, K = 4, n = 5000, 6 generations, seeds 0, 1, 2, lam = inf and 1): at most
+#: 0.13 (the largest at t = 2-4, where the density moves fastest), 0.06-0.13 per run.  Its
+#: sources: sampling error (the curated mean of n = 5000 draws has SE ~ sd(r) / sqrt(n) ~
+#: 0.02 per generation, and the loop carries it forward) and model error (the network blurs
+#: the modes across the disc edges: mass just outside the optimal discs lowers E[r]).  The
+#: bound is about twice the largest measured gap, about 11% of the distance E_{p_0}[r] = -2.23
+#: to r_max = 0 that the exact loop travels.
+TRACK_TOL = 0.25
+
+
 @pytest.mark.slow
 def test_flow_loop_on_mog8_tracks_the_exact_reward_and_collapses_only_without_real_data():
-    pytest.skip("placeholder: replaced below once the tolerance is measured")
+    from figures.neural_loop import run_loop
+
+    sc = get_scenario("mog8", grid=32)
+    steps = 6
+    runs = {lam: run_loop(sc, lam, steps, 5000, seed=0, flow=TRACK_FLOW)
+            for lam in (math.inf, 1.0)}
+    r_max = float(sc.reward.max())
+    for lam, run in runs.items():
+        exact = numerics.evolve(sc.mass, sc.reward, 4, steps, lam=lam)
+        assert [row["er_exact"] for row in run.rows] == pytest.approx(
+            list(exact.expected_reward), rel=1e-12)
+        gaps = [abs(row["er_gap"]) for row in run.rows]
+        assert max(gaps) <= TRACK_TOL, (lam, gaps)
+    inf, real = runs[math.inf].rows, runs[1.0].rows
+    # without real data: collapse onto the optimal discs (T3: the exact mass there -> 1)
+    assert inf[-1]["opt_exact"] > 0.9
+    assert inf[-1]["opt_model"] >= 0.65 and inf[-1]["opt_model"] > 3 * inf[0]["opt_model"]
+    assert inf[-1]["er_model"] >= r_max - 0.15
+    # with as much real data as curated: stable, bounded away from the optimal set (T9)
+    assert real[-1]["opt_exact"] < 0.55
+    assert real[-1]["opt_model"] <= 0.6 and real[-1]["er_model"] <= r_max - 1.0
+    assert max(abs(a["opt_model"] - b["opt_model"]) for a, b in zip(real[-3:], real[-4:-1])) < 0.1
+    assert inf[-1]["opt_model"] - real[-1]["opt_model"] >= 0.25
