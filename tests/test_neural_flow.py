@@ -319,3 +319,15 @@ def test_flow_loop_on_mog8_tracks_the_exact_reward_and_collapses_only_without_re
     assert real[-1]["opt_model"] <= 0.6 and real[-1]["er_model"] <= r_max - 1.0
     assert max(abs(a["opt_model"] - b["opt_model"]) for a, b in zip(real[-3:], real[-4:-1])) < 0.1
     assert inf[-1]["opt_model"] - real[-1]["opt_model"] >= 0.25
+
+
+def test_docs_page_examples_run():
+    """Every ```python block of docs/neural.md runs as written."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "neural.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "docs/neural.md", "exec"), {"__name__": "__docs__"})
