@@ -157,16 +157,17 @@ class FlowMatchingModel:
     hidden, depth : int
         width and number of the hidden layers (default 64 and 3).
     train_steps : int
-        Adam steps of each warm-started refit (default 600).
+        Adam steps of each warm-started refit (default 1000).
     initial_steps : int or None
         Adam steps of the first fit, and of every fit with ``warm_start=False``
-        (default ``3 * train_steps``).
+        (default ``4 * train_steps``).
     batch_size : int
         samples per Adam step (default 512).
     lr : float
-        Adam learning rate (default 2e-3).
+        Adam learning rate at the start of each fit (default 1e-2; cosine decay to ``lr /
+        20`` within the fit).
     ode_steps : int
-        midpoint steps from ``t = 0`` to ``1`` when sampling (default 24).
+        midpoint steps from ``t = 0`` to ``1`` when sampling (default 16).
     frequencies : int
         Fourier features of ``t`` fed to the network (default 4).
     warm_start : bool
@@ -180,14 +181,14 @@ class FlowMatchingModel:
     ``losses`` holds the mean training loss of the last 10% of the steps of each fit.
     """
 
-    def __init__(self, hidden=64, depth=3, train_steps=600, initial_steps=None,
-                 batch_size=512, lr=2e-3, ode_steps=24, frequencies=4, warm_start=True,
+    def __init__(self, hidden=64, depth=3, train_steps=1000, initial_steps=None,
+                 batch_size=512, lr=1e-2, ode_steps=16, frequencies=4, warm_start=True,
                  device="auto", seed=0):
         self.torch = require_torch()
         self.hidden = _positive_int(hidden, "hidden")
         self.depth = _positive_int(depth, "depth")
         self.train_steps = _positive_int(train_steps, "train_steps")
-        self.initial_steps = (3 * self.train_steps if initial_steps is None
+        self.initial_steps = (4 * self.train_steps if initial_steps is None
                               else _positive_int(initial_steps, "initial_steps"))
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.lr = _positive_real(lr, "lr")

@@ -56,11 +56,11 @@ def register(subparsers):
                              "flow-matching network, needs pip install 'selfconsume[neural]')")
     flow = parser.add_argument_group("flow model (--model flow; numerics.neural_flow)")
     flow.add_argument("--train-steps", metavar="N", default=None,
-                      help="Adam steps of each refit (default 600; the first fit: 3 N)")
+                      help="Adam steps of each refit (default 1000; the first fit: 4 N)")
     flow.add_argument("--hidden", metavar="N", default=None,
                       help="width of the hidden layers (default 64)")
     flow.add_argument("--ode-steps", metavar="N", default=None,
-                      help="midpoint steps of the sampler (default 24)")
+                      help="midpoint steps of the sampler (default 16)")
     flow.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                       help="where the network runs (default auto: cuda when available)")
     parser.add_argument("--seed", metavar="S", default="0", help="random seed (default 0)")
