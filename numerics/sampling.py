@@ -104,7 +104,7 @@ def _real_counts(be, law, m, size):
 
 def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=None, seed=0,
              model="histogram", backend="auto", progress=None, *, coords=None,
-             bandwidth=None, reward_fn=None, statistic=None):
+             bandwidth=None, reward_fn=None, statistic=None, model_options=None):
     r"""Run the sample-based retraining loop for ``steps`` generations (THEORY.md sec. 6).
 
     Parameters
@@ -124,9 +124,14 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
         real-data masses ``p_d``; ``None`` with a finite ``lam`` means ``p_d = mass``.
     seed : int
         seeds the backend's generator (``numpy.random.default_rng(seed)`` on the CPU).
-    model : {"histogram", "gaussian", "kde"}
+    model : {"histogram", "gaussian", "kde", "flow"} or a model object
         the refit, see the module doc and :func:`fit_histogram`, :func:`fit_gaussian`,
-        :func:`fit_kde`.
+        :func:`fit_kde`; ``"flow"``: a flow-matching network
+        (:class:`numerics.neural_flow.FlowMatchingModel`, needs ``pip install
+        'selfconsume[neural]'``) fitted first to ``samples`` points of ``mass`` (uniform
+        inside their cells, :func:`numerics.neural_flow.flow_from_masses`), then run as a
+        model object (below); ``backend="auto"`` is then numpy (the network picks its own
+        device: CUDA when available).
     backend : {"auto", "numpy", "cupy"} or SamplingBackend
         see :mod:`numerics.sampling_backends`.
     progress : callable ``(generation, steps)`` or None
@@ -144,6 +149,9 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
     statistic : array_like, optional
         rule runs: the grid function whose curated mean is tested (default the first user
         type's reward at each step).
+    model_options : dict, optional
+        ``model="flow"``: parameters of :class:`numerics.neural_flow.FlowMatchingModel`
+        (e.g. ``train_steps``, ``hidden``, ``device``; ``seed`` defaults to ``seed``).
 
     ``reward`` may be a curation rule of :mod:`numerics.curators` (``K`` left out:
     ``simulate(mass, rule, steps=..., samples=...)``): Plackett-Luce keep-k (Gumbel-top-k),
@@ -199,15 +207,27 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
             raise ValidationError(f"model must be one of {MODELS}, got {model!r}")
     else:
         check_model_object(model)
+    if model_options is not None and not (isinstance(model, str) and model == "flow"):
+        raise ValidationError("model_options is for model='flow' (pass a model object's "
+                              "parameters to its constructor)")
     coords = check_coords(coords, m.shape, model if isinstance(model, str) else "object")
     h_fixed = check_bandwidth(bandwidth, m.ndim)
+    name = None
+    if isinstance(model, str) and model == "flow":
+        from .neural_flow import flow_from_masses, flow_options
+        flow_options(model_options)
+        cell_edges(coords)  # increasing coords, before any training
+        if backend == "auto":
+            backend = "numpy"
+        name = model
+        model = flow_from_masses(m, coords, samples, seed, model_options)
     be = get_backend(backend, seed)
     xp = be.xp
     if rule is not None or not isinstance(model, str) or reward_fn is not None:
         if rule is None:
             rule = bradley_terry(r, K)
         return _simulate_general(m, rule, steps, samples, lam, d, seed, model, be, progress,
-                                 coords, h_fixed, reward_fn, statistic)
+                                 coords, h_fixed, reward_fn, statistic, name)
     if statistic is not None:
         raise ValidationError("statistic is for rule runs (the (reward, K) run tests the reward)")
 
@@ -332,8 +352,9 @@ def _finite_statistic(a):
 
 
 def _simulate_general(m, rule, steps, samples, lam, d, seed, model, be, progress, coords,
-                      h_fixed, reward_fn, statistic):
-    """The loop for a curation rule and/or a model object (see :func:`simulate`)."""
+                      h_fixed, reward_fn, statistic, name=None):
+    """The loop for a curation rule and/or a model object (see :func:`simulate`); ``name``:
+    the model's name in the record (default the object's class name)."""
     from .curators import Mixture
     if be.xp is not np:
         raise ValidationError("curation rules other than (reward, K) and model objects run on the "
@@ -411,7 +432,9 @@ def _simulate_general(m, rule, steps, samples, lam, d, seed, model, be, progress
         exp_r[t + 1] = float(np.dot(q_mass.ravel(), stats[min(t + 1, steps - 1)].ravel()))
         if progress is not None:
             progress(t + 1, steps)
-    name = model if obj is None else type(obj).__name__
+    if obj is not None and name is not None:
+        info["model_object"] = obj
+    name = model if obj is None else (name or type(obj).__name__)
     return Simulation(masses, exp_r, mean_r, se_r, rule.K, lam, eff_lam, samples, n_real, steps,
                       seed, name, be.name, stats[0], None if d is None else d / d.sum(), bws,
                       info, rule=rule, statistics=stats[:steps])

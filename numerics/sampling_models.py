@@ -1,6 +1,6 @@
 """The models the sample-based loop refits each generation: the grid fits
 (``"histogram"``: the MLE on the grid, ``"gaussian"``: moment matching, ``"kde"``: Gaussian
-kernel density; :data:`MODELS`) and the model-object protocol (``fit``, ``sample``, optionally
+kernel density; :data:`MODELS`; ``"flow"`` is a model object, :mod:`numerics.neural_flow`) and the model-object protocol (``fit``, ``sample``, optionally
 ``grid_masses``; continuous samples binned on the grid, :class:`GridHistogramModel`)."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ __all__ = ["MODELS", "KDE_TRUNCATE", "fit_histogram", "fit_gaussian", "scott_ban
            "fit_kde", "cell_edges", "bin_points", "jitter_cells", "GridHistogramModel",
            "check_model_object", "model_masses"]
 
-#: accepted values of ``simulate(model=...)``
-MODELS = ("histogram", "gaussian", "kde")
+#: accepted values of ``simulate(model=...)`` (``"flow"``: the flow-matching network of
+#: :mod:`numerics.neural_flow`, which needs the optional extra ``selfconsume[neural]``)
+MODELS = ("histogram", "gaussian", "kde", "flow")
 
 #: the KDE kernel is cut at this many standard deviations (mass beyond: < 1e-15)
 KDE_TRUNCATE = 8.0

@@ -57,7 +57,7 @@ def test_exit_1_when_the_sampler_is_wrong(monkeypatch, cli):
 @pytest.mark.parametrize("extra,needle", [
     (["--K", "2.5"], "--K"), (["--K", "inf"], "--K"), (["--samples", "0"], "--samples"),
     (["--samples", "abc"], "--samples"), (["--samples", "1.5"], "--samples"),
-    (["--seed", "x"], "--seed"), (["--lam", "0"], "--lam"), (["--model", "flow"], "--model"),
+    (["--seed", "x"], "--seed"), (["--lam", "0"], "--lam"), (["--model", "ddpm"], "--model"),
     (["--backend", "tpu"], "--backend"),
 ])
 def test_bad_usage_exit_2_names_the_option(extra, needle, cli):

@@ -249,7 +249,7 @@ def test_compare_with_exact_fails_on_a_wrong_simulation():
 @pytest.mark.parametrize("kwargs,name", [
     (dict(K=2.5), "K"), (dict(K=math.inf), "K"), (dict(K=0), "K"),
     (dict(samples=0), "samples"), (dict(samples=1.5), "samples"), (dict(steps=-1), "steps"),
-    (dict(lam=0.0), "lam"), (dict(lam=-1.0), "lam"), (dict(model="flow"), "model"),
+    (dict(lam=0.0), "lam"), (dict(lam=-1.0), "lam"), (dict(model="ddpm"), "model"),
     (dict(backend="gpu"), "backend"), (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"),
     (dict(reward=[0.0, 1.0]), "reward"), (dict(mass=[1.0, -1.0, 1.0]), "mass"),
     (dict(coords=(np.arange(4.0),)), "coords"), (dict(coords=([0, 2, 1],)), "coords"),

@@ -20,6 +20,13 @@ compare_gaussian_with_parametric`): per generation and mean parameter (``x_i``, 
 the fitted moments against the exact trajectory (standard errors propagated through the
 Jacobian of ``G``) and against the exact next moments of the current fitted model; exit code 1
 when some ``|z|`` exceeds 5.
+
+With ``--model flow`` the refit is a flow-matching network (:mod:`numerics.neural_flow`; ``pip
+install 'selfconsume[neural]'``), first fitted to samples of ``p_0``; ``--train-steps``,
+``--hidden``, ``--ode-steps``, ``--device`` set it.  Its masses ``q_t`` are histograms of
+``samples`` fresh samples (the network has no closed-form cell masses), so ``z cond`` also
+carries their noise, and the exact iterates start from its ``q_0``.  For the paper's 2-D loops
+against the exact engine see ``python -m figures.neural_loop`` (docs/neural.md).
 """
 
 from __future__ import annotations
@@ -43,8 +50,19 @@ def register(subparsers):
     add_scenario_options(parser)
     parser.add_argument("--samples", metavar="N", required=True,
                         help="curated samples per generation (integer >= 1, e.g. 1e6)")
-    parser.add_argument("--model", choices=("histogram", "gaussian", "kde"),
-                        default="histogram", help="refit of each generation (default histogram)")
+    parser.add_argument("--model", choices=("histogram", "gaussian", "kde", "flow"),
+                        default="histogram",
+                        help="refit of each generation (default histogram; flow: a "
+                             "flow-matching network, needs pip install 'selfconsume[neural]')")
+    flow = parser.add_argument_group("flow model (--model flow; numerics.neural_flow)")
+    flow.add_argument("--train-steps", metavar="N", default=None,
+                      help="Adam steps of each refit (default 1000; the first fit: 4 N)")
+    flow.add_argument("--hidden", metavar="N", default=None,
+                      help="width of the hidden layers (default 64)")
+    flow.add_argument("--ode-steps", metavar="N", default=None,
+                      help="midpoint steps of the sampler (default 16)")
+    flow.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                      help="where the network runs (default auto: cuda when available)")
     parser.add_argument("--seed", metavar="S", default="0", help="random seed (default 0)")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto",
                         help="array backend (default auto: cupy if a GPU is usable)")
@@ -60,6 +78,7 @@ def run(args):
 
     samples = parse_int(args.samples, "--samples", 1)
     seed = parse_int(args.seed, "--seed", 0)
+    flow_opts = _flow_options(args)
     sc = scenario_from_args(args)
     if math.isinf(sc.K) or sc.K != int(sc.K):
         raise UsageError(f"--K: simulate compares an integer number of draws, got {sc.K:g}")
@@ -72,11 +91,12 @@ def run(args):
         # rule, the tested statistic is the scenario's reported reward
         sim = simulate(sc.mass, sc.rule, steps=sc.steps, samples=samples, lam=sc.lam,
                        data=sc.data, seed=seed, model=args.model, backend=args.backend,
-                       progress=progress, coords=coords, statistic=sc.reward)
+                       progress=progress, coords=coords, statistic=sc.reward,
+                       model_options=flow_opts)
     else:
         sim = simulate(sc.mass, sc.reward, int(sc.K), sc.steps, samples, lam=sc.lam,
                        data=sc.data, seed=seed, model=args.model, backend=args.backend,
-                       progress=progress, coords=coords)
+                       progress=progress, coords=coords, model_options=flow_opts)
     if args.model == "gaussian" and coords is not None and sc.rule is None:
         return _run_gaussian(args, sc, sim, samples, seed)
     cc = compare_with_exact(sim, Z_LIMIT)
@@ -100,6 +120,29 @@ def run(args):
     else:
         _print_table(header, rows)
     return 0 if cc.passed else 1
+
+
+def _flow_options(args):
+    """The ``--model flow`` options as ``simulate(model_options=...)`` (None for the other
+    models; a flow option given with another model is a usage error)."""
+    given = {name: getattr(args, name) for name in ("train_steps", "hidden", "ode_steps",
+                                                     "device")
+             if getattr(args, name) is not None}
+    if args.model != "flow":
+        if given:
+            flag = "--" + next(iter(given)).replace("_", "-")
+            raise UsageError(f"{flag}: only with --model flow")
+        return None
+    from numerics.neural_flow import require_torch
+    try:
+        require_torch()
+    except ImportError as exc:
+        raise UsageError(f"--model flow: {exc}") from None
+    opts = {}
+    for name, text in given.items():
+        flag = "--" + name.replace("_", "-")
+        opts[name] = text if name == "device" else parse_int(text, flag, 1)
+    return opts
 
 
 def _print_table(h, rows):
