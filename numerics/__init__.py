@@ -17,3 +17,6 @@ __all__ += ["limit", "limit_continuous", "critical_lam", "Limit", "LimitMethod",
 from .sampling import simulate, Simulation, compare_with_exact
 
 __all__ += ["simulate", "Simulation", "compare_with_exact"]
+from .laplace import AccuracyWarning
+
+__all__ += ["AccuracyWarning"]

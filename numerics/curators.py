@@ -543,16 +543,15 @@ def plackett_luce_log_factor(log_s, log_p, K, keep, log_s_eval, h=laplace.DEFAUL
     kern_h = (laplace.log_curation_integral if use_numba
               else laplace.log_curation_integral_numpy)
     log_s_min = min(float(log_s.min()), float(log_s_eval.min()))
-    for _ in range(laplace.MAX_HALVINGS + 1):
-        grid = laplace.v_grid(log_s_min, log_mean_s, K, h,
-                              log_s_max=max(0.0, float(log_s_eval.max())))
+    log_s_max = max(0.0, float(log_s_eval.max()))
+
+    def evaluate(step):
+        grid = laplace.v_grid(log_s_min, log_mean_s, K, step, log_s_max=log_s_max)
         log_m = kern_m(grid.v, log_s, log_p)
         log_w = log_binomial_cdf(log_m, K - 1, keep - 1)
-        integral, coarse = kern_h(grid.v, grid.h, log_w, 1.0, log_s_eval)
-        if np.max(np.abs(np.expm1(coarse - integral))) <= laplace.TRAPEZOID_CHECK:
-            break
-        h = 0.5 * h
-    return math.log(K / keep) + integral
+        return kern_h(grid.v, grid.h, log_w, 1.0, log_s_eval)
+
+    return math.log(K / keep) + laplace.refined_trapezoid(evaluate, h)
 
 
 # ----------------------------------------------------------------------------------------

@@ -229,3 +229,21 @@ def test_strategies_cover_the_edge_cases():
     inst = find(instances(data="independent"), lambda i: i.data is not None)
     assert inst.data.shape == inst.mass.shape
     as_mass(inst.data)  # valid input for the engine
+
+
+def test_trapezoid_that_never_agrees_warns_instead_of_staying_silent(monkeypatch):
+    """L2's adaptive step: where the sums with steps h and 2h still disagree after
+    MAX_HALVINGS halvings, the value comes with an AccuracyWarning stating the disagreement
+    (forced here with a check no sum can meet); where they agree nothing is said."""
+    import warnings
+
+    from numerics import AccuracyWarning
+    log_s = np.log(np.array([0.2, 0.5, 1.0]))
+    log_p = np.log(np.array([0.3, 0.3, 0.4]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        quiet = laplace.log_curation_factor_nodes(log_s, log_p, 3.0, log_s)
+    monkeypatch.setattr(laplace, "TRAPEZOID_CHECK", -1.0)
+    with pytest.warns(AccuracyWarning, match="after 5 halvings"):
+        loud = laplace.log_curation_factor_nodes(log_s, log_p, 3.0, log_s)
+    np.testing.assert_allclose(loud, quiet, rtol=1e-13)  # the finest sum is still returned
