@@ -26,14 +26,16 @@ When a weight varies by more than ``TILT_LIMIT`` nats across a panel (long runs 
 data, where ``w_t ~ e^{t r}``), the base measure of that panel is re-tilted: its Gauss rule is
 rebuilt for the current weight (one pass over the grid, rarely).
 
-The public interface (used by :mod:`numerics.curation`, :mod:`numerics.fixed_points` and the
+The public interface (used by :mod:`numerics.curation`, :mod:`numerics.limits` and the
 curation rules) is :class:`CurationEngine` with :meth:`~CurationEngine.law`,
 :meth:`~CurationEngine.log_factor`, :meth:`~CurationEngine.advance`,
 :meth:`~CurationEngine.moments`, :meth:`~CurationEngine.snapshot`,
 :meth:`~CurationEngine.points`, :meth:`~CurationEngine.materialize`,
 :meth:`~CurationEngine.log_factor_at_cells`, and the state itself
 (:meth:`~CurationEngine.log_weights`, :meth:`~CurationEngine.set_log_weights`) for the
-fixed-point solvers that drive the step.
+fixed-point solvers that drive the step.  Construction, steps and materialization run with
+BLAS on one thread (:func:`numerics.threads.serial_blas`: its threads only spin on these
+small products).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 
 from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
 from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
+from .threads import serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
            "initial_resolution",
@@ -217,6 +220,7 @@ class CurationEngine:
     The arrays are kept by reference: do not modify them while the engine is in use.
     """
 
+    @serial_blas
     def __init__(self, reward, model, data, K, lam, method="auto", resolution=None, *,
                  log_factor=None, step=laplace.DEFAULT_STEP, use_numba=True):
         self.K = float(K)
@@ -420,6 +424,7 @@ class CurationEngine:
         return mean_s, var_s, mean_r
 
     # ------------------------------------------------------------------ dynamics
+    @serial_blas
     def advance(self):
         """One step of the recurrence (curated only, or mixed with real data).
 
@@ -533,6 +538,7 @@ class CurationEngine:
         """The current log weights (at the Chebyshev points), to materialize later."""
         return Snapshot(self, tuple(b.L[:self.n_cheb].copy() for b in self.bases))
 
+    @serial_blas
     def materialize(self, weights, bases=None, check=False):
         """Normalized masses on the grid: ``sum_b mass_b/total_b exp(weights_b(r))``, the
         ``weights_b`` given at the Chebyshev points (:meth:`points`) and interpolated.
