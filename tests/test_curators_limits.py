@@ -234,3 +234,33 @@ def test_t12_adversarial_sweep_converges_where_rewards_span_ten_orders(grid):
         held = p > 0
         assert np.max(np.abs(g[held] - 1.0)) <= 1e-10
         assert np.max(g[(sc.mass > 0) & ~held] - 1.0, initial=0.0) <= 1e-10
+
+
+@pytest.mark.slow
+def test_accelerated_fixed_points_of_random_rules_match_long_iterations():
+    """25 random instances (5-200 cells, ties in a third, Plackett-Luce / top-k / a mixture
+    of two Bradley-Terry users, K = 2..6, lam in [0.1, 20]): every limit converges and lies
+    within 1e-10 (TV) of 3000 steps of the exact loop.  (150 such instances, measured: worst
+    4.4e-13, at most 168 steps.)"""
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        n = int(rng.integers(5, 200))
+        m = rng.random(n) ** 2 + 1e-3
+        r = rng.normal(0, rng.uniform(0.5, 4), n)
+        if rng.random() < 0.3:
+            r = np.round(r)
+        K = int(rng.integers(2, 7))
+        keep = int(rng.integers(1, K))
+        lam = float(np.exp(rng.uniform(np.log(0.1), np.log(20))))
+        kind = int(rng.integers(0, 3))
+        if kind == 0:
+            rule = cur.plackett_luce(r, K, keep)
+        elif kind == 1:
+            rule = cur.top_k(r, K, keep)
+        else:
+            rule = cur.mixture([(0.5, cur.bradley_terry(r, K)),
+                                (0.5, cur.bradley_terry(rng.normal(0, 2, n), K + 1))])
+        lim = limit(m, rule, lam)
+        assert lim.converged, (rule, lam, lim.detail)
+        far = evolve(m, rule, 3000, lam, record_every=3000).masses[-1]
+        assert 0.5 * np.abs(far - lim.mass).sum() < 1e-10, (rule, lam)
