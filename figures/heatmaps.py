@@ -111,7 +111,7 @@ def plot_limit_panels(panels):
     axs[1].set_title("initial density $p_0$")
     im1, _ = _image(axs[2], panels.p_limit, sc, norm, cmap)
     _mark_optimal_set(axs[2], sc, extent)
-    axs[2].set_title(limit_title(sc.K, sc.lam))
+    axs[2].set_title(limit_title(sc.K, sc.lam, lim))
     _mark_optimal_set(axs[1], sc, extent)
     cb = fig.colorbar(im1, ax=list(axs[1:]), shrink=0.85, extend="min")
     cb.set_label(f"density (log scale, floor {_power_of_ten(DENSITY_FLOOR)} × max)")
@@ -221,7 +221,7 @@ def plot_iterates_1d(data):
     colors = [colormaps["viridis"](v) for v in np.linspace(0.0, 0.85, len(data.steps))]
     for t, d, c in zip(data.steps, data.densities, colors):
         ax.plot(x, d, color=c, lw=1.6, label=f"$p_{{{t}}}$" if t else "$p_0$")
-    ax.plot(x, data.p_limit, color="crimson", lw=1.3, ls="--", label=limit_title(sc.K, sc.lam))
+    ax.plot(x, data.p_limit, color="crimson", lw=1.3, ls="--", label=limit_title(sc.K, sc.lam, getattr(data, "limit", None)))
     vmax = max(float(data.p_limit.max()), max(float(d.max()) for d in data.densities))
     ax.set_yscale("log")
     ax.set_ylim(DENSITY_FLOOR * vmax, 3 * vmax)

@@ -27,8 +27,19 @@ def K_text(K):
     return f"K = {num(K)}"
 
 
-def limit_title(K, lam):
-    """What the limit panel shows, with the THEORY.md id of the statement that gives it."""
+def limit_title(K, lam, limit=None):
+    """What the limit panel shows, with the docs/theory.md id of the statement that gives it
+    (``limit``: the :class:`numerics.Limit` drawn, which names the statement when a curation
+    rule's limit is not one of T3, T8, T9: T12/T13 or the iterated fixed point)."""
+    kind = (getattr(limit, "info", None) or {}).get("kind")
+    if kind == "T12":
+        return "limit: maximizer of $\\sum_u \\pi_u \\log E[e^{r_u}]$ (T12)"
+    if kind == "T13":
+        return f"fixed point $p^\\lambda$ (T13), {lam_text(lam)}"
+    if kind == "iterated":
+        return f"fixed point $p^\\lambda$ (iterated, sec. 7), {lam_text(lam)}"
+    if kind == "T3.rules":
+        return "limit: $p_0$ restricted to $r = r_*$ (T3.rules)"
     if math.isinf(lam):
         return "limit: $p_0$ restricted to $r = r_*$ (T3)"
     if lam == 0 or K == 1:

@@ -330,7 +330,7 @@ def _limit_finite_k_rule(m, rule, lam, d):
             detail = "p_0 restricted to its top level set (T3.rules)"
         top = float(out[r == r_star].sum())
         return Limit(out, 0.0, top, False, float(out[sup] @ np.exp(r[sup] - c)), c, r_star,
-                     LimitMethod.CLOSED_FORM, detail, True, {})
+                     LimitMethod.CLOSED_FORM, detail, True, {"kind": "T3.rules"})
     dd = d / d.sum()
     if lam == 0:
         r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
@@ -339,7 +339,7 @@ def _limit_finite_k_rule(m, rule, lam, d):
         c = _shift(r_star)
         return Limit(dd, 0.0, float(dd[r == r_star].sum()), False,
                      float(dd[sup] @ np.exp(r[sup] - c)), c, r_star, LimitMethod.CLOSED_FORM,
-                     "p_d (lam = 0)", True, {})
+                     "p_d (lam = 0)", True, {"kind": "closed form"})
     if ((m > 0) & ~(d > 0)).any():
         raise ValueError("mass puts mass outside the support of data; the fixed point "
                          "solved by limit() is the one supported on supp(data)")
@@ -393,7 +393,7 @@ def _iterated_limit(rule, lam, dd, one):
               f"{state_res:.1e} in log weights)")
     if not converged:
         detail += f" - NOT CONVERGED (one step moves it by {tv:.2g} in TV)"
-    info = {"residual": tv, "top_gap": top_gap, "iterations": steps,
+    info = {"kind": "iterated", "residual": tv, "top_gap": top_gap, "iterations": steps,
             "min_denominator": (1.0 + lam) * top_gap, "restarts": restarts,
             "resolution": desc}
     return Limit(mass.reshape(shape), 0.0, float(flat[r1 == r_star].sum()),

@@ -64,7 +64,10 @@ class Limit:
         lam when the law condenses), ``"iterations"`` (Newton), ``"max_H"``,
         ``"min_denominator"`` (``min 1 + lam - lam H`` below the top), ``"resolution"``,
         ``"restarts"`` (see :func:`numerics.evolve`), ``"discretization_error"`` (continuous
-        laws: the condensate's change between two discretizations).
+        laws: the condensate's change between two discretizations).  Limits of curation rules
+        add ``"kind"``: ``"T12"``, ``"T13"``, ``"T3.rules"``, ``"iterated"`` (the accelerated
+        iteration; ``"iterations"`` then counts its steps) or ``"closed form"``, and for T12
+        ``"kkt_support"``, ``"kkt_outside"``, ``"Z"``, ``"phi"``.
     """
 
     mass: np.ndarray | None
