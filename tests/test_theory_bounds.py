@@ -162,3 +162,27 @@ def test_p3_strict_fails_on_a_flat_H():
     assert float(Hx[1] - Hx[0]) >= margin > 0
     # the margin with c = 1/2 (S >= 1/2 surely): 2 (1/2) (1/2)/((1/2 + 1/2)(1 + 1/2)) = 1/3
     assert margin == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_p3_strict_on_levels_thousands_of_nats_apart_is_finite_and_quiet():
+    """Rewards 1000 and 2000 nats below the top: s underflows to 0 there and expm1 of the gap
+    overflows; the check still returns finite numbers, no warning, and holds (the bound of
+    an unresolvable pair falls to 0: a smaller lower bound, never a NaN).  Its first pair
+    (levels -1000 and -1, exact difference H(s2) - H(s1) with K = 2: 2 E[s2/(s2 + s) -
+    s1/(s1 + s)], s1 = e^{-1000} ~ 0) is held to the closed form."""
+    import warnings
+    from numerics import curation_factor
+    p = np.array([0.5, 0.3, 0.2])
+    for r in (np.array([-1000.0, -1.0, 0.0]), np.array([-2000.0, -1200.0, 0.0])):
+        H = curation_factor(p, r, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            rec = bc.check_p3_strict([("p_0", p, H)], r, 2)
+        assert rec.holds is True and math.isfinite(rec.predicted) and math.isfinite(rec.measured)
+    import mpmath as mp
+    r = np.array([-1000.0, -1.0, 0.0])
+    with mp.workdps(30):   # s_i / (s_i + s_j) = 1 / (1 + e^{r_j - r_i}), in 30 digits
+        exact = [float(mp.fsum(2 * mp.mpf(pj) / (1 + mp.exp(mp.mpf(rj) - mp.mpf(ri)))
+                               for pj, rj in zip(p, r))) for ri in r]
+    H = curation_factor(p, r, 2)
+    assert math.isclose(H[1] - H[0], exact[1] - exact[0], rel_tol=1e-12)

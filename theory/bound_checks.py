@@ -43,7 +43,11 @@ def check_p3_strict(cases, reward, K):
         hs = np.asarray(h, dtype=float).ravel()[cells]
         r_top = levels[-1]
         s = np.exp(levels - r_top)
-        ds = s[:-1] * np.expm1(np.diff(levels))
+        gap = np.diff(levels)
+        # s2 - s1 = s1 expm1(gap) without cancellation for small gaps; for large ones
+        # (expm1 overflows past 709 nats while s1 underflows) the difference itself is exact
+        with np.errstate(over="ignore"):
+            ds = np.where(gap <= 1.0, s[:-1] * np.expm1(np.minimum(gap, 1.0)), s[1:] - s[:-1])
         mass = np.bincount(np.searchsorted(levels, r[sup]), weights=p[sup],
                            minlength=len(levels))
         tail = np.cumsum(mass[::-1])[::-1]          # P(s >= s_j)

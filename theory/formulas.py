@@ -199,8 +199,11 @@ def p3_strict_lower_bound(s1, s2, ds, s_levels, tail, K):
     b = K - 1.0
 
     def g(S):  # S/(s1 + S) first: the product (s1 + S)(s2 + S) can underflow to 0
-        with np.errstate(over="ignore"):  # ~1/s2 for tiny s: inf, and the min takes g(b)
-            return S / (s1[:, None] + S) / (s2[:, None] + S)
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = S / (s1[:, None] + S) / (s2[:, None] + S)  # ~1/s2 for tiny s: inf, min takes g(b)
+        # 0/0 where S and s1 both underflowed (levels > 745 nats below the top): 0 keeps the
+        # result a lower bound (a smaller margin), never a NaN
+        return np.where(np.isnan(v), 0.0, v)
 
     best = np.max(w * np.minimum(g((K - 1.0) * c), g(b)), axis=1)
     out = K * ds * best
