@@ -49,7 +49,30 @@ def _k_inf_parts(rule):
 
 
 def phi_potential(p, a, pi):
-    """``Phi(p) = sum_u pi_u log E_p[a_u]`` (T12) for masses ``p`` (atoms), ``a`` (atoms x U)."""
+    """``Phi(p) = sum_u pi_u log E_p[a_u]`` (T12) for masses ``p`` (atoms), ``a`` (atoms x U).
+
+    Raises
+    ------
+    ValueError
+        ``p`` not numeric, or ``p``, ``a`` and ``pi`` of disagreeing sizes (numpy's product).
+    AttributeError
+        ``a`` not an array (a list has no ``.T``).  Masses of zero total give NaN, not an
+        error: the arguments are trusted (built by :func:`limit_rule` or a check).
+
+    See Also
+    --------
+    solve_t12 : the maximizer of ``Phi``.
+    theory.rule_checks.check_t12 : ``Phi`` non-decreasing along a run.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators; the limit as a weighted
+    Nash bargaining solution).
+
+    docs/theory.md T12 (the potential).
+    """
     p = np.asarray(p, dtype=np.float64)
     return float(np.dot(pi, np.log(a.T @ (p / p.sum()))))
 
@@ -118,7 +141,35 @@ def _segment_step(Z, a_j, pi):
 
 def solve_t12(a, pi, max_rounds=200):
     """The maximizer of ``Phi`` over the atoms (T12): ``(weights per atom, info)``; ``a``:
-    atoms x U matrix of ``e^{r_u - max r_u}`` (0 for a filter's ``a = 0``)."""
+    atoms x U matrix of ``e^{r_u - max r_u}`` (0 for a filter's ``a = 0``).
+
+    Raises
+    ------
+    ValueError
+        ``a`` or ``pi`` not numeric, ``a`` not 2-D, or ``pi`` not one weight per column of
+        ``a`` (numpy's product).
+    LinAlgError
+        a column of ``a`` all zero (a user type that keeps no atom: ``Z_u = 0``, and the
+        Newton system is not finite; ``numpy.linalg.LinAlgError``, a ``ValueError``).  The
+        arguments are otherwise trusted (built by :func:`limit_rule`); not reaching the KKT
+        tolerance in ``max_rounds`` is reported in ``info`` (``kkt_support``,
+        ``kkt_outside``), not raised.
+
+    See Also
+    --------
+    limit_rule : builds ``a`` from a rule and maps the weights back to the grid.
+    phi_potential : the objective.
+    solve_t13 : the same users with real data.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators; the limit as a weighted
+    Nash bargaining solution).
+
+    docs/theory.md T12 and T12.kkt.
+    """
     a = np.asarray(a, dtype=np.float64)
     pi = np.asarray(pi, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -154,7 +205,36 @@ def solve_t12(a, pi, max_rounds=200):
 
 def solve_t13(a, pi, d, lam, Z0, max_iter=100):
     """T13's ``U`` equations ``E_{p_d}[a_u / D] = Z_u``, ``D = 1 + lam - lam sum_v pi_v
-    a_v / Z_v``, by damped Newton in ``log Z`` from ``Z0``: ``(Z, masses per atom, info)``."""
+    a_v / Z_v``, by damped Newton in ``log Z`` from ``Z0``: ``(Z, masses per atom, info)``.
+
+    Raises
+    ------
+    ArithmeticError
+        the start ``Z0`` puts ``1 + lam - lam g <= 0`` on an atom of ``d``; Newton's line
+        search fails.
+    ValueError
+        ``a``, ``pi``, ``d`` or ``Z0`` not numeric or of disagreeing sizes (numpy).  The
+        arguments are otherwise trusted (built by :func:`limit_rule`).
+
+    See Also
+    --------
+    limit_rule : builds ``a``, ``d`` and a start ``Z0`` from iterates of the loop.
+    solve_t12 : the same users without real data.
+    numerics.limits.solve.limit : T8 and T9, one user type.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators; the limit as a weighted
+    Nash bargaining solution).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8, which T13 generalizes to ``U`` user types.
+
+    docs/theory.md T13.
+    """
     a, pi, d = (np.asarray(x, dtype=np.float64) for x in (a, pi, d))
     z = np.log(np.asarray(Z0, dtype=np.float64))
 
@@ -206,7 +286,45 @@ def limit_rule(mass, rule, lam, data):
     - one reward with a finite ``K`` (L4, L5), ``lam = inf``: T3.rules, ``p_0`` on its top
       level set (``p_0`` itself when every draw is kept, ``keep = K``);
     - otherwise, finite ``lam > 0``: the exact step iterated to its fixed point with Anderson
-      acceleration (:mod:`numerics.limits.iterated`); ``lam = 0``: ``p_d``."""
+      acceleration (:mod:`numerics.limits.iterated`); ``lam = 0``: ``p_d``.
+
+    Raises
+    ------
+    TypeError
+        ``rule`` not a curation rule of :mod:`numerics.curators`.
+    ValueError
+        a rule whose reward changes with ``t``; ``mass`` outside the support of ``data``
+        (finite ``lam > 0``); a mixture with a finite ``K`` and ``lam = inf`` (no known
+        limit).
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``lam``
+        NaN or ``< 0``; ``data`` invalid like ``mass`` or of another shape; the rule's
+        rewards not shaped like ``mass``.
+    ValidationTypeError
+        (a ``TypeError``) ``mass`` not an array of real numbers; ``lam`` not a real number.
+    ArithmeticError
+        T13's Newton method fails (:func:`solve_t13`).
+
+    See Also
+    --------
+    numerics.limits.solve.limit : the public entry (``limit(mass, rule, lam, data)``).
+    solve_t12, solve_t13 : the ``K = inf`` solvers.
+    theory.rule_checks.check_t12_kkt : the KKT conditions at the solved limit.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.1 (T3: here T3.rules, ``lam = inf`` with L4, L5).
+
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators).
+
+    Falahati et al. (2026), arXiv 2605.07724 (heterogeneous curators; the limit as a weighted
+    Nash bargaining solution).
+
+    docs/theory.md T12, T13 (and T3.rules; finite ``K`` with real data: the accelerated
+    iteration).
+    """
     from .validation import as_mass, check_data, check_lam
     if not isinstance(rule, Rule):
         raise TypeError("limit_rule needs a curation rule")

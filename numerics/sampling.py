@@ -173,6 +173,38 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
     -------
     Simulation
 
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``mass`` empty, negative, NaN, infinite or of zero total; ``reward``
+        not shaped like ``mass``, NaN or infinite; ``K`` not an integer ``>= 1`` (``math.inf``
+        included), or a rule's user type with such a ``K``; ``steps < 0``; ``samples < 1``;
+        ``lam`` NaN, ``< 0`` or ``0`` (nothing is curated); ``data`` missing with a finite
+        ``lam``, or invalid like ``mass``; ``seed`` negative or not an integer; ``model`` not
+        one of :data:`MODELS`; ``coords`` with the wrong number of axes or lengths, not
+        finite, not strictly monotone (not increasing for a model object), or not uniformly
+        spaced for ``model="kde"``; ``bandwidth`` not finite and ``> 0`` or not one per
+        axis; ``backend`` unknown, or ``"cupy"`` without CuPy or a GPU; ``statistic`` without
+        a rule, ``model_options`` without ``model="flow"``, ``reward_fn`` without a model
+        object (or not callable, or with a mixture); a rule or a model object on the cupy
+        backend; a filter that accepts no draw in ``1e8``.
+    ValidationTypeError
+        (a ``TypeError``) ``steps`` or ``samples`` missing or not an integer; ``mass``,
+        ``reward`` or ``coords`` not arrays of real numbers; ``K`` not a real number, or given
+        with a curation rule; ``lam`` not a real number; ``model`` an object without
+        ``fit`` and ``sample``; ``model_options`` not a dict, or naming an unknown parameter
+        of :class:`numerics.neural_flow.FlowMatchingModel`; a rule's user type that cannot be
+        sampled.
+    ImportError
+        ``model="flow"`` without PyTorch (``pip install 'selfconsume[neural]'``).
+
+    See Also
+    --------
+    compare_with_exact : hold the run against the exact engine (CLT z-scores).
+    numerics.evolve : the exact dynamics the loop fluctuates around.
+    numerics.parametric.simulation_check.compare_gaussian_with_parametric : the gaussian
+        model against the exact parametric dynamics (section 5).
+
     Notes
     -----
     Random stream (one generator for the whole run; numpy backend).  Per generation, in
@@ -182,6 +214,18 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
     then the real samples (``rng.multinomial`` per chunk of ``2^20``).  The cupy backend
     and :class:`numerics.sampling_backends.ArrayBackend` draw cells by inverse CDF instead
     (``rng.random``).  Same seed, backend and inputs -> the same result, bit for bit.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1: the law of the kept sample, drawn here by Gumbel-max); the paper's loops
+    retrain on samples.
+
+    Zhao, Fu, Pham (2025), arXiv 2511.09002, and Wei, Zhang (2025), ICML 2025, arXiv
+    2505.09768: mixtures of user types (heterogeneous, noisy or adversarial curators).
+
+    docs/theory.md section 6 (the sample-based loop), L4-L6 (the other curation rules).
     """
     from .curators import Rule, bradley_terry
     if steps is None or samples is None:

@@ -83,6 +83,30 @@ def compare_with_exact(sim, z_limit=5.0, *, method="auto"):
     gaussian-model run against the exact parametric dynamics with
     :func:`numerics.parametric.simulation_check.compare_gaussian_with_parametric` (what
     ``selfconsume simulate --model gaussian`` does).
+
+    Raises
+    ------
+    ValidationTypeError
+        (a ``TypeError``) ``sim`` not a :class:`Simulation` (from :func:`simulate`).
+    ValueError
+        ``method`` not one of ``"auto"``, ``"direct"``, ``"compressed"``.
+    TypeError
+        ``z_limit`` not a real number (numpy's comparison with the z-scores).
+
+    See Also
+    --------
+    numerics.sampling.simulate : the run held against the exact engine.
+    numerics.curate : ``C_K(q_t)``, the law the curated samples are drawn from.
+    numerics.parametric.simulation_check.compare_gaussian_with_parametric : the same test
+        for a gaussian-model run (finite capacity).
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1: ``C_K``, the law of the curated samples).
+
+    docs/theory.md section 6 (the sample-based loop as a cross-check of the exact solvers).
     """
     from .curation import curate
     from .evolution import evolve

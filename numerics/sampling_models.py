@@ -25,7 +25,28 @@ KDE_TRUNCATE = 8.0
 # ---------------------------------------------------------------- model refits
 
 def fit_histogram(xp, counts, shape):
-    """The histogram MLE on the grid: ``counts / total``."""
+    """The histogram MLE on the grid: ``counts / total``.
+
+    Raises
+    ------
+    ValueError
+        ``counts`` does not have ``prod(shape)`` entries (numpy's reshape).  Counts of zero
+        total give NaN masses, not an error: they are trusted (from
+        :func:`numerics.sampling.simulate`, ``samples >= 1``).
+
+    See Also
+    --------
+    fit_gaussian, fit_kde : the other grid models.
+    numerics.sampling.simulate : the loop that refits it every generation.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    retraining with infinite capacity, maximum likelihood on the curated samples (L1).
+
+    docs/theory.md section 6 (its expectation is one exact step, ``numerics.retrain_step``).
+    """
     return (counts / counts.sum()).reshape(shape).astype(np.float64)
 
 
@@ -62,7 +83,28 @@ def fit_gaussian(xp, counts, shape, coords):
     times the cell volume (product of ``np.gradient`` of the axes).  The eigenvalues of
     ``Sigma`` are floored at ``h^2 / 12`` (``h`` = smallest cell width: the variance of a
     uniform law on one cell), so that samples all in one cell give a law of about one cell
-    rather than a singular one.  Returns ``(masses, mu, Sigma)``."""
+    rather than a singular one.  Returns ``(masses, mu, Sigma)``.
+
+    Raises
+    ------
+    ValueError
+        ``counts`` does not have ``prod(shape)`` entries, or a ``coords`` axis is not as
+        long as its side (numpy's reshape).  The arguments are otherwise trusted (checked by
+        :func:`numerics.sampling.simulate`); counts of zero total give NaN.
+
+    See Also
+    --------
+    fit_histogram, fit_kde : the other grid models.
+    numerics.parametric : the exact dynamics of the Gaussian family (section 5).
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Theorem 2.2 (S2: retraining a parametric family by maximum likelihood).
+
+    docs/theory.md section 5 (S1-S3) and section 6.
+    """
     w = (counts / counts.sum()).reshape(shape)
     X = _grid_axes(xp, coords, shape)
     mu, cov = _weighted_moments(xp, w, X)
@@ -82,7 +124,27 @@ def fit_gaussian(xp, counts, shape, coords):
 
 
 def scott_bandwidth(sd, n, dim):
-    """Scott's rule, as in ``scipy.stats.gaussian_kde``: ``h_i = n^{-1/(d+4)} sd_i``."""
+    """Scott's rule, as in ``scipy.stats.gaussian_kde``: ``h_i = n^{-1/(d+4)} sd_i``.
+
+    Raises
+    ------
+    ZeroDivisionError
+        ``n = 0`` or ``dim = -4``.
+    TypeError
+        ``sd`` not numeric (numpy's product).
+
+    See Also
+    --------
+    fit_kde : uses it when no bandwidth is given.
+    scipy.stats.gaussian_kde : the same rule.
+
+    References
+    ----------
+    Scott (1992), *Multivariate Density Estimation: Theory, Practice, and Visualization*,
+    Wiley (the rule).
+
+    docs/theory.md section 6 (the kde model of the sample-based loop).
+    """
     return np.asarray(sd) * float(n) ** (-1.0 / (dim + 4))
 
 
@@ -95,7 +157,29 @@ def fit_kde(be, counts, shape, coords, bandwidth=None, truncate=KDE_TRUNCATE):
     grid: the kernel mass falling off the grid is dropped and the result renormalized).
     ``bandwidth`` (coordinate units; scalar or one per axis), default Scott's rule on the
     per-axis standard deviations (``ddof = 1``, as scipy).  A diagonal kernel keeps the
-    convolution separable.  Needs uniformly spaced axes.  Returns ``(masses, h)``."""
+    convolution separable.  Needs uniformly spaced axes.  Returns ``(masses, h)``.
+
+    Raises
+    ------
+    ValueError
+        ``counts`` does not have ``prod(shape)`` entries; ``bandwidth`` not numeric or not
+        one number per axis.  The bandwidth's sign and the axes' spacing are trusted
+        (checked by :func:`numerics.sampling.simulate`).
+    ZeroDivisionError
+        counts of zero total with the default bandwidth (Scott's rule with ``n = 0``).
+
+    See Also
+    --------
+    scott_bandwidth : the default bandwidth.
+    fit_histogram, fit_gaussian : the other grid models.
+
+    References
+    ----------
+    Scott (1992), *Multivariate Density Estimation: Theory, Practice, and Visualization*,
+    Wiley (the default bandwidth).
+
+    docs/theory.md section 6 (the kde model of the sample-based loop).
+    """
     xp = be.xp
     n = float(counts.sum())
     w = (counts / n).reshape(shape)
@@ -120,7 +204,26 @@ def fit_kde(be, counts, shape, coords, bandwidth=None, truncate=KDE_TRUNCATE):
 
 def cell_edges(coords):
     """Cell edges per axis: midpoints between the (increasing) coordinates, the outer cells
-    as wide as their neighbour gap (``np.gradient``)."""
+    as wide as their neighbour gap (``np.gradient``).
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) an axis not strictly increasing (a model object needs increasing
+        coords).
+    ValueError
+        an axis not numeric.
+
+    See Also
+    --------
+    bin_points : the cell of a point, from these edges.
+    jitter_cells : uniform points inside cells.
+    numerics.sampling.simulate : model objects are binned on these cells.
+
+    References
+    ----------
+    docs/theory.md section 6 (model objects: continuous samples binned on the grid).
+    """
     out = []
     for c in coords:
         c = np.asarray(c, dtype=np.float64)
@@ -135,7 +238,25 @@ def cell_edges(coords):
 
 def bin_points(points, edges):
     """Flat grid-cell index of each point (rows of ``points``, shape ``(n, d)``); points
-    outside the grid fall in the nearest boundary cell."""
+    outside the grid fall in the nearest boundary cell.
+
+    Raises
+    ------
+    IndexError
+        ``points`` not 2-D.
+    ValueError
+        ``points`` not numeric.  The number of columns is trusted (``d``, from
+        :func:`numerics.sampling.simulate`).
+
+    See Also
+    --------
+    cell_edges : the edges.
+    jitter_cells : the converse: points inside given cells.
+
+    References
+    ----------
+    docs/theory.md section 6 (model objects: continuous samples binned on the grid).
+    """
     points = np.asarray(points, dtype=np.float64)
     idx = []
     for i, e in enumerate(edges):
@@ -145,7 +266,23 @@ def bin_points(points, edges):
 
 
 def jitter_cells(rng, cells, edges):
-    """Points uniform inside the given flat cells, shape ``(n, d)``."""
+    """Points uniform inside the given flat cells, shape ``(n, d)``.
+
+    Raises
+    ------
+    ValueError
+        a flat cell index outside the grid the edges span (numpy's ``unravel_index``).
+
+    See Also
+    --------
+    bin_points : the converse: the cell of each point.
+    cell_edges : the edges.
+
+    References
+    ----------
+    docs/theory.md section 6 (real samples enter a model object's refit as uniform points
+    inside their cells).
+    """
     shape = tuple(e.size - 1 for e in edges)
     idx = np.unravel_index(np.asarray(cells), shape)
     u = rng.random((len(cells), len(edges)))

@@ -19,7 +19,29 @@ def gumbel_max_winners(xp, rng, cells, reward):
     ``argmax_k r(X_k) + G_k`` with ``G_k = -log E_k``, ``E_k ~ Exp(1)`` drawn as
     ``rng.standard_exponential((n, K))``: the winner is ``X_k`` with probability
     ``e^{r(X_k)} / sum_j e^{r(X_j)}`` (L1).  Works in ``r`` directly, so rewards spanning
-    thousands of nats cannot overflow.  Returns the winning cells, shape ``(n,)``."""
+    thousands of nats cannot overflow.  Returns the winning cells, shape ``(n,)``.
+
+    Raises
+    ------
+    IndexError
+        a cell of ``cells`` outside ``reward``; ``cells`` not 2-D (numpy's ``AxisError``,
+        also a ``ValueError``).  The arguments are otherwise trusted (built by
+        :func:`numerics.sampling.simulate` from checked input).
+
+    See Also
+    --------
+    select_kept : the kept columns for every curation rule (L4, L5).
+    numerics.sampling.simulate : the loop that draws the curated samples.
+    numerics.curate : the exact law of the winner, ``C_K(p)``.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1: the generalized Bradley-Terry choice).
+
+    docs/theory.md L1 and section 6.
+    """
     score = reward[cells] - xp.log(rng.standard_exponential(cells.shape))
     k = xp.argmax(score, axis=1)
     return xp.take_along_axis(cells, k[:, None], axis=1)[:, 0]
@@ -66,7 +88,32 @@ def rule_kind(rule):
 
 def rule_at(rule, t, shape):
     """``rule`` with every user type's reward frozen at its value for the step ``t``
-    (an array rule that :func:`numerics.curate` applies exactly)."""
+    (an array rule that :func:`numerics.curate` applies exactly).
+
+    Raises
+    ------
+    AttributeError
+        ``rule`` not a curation rule of :mod:`numerics.curators` (no ``components()``).
+    ValidationTypeError
+        (a ``TypeError``) a user type other than Bradley-Terry, Plackett-Luce, top-k or
+        filtering (a rule class :func:`numerics.sampling.simulate` cannot sample).
+    ValidationError
+        (a ``ValueError``) a user type's reward not shaped like ``shape`` at step ``t``.
+
+    See Also
+    --------
+    numerics.curators.mixture : the rules frozen here (user types).
+    numerics.sampling.compare_with_exact : applies the frozen rule step by step.
+    select_kept : which draws the frozen rule keeps.
+
+    References
+    ----------
+    Zhao, Fu, Pham (2025), arXiv 2511.09002 (heterogeneous curators), and Wei, Zhang
+    (2025), ICML 2025, arXiv 2505.09768 (curation changing with ``t``): the rules frozen
+    here.
+
+    docs/theory.md L4-L6 and section 7.
+    """
     from .curators import (BradleyTerry, PlackettLuce, TopK, Filtering, Mixture,
                            bradley_terry, plackett_luce, top_k, filtering, mixture)
     parts = []
@@ -95,7 +142,28 @@ def select_kept(xp, rng, values, kind, keep):
     ``"bt"``: Gumbel-max (one per row); ``"pl"``: Gumbel-top-``keep``, the ``keep`` largest
     ``r_k + G_k`` = the ``keep`` first rings of exponential clocks of rates ``e^{r_k}``
     (Plackett-Luce without replacement, L4); ``"topk"``: the ``keep`` largest ``r_k``, ties
-    in a uniformly random order (L5)."""
+    in a uniformly random order (L5).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` not one of ``"bt"``, ``"pl"``, ``"topk"``; ``values`` not 2-D.  ``keep`` is
+        trusted (from a checked rule, ``1 <= keep <= K``).
+
+    See Also
+    --------
+    gumbel_max_winners : the Bradley-Terry winner by cell.
+    rule_at : the rule whose draws are selected.
+    numerics.curators.plackett_luce, numerics.curators.top_k : the exact ``H`` of L4, L5.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1: ``"bt"``).
+
+    docs/theory.md L4 (Plackett-Luce keep-k) and L5 (hard top-k).
+    """
     c, K = values.shape
     if kind == "bt" or keep == 1 and kind == "pl":
         score = values - xp.log(rng.standard_exponential((c, K)))

@@ -114,7 +114,24 @@ _REGISTRY: dict[str, tuple[str, Callable[..., Scenario]]] = {}
 
 
 def register_scenario(name, description):
-    """Decorator: register ``builder(grid=None, **params) -> Scenario`` under ``name``."""
+    """Decorator: register ``builder(grid=None, **params) -> Scenario`` under ``name``.
+
+    Raises
+    ------
+    TypeError
+        ``name`` not hashable (raised when the builder is decorated).  A name already
+        registered is replaced.
+
+    See Also
+    --------
+    get_scenario : build a registered scenario.
+    list_scenarios : the registered names.
+    scenario_parameters : a builder's parameters.
+
+    References
+    ----------
+    docs/theory.md section 8 (the scenarios).
+    """
     def deco(builder):
         _REGISTRY[name] = (description, builder)
         return builder
@@ -122,12 +139,53 @@ def register_scenario(name, description):
 
 
 def list_scenarios():
-    """``[(name, one-line description), ...]`` of the built-in scenarios."""
+    """``[(name, one-line description), ...]`` of the built-in scenarios.
+
+    Raises
+    ------
+    None
+        nothing of its own: it lists the registry.
+
+    See Also
+    --------
+    get_scenario : build one of them.
+    register_scenario : add one.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the experiments the scenarios follow (2-D mixture of Gaussians, two moons, CIFAR-10
+    classes), and Theorem 2.1 (T3).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    the ``kingman`` scenario (T8's condensation).
+
+    docs/theory.md section 8 (the paper's experiments, and the scenarios in their spirit).
+    """
     return [(name, desc) for name, (desc, _) in _REGISTRY.items()]
 
 
 def scenario_parameters(name):
-    """``{parameter: default}`` of the built-in scenario ``name`` (besides ``grid``)."""
+    """``{parameter: default}`` of the built-in scenario ``name`` (besides ``grid``).
+
+    Raises
+    ------
+    ValueError
+        ``name`` names no registered scenario.
+    TypeError
+        ``name`` not hashable.
+
+    See Also
+    --------
+    get_scenario : takes these parameters as keywords.
+    list_scenarios : the names.
+
+    References
+    ----------
+    docs/theory.md section 8 (the scenarios and their parameters).
+    """
     sig = inspect.signature(_builder(name))
     return {p.name: p.default for p in sig.parameters.values() if p.name != "grid"}
 
@@ -141,7 +199,43 @@ def _builder(name):
 
 def get_scenario(name, *, K=None, lam=None, steps=None, grid=None, **params):
     """The built-in scenario ``name`` with optional overrides (``grid`` = cells per axis,
-    ``params`` = the scenario's own parameters, see :func:`scenario_parameters`)."""
+    ``params`` = the scenario's own parameters, see :func:`scenario_parameters`).
+
+    Raises
+    ------
+    ValueError
+        ``name`` names no registered scenario; ``grid`` not an integer ``>= 2``; a name in
+        ``params`` that is not a parameter of the scenario; a parameter's value out of its
+        range (the message names it).
+    TypeError
+        ``name`` not hashable; a parameter's value not a real number (named).
+    ValidationError
+        (a ``ValueError``) ``K`` NaN or ``< 1``; ``lam`` NaN or ``< 0``; ``steps < 0``.
+    ValidationTypeError
+        (a ``TypeError``) ``K`` or ``lam`` not a real number; ``steps`` not an integer.
+
+    See Also
+    --------
+    list_scenarios : the names.
+    scenario_parameters : the parameters of one.
+    theory.check : run a scenario and hold it against docs/theory.md.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    the experiments the scenarios follow (2-D mixture of Gaussians, two moons, CIFAR-10
+    classes), and Theorem 2.1 (T3).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    the ``kingman`` scenario (T8's condensation).
+
+    Zhao, Fu, Pham (2025), arXiv 2511.09002, and Wei, Zhang (2025), ICML 2025, arXiv
+    2505.09768: ``mog8-two-users`` and ``adversarial`` (section 7).
+
+    docs/theory.md section 8 (the paper's experiments, and the scenarios in their spirit).
+    """
     builder = _builder(name)
     if grid is not None and (isinstance(grid, bool) or not isinstance(grid, (int, np.integer))
                              or grid < 2):

@@ -71,6 +71,29 @@ def masses(draw, shape=None, *, min_atoms=1, max_atoms=8, normalized=None,
     allow_zero, allow_tiny : bool
         include exact zeros / tiny masses (1e-300, 1e-200, 1e-100).
 
+    Raises
+    ------
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``min_atoms > max_atoms``, or ``shape`` not
+        integers, when the strategy is drawn from (``@given``, ``find``), not when it is built.
+    ValueError
+        ``shape`` with a negative side (numpy), when drawn from.
+
+    See Also
+    --------
+    rewards : reward arrays of the same shapes.
+    discrete_laws, grids : ``(mass, reward)`` pairs.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md section 1 (``p``: masses on grid cells or atoms, normalized internally).
+
+    Examples
+    --------
     >>> from hypothesis import find
     >>> m = find(masses(shape=3, normalized=True), lambda m: (m == 0).any())
     >>> float(m.sum()), int((m == 0).sum()) >= 1
@@ -100,6 +123,29 @@ def rewards(draw, shape=None, *, max_spread=3000.0, allow_ties=True, allow_offse
     common offset of up to +-2500 nats (so that ``e^r`` overflows or underflows float64:
     only ``r - r_max`` may matter).
 
+    Raises
+    ------
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``min_atoms > max_atoms``, or ``shape`` not
+        integers, when the strategy is drawn from (``@given``, ``find``), not when it is built.
+    ValueError
+        ``shape`` with a negative side (numpy), when drawn from.
+
+    See Also
+    --------
+    masses : mass arrays of the same shapes.
+    discrete_laws, grids : ``(mass, reward)`` pairs.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md section 1 and P5 (only ``r - r_max`` matters: the offsets test it).
+
+    Examples
+    --------
     >>> from hypothesis import find
     >>> r = find(rewards(shape=4), lambda r: r.max() - r.min() > 1000)
     >>> bool(np.all(np.isfinite(r)))
@@ -124,6 +170,31 @@ def Ks(*, integer=None, min_K=1, max_K=1e6, allow_inf=True):
 
     ``integer=True``: integers only; ``False``: non-integer reals only; ``None``: both.
 
+    Raises
+    ------
+    ValueError
+        ``min_K`` or ``max_K`` not a number (``int()`` of it), when the strategy is built.
+    OverflowError
+        ``max_K`` infinite with integers allowed (``int(inf)``), when the strategy is built.
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``min_K > max_K``, when the strategy is
+        drawn from (``@given``, ``find``), not when it is built.
+
+    See Also
+    --------
+    lams : the other loop parameter.
+    instances : draws ``K`` from this strategy by default.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md L1-L3 (real ``K >= 1``, L2; ``K = inf``, L3).
+
+    Examples
+    --------
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=50, database=None)
     ... @given(Ks(integer=True, allow_inf=False))
@@ -146,6 +217,27 @@ def Ks(*, integer=None, min_K=1, max_K=1e6, allow_inf=True):
 def lams(*, allow_zero=True, allow_inf=True, min_lam=1e-6, max_lam=1e6):
     """Values of ``lam`` (curated : real data ratio): ``0``, small, large, ``math.inf``.
 
+    Raises
+    ------
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``min_lam > max_lam``, or one not a real
+        number; when the strategy is drawn from (``@given``, ``find``), not when it is built.
+
+    See Also
+    --------
+    Ks : the other loop parameter.
+    instances : draws ``lam`` from this strategy by default.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md sections 3 (``lam = inf``: curated data only) and 4 (finite ``lam``).
+
+    Examples
+    --------
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=50, database=None)
     ... @given(lams(allow_inf=False))
@@ -165,7 +257,28 @@ def lams(*, allow_zero=True, allow_inf=True, min_lam=1e-6, max_lam=1e6):
 @st.composite
 def discrete_laws(draw, *, min_atoms=1, max_atoms=8, normalized=None, allow_zero=True,
                   allow_tiny=True, max_spread=3000.0, allow_ties=True, allow_offset=True):
-    """``(mass, reward)``: a discrete law on ``min_atoms .. max_atoms`` atoms (1-D arrays)."""
+    """``(mass, reward)``: a discrete law on ``min_atoms .. max_atoms`` atoms (1-D arrays).
+
+    Raises
+    ------
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``min_atoms > max_atoms``, when the
+        strategy is drawn from (``@given``, ``find``), not when it is built.
+
+    See Also
+    --------
+    masses, rewards : the two arrays.
+    grids : the same on 1-D or 2-D grids.
+    instances : a law with ``K``, ``lam`` and ``data``.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md section 1 (``p`` and ``r`` on atoms).
+    """
     n = draw(st.integers(min_atoms, max_atoms))
     m = draw(masses(n, normalized=normalized, allow_zero=allow_zero, allow_tiny=allow_tiny))
     r = draw(rewards(n, max_spread=max_spread, allow_ties=allow_ties,
@@ -182,6 +295,30 @@ def grids(draw, shape=None, *, ndim=None, max_side=12, **law_options):
     (``normalized``, ``allow_zero``, ``allow_tiny``, ``max_spread``, ``allow_ties``,
     ``allow_offset``).
 
+    Raises
+    ------
+    InvalidArgument
+        (``hypothesis.errors``, a ``TypeError``) ``max_side < 1``, or ``shape`` not integers,
+        when the strategy is drawn from (``@given``, ``find``), not when it is built.
+    ValueError
+        ``shape`` with a negative side (numpy), when drawn from.  Other ``law_options`` are
+        ignored, not raised.
+
+    See Also
+    --------
+    discrete_laws : the same on 1-D atoms.
+    masses, rewards : the two arrays.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md section 1 (a density on a grid; the engine's cost does not depend on it).
+
+    Examples
+    --------
     >>> from hypothesis import find
     >>> m, r = find(grids(ndim=2), lambda g: g[0].shape[0] > 1 and g[0].shape[1] > 1)
     >>> m.shape == r.shape == (2, 2)
@@ -217,6 +354,30 @@ def instances(draw, *, laws=None, K=None, lam=None, data="any"):
     ``"independent"`` (other masses on the same cells) or ``"any"``; ignored (``None``)
     when ``lam`` is infinite.
 
+    Raises
+    ------
+    ValueError
+        ``data`` not ``"same"``, ``"independent"`` or ``"any"``, when a finite ``lam`` is
+        drawn.
+    AttributeError
+        ``laws``, ``K`` or ``lam`` not a strategy, when drawn from.
+
+    See Also
+    --------
+    discrete_laws : the default ``laws``.
+    Ks, lams : the default ``K``, ``lam``.
+    numerics.retrain_step : takes an instance as its arguments.
+
+    References
+    ----------
+    MacIver, Hatfield-Dodds et al. (2019), *Hypothesis: A new approach to property-based
+    testing*, Journal of Open Source Software 4(43), 1891 (the strategies' library;
+    https://hypothesis.readthedocs.io).
+
+    docs/theory.md sections 3 and 4 (the arguments of one step, with and without real data).
+
+    Examples
+    --------
     >>> from hypothesis import find
     >>> inst = find(instances(data="independent"), lambda i: i.lam < math.inf)
     >>> inst.data.shape == inst.mass.shape

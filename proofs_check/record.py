@@ -78,6 +78,31 @@ def run(id, **formulas):
 
     An exception inside the verification is reported as ``failed`` with its message: a
     verification never passes by crashing.
+
+    Raises
+    ------
+    ValueError
+        ``id`` not a registered verification (the message lists them).
+    TypeError
+        ``id`` not hashable.  A keyword that the verification does not take, or a formula
+        that fails to evaluate, is reported as ``failed``, not raised.
+
+    See Also
+    --------
+    run_all : every verification, or some of them.
+    verification : register one.
+    theory.formulas : the closed forms the ``F.*`` ids verify.
+
+    References
+    ----------
+    Meurer et al. (2017), *SymPy: symbolic computing in Python*, PeerJ Computer Science 3,
+    e103 (the symbolic engine of the verifications).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3): the statements verified.
+
+    docs/theory.md Appendix A (the verification ids).
     """
     try:
         entry = REGISTRY[id]
@@ -95,6 +120,30 @@ def run(id, **formulas):
 
 
 def run_all(ids=None):
-    """Run every registered verification (or those in ``ids``), in registration order."""
+    """Run every registered verification (or those in ``ids``), in registration order.
+
+    Raises
+    ------
+    ValueError
+        an id of ``ids`` that is not a registered verification.
+    TypeError
+        ``ids`` not an iterable of ids.
+
+    See Also
+    --------
+    run : one verification, with formulas substituted.
+    Verification : the record each returns.
+
+    References
+    ----------
+    Meurer et al. (2017), *SymPy: symbolic computing in Python*, PeerJ Computer Science 3,
+    e103 (the symbolic engine of the verifications).
+
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3): the statements verified.
+
+    docs/theory.md Appendix A (the verification ids).
+    """
     chosen = list(REGISTRY) if ids is None else list(ids)
     return [run(i) for i in chosen]

@@ -17,7 +17,36 @@ __all__ = ["check", "check_trajectory", "run_checks", "check_rule_trajectory"]
 
 
 def run_checks(ctx, ids=None):
-    """Run the checks ``ids`` (default: all, in THEORY.md order) on a :class:`RunContext`."""
+    """Run the checks ``ids`` (default: all, in THEORY.md order) on a :class:`RunContext`.
+
+    Raises
+    ------
+    ValueError
+        an id of ``ids`` that names no statement (:func:`theory.statement_ids`).
+    TypeError
+        ``ids`` not an iterable of ids.
+    AttributeError
+        ``ctx`` not a :class:`~theory.context.RunContext`.
+
+    See Also
+    --------
+    check_trajectory : builds the context of a trajectory and runs these.
+    theory.statement_ids : the ids, in THEORY.md order.
+    theory.statements.register_check : attach a check to a statement.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3), Theorem 2.3 (T6.increment),
+    Theorem 2.4 (T10).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8: ``K = inf`` with real data.
+
+    docs/theory.md sections 2-4 and 7 (the statements checked).
+    """
     ids = list(STATEMENTS) if ids is None else list(ids)
     unknown = [i for i in ids if i not in STATEMENTS]
     if unknown:
@@ -76,6 +105,44 @@ def check_trajectory(trajectory, reward, data=None, *, continuous=None, axes=(),
     one Bradley-Terry reward the checks of sections 2-4 are not applicable.
 
     Returns a :class:`theory.report.Report`.
+
+    Raises
+    ------
+    ValidationError
+        (a ``ValueError``) ``reward`` (or the rule's first reward) not shaped like the
+        trajectory's masses.
+    ValidationTypeError
+        (a ``TypeError``) ``reward`` missing or not an array of real numbers.
+    ValueError
+        an id of ``ids`` that names no statement; ``trajectory`` without step 0.
+    TypeError
+        ``ids`` not an iterable of ids.
+    AttributeError
+        ``trajectory`` not a :class:`numerics.Trajectory` (no ``K``, ``masses``, ...).
+        Masses that are not a run (NaN, negative, zero sum, unnormalized) are not raised:
+        they are the failed row ``run.masses``.
+
+    See Also
+    --------
+    check : run a scenario and check it.
+    run_checks : the checks on a prepared :class:`~theory.context.RunContext`.
+    numerics.Trajectory.from_masses : a trajectory of your own loop.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3), Theorem 2.3 (T6.increment),
+    Theorem 2.4 (T10).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8: ``K = inf`` with real data.
+
+    Zhao, Fu, Pham (2025), arXiv 2511.09002, and Wei, Zhang (2025), ICML 2025, arXiv
+    2505.09768: T11-T13 for a run of a curation rule.
+
+    docs/theory.md sections 2-4 and 7; "Checking a run of your own" (run.masses, run.step).
     """
     ctx = RunContext(trajectory, reward, data, continuous=continuous, axes=axes, limit=limit,
                      rule=rule)
@@ -132,6 +199,41 @@ def check(scenario_or_trajectory, reward=None, data=None, *, ids=None, progress=
     ``reward`` is required, see :func:`check_trajectory`).  ``progress``: callback
     ``(step, steps)`` passed to :func:`numerics.evolve`.
 
+    Raises
+    ------
+    TypeError
+        a trajectory without ``reward``; a scenario with ``reward`` or ``data`` (they come
+        from the scenario).
+    ValueError
+        an id of ``ids`` that names no statement.
+    AttributeError
+        ``scenario_or_trajectory`` neither a :class:`numerics.scenarios.Scenario` nor a
+        :class:`numerics.Trajectory` (a scenario's name: use
+        :func:`numerics.scenarios.get_scenario`).
+    ValidationError, ValidationTypeError
+        with a trajectory: ``reward`` invalid, as in :func:`check_trajectory`.
+
+    See Also
+    --------
+    check_trajectory : the checks of a trajectory you computed.
+    numerics.scenarios.get_scenario : the built-in scenarios.
+    theory.falsify.falsify : search for instances that break a statement.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3), Theorem 2.3 (T6.increment),
+    Theorem 2.4 (T10).
+
+    Kingman (1978), *A simple model for the balance between selection and mutation*,
+    J. Appl. Prob. 15:
+    T8: ``K = inf`` with real data.
+
+    docs/theory.md sections 2-4, 7 and 8 (the scenarios).
+
+    Examples
+    --------
     >>> import theory
     >>> from numerics.scenarios import get_scenario
     >>> theory.check(get_scenario("gauss1d", K=3, steps=5)).all_hold

@@ -191,7 +191,28 @@ STATEMENTS: dict[str, Statement] = {row[0]: Statement(*row) for row in _TABLE}
 
 
 def statement_ids():
-    """The ids in THEORY.md order."""
+    """The ids in THEORY.md order.
+
+    Raises
+    ------
+    None
+        nothing of its own: it lists the keys of :data:`STATEMENTS`.
+
+    See Also
+    --------
+    theory.run_checks : run the checks of some of these ids.
+    theory.statements.register_check : attach a check to an id.
+    theory.tables.statements_table : the statements as a table.
+
+    References
+    ----------
+    Ferbach, Bertrand, Bose, Gidel (2024), *Self-Consuming Generative Models with Curated
+    Data Provably Optimize Human Preferences*, NeurIPS 2024, arXiv 2407.09499:
+    Lemma 2.1 (L1), Lemma 2.2 (T1), Theorem 2.1 (T3), Theorem 2.3 (T6.increment),
+    Theorem 2.4 (T10).
+
+    docs/theory.md: the ids and their statements (sections 2-4 and 7).
+    """
     return list(STATEMENTS)
 
 
