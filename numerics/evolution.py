@@ -208,7 +208,7 @@ def tilt(mass, reward, t):
 
 
 @serial_blas
-def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record_every=1, *,
+def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, *, record_every=1,
            method="auto", progress=None):
     r"""Evolve ``p_0 = mass`` for ``steps`` retraining steps.
 
@@ -229,9 +229,9 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
         ratio of curated synthetic to real data; ``math.inf`` = curated only.
     data : array_like or None
         real-data masses ``p_d``; ``None`` with a finite ``lam`` means ``p_d = p_0``.
-    record_every : int
+    record_every : int, keyword-only
         keep the masses of steps ``0, record_every, 2 record_every, ...`` and ``steps``.
-    method : {"auto", "direct", "compressed"}
+    method : {"auto", "direct", "compressed"}, keyword-only
         see :func:`numerics.curation_factor`.
     progress : callable ``(step, steps)`` or None
         called after every step.
@@ -302,10 +302,15 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, record
     docs/theory.md sections 3 and 4.
     """
     if isinstance(reward, Rule) and K is not None:
-        # evolve(mass, rule, steps, lam, data, record_every): arguments move up one place
-        K, steps, lam, data, record_every = (None, K, math.inf if steps is None else steps,
-                                             None if lam is _DEFAULT_LAM else lam,
-                                             1 if data is None else data)
+        # evolve(mass, rule, steps, lam, data): the positional arguments after the rule move
+        # up one place (K holds steps, steps holds lam, lam holds data); keywords stay put
+        if steps is None:                    # lam and data, if any, came by keyword
+            K, steps = None, K
+        else:
+            if lam is not _DEFAULT_LAM and data is not None:
+                raise TypeError("evolve(mass, rule, steps, lam, data) takes no further "
+                                "positional argument (record_every is keyword-only)")
+            K, steps, lam, data = None, K, steps, (data if lam is _DEFAULT_LAM else lam)
     rule = as_rule(reward, K)
     if steps is None:
         raise TypeError("steps is required")

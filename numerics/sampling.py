@@ -102,8 +102,8 @@ def _real_counts(be, law, m, size):
 
 # ---------------------------------------------------------------- the loop
 
-def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=None, seed=0,
-             model="histogram", backend="auto", progress=None, *, coords=None,
+def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=None, *, seed=0,
+             model="histogram", backend="auto", progress=None, coords=None,
              bandwidth=None, reward_fn=None, statistic=None, model_options=None):
     r"""Run the sample-based retraining loop for ``steps`` generations (THEORY.md sec. 6).
 
@@ -122,7 +122,7 @@ def simulate(mass, reward, K=None, steps=None, samples=None, lam=math.inf, data=
         ``round(samples / lam)`` real samples per generation.
     data : array_like or None
         real-data masses ``p_d``; ``None`` with a finite ``lam`` means ``p_d = mass``.
-    seed : int
+    seed : int, keyword-only (as every option after ``data``)
         seeds the backend's generator (``numpy.random.default_rng(seed)`` on the CPU).
     model : {"histogram", "gaussian", "kde", "flow"} or a model object
         the refit, see the module doc and :func:`fit_histogram`, :func:`fit_gaussian`,

@@ -212,3 +212,22 @@ def test_bad_rule_types_raise_type_error():
         curation_factor(np.ones(2), cur.bradley_terry(np.zeros(2), 2), 3)
     with pytest.raises(ValueError, match="reward"):
         curation_factor(np.ones(2), cur.top_k(np.zeros(3), 2, 1))
+
+
+def test_evolve_rule_shorthand_positional_and_keyword_forms_agree():
+    """evolve(mass, rule, steps, lam, data): the positional arguments after the rule move up
+    one place, keywords stay where they are named, and record_every is keyword-only."""
+    x = np.linspace(-3, 3, 61)
+    m, r = np.exp(-x ** 2 / 2), -x ** 2
+    d = np.exp(-(x - 1) ** 2 / 2)
+    rule = cur.plackett_luce(r, 4, 2)
+    ref = evolve(m, rule, steps=5, lam=1.5, data=d).masses[-1]
+    for traj in (evolve(m, rule, 5, 1.5, d), evolve(m, rule, 5, 1.5, data=d),
+                 evolve(m, rule, 5, lam=1.5, data=d), evolve(m, rule, 5, 1.5, d, record_every=5)):
+        np.testing.assert_array_equal(traj.masses[-1], ref)
+    np.testing.assert_array_equal(evolve(m, rule, 5, lam=1.5).masses[-1],
+                                  evolve(m, rule, steps=5, lam=1.5, data=None).masses[-1])
+    with pytest.raises(TypeError, match="keyword-only"):
+        evolve(m, rule, 5, 1.5, d, 1)
+    with pytest.raises(TypeError):
+        evolve(m, r, 4, 5, 1.5, d, 1)  # record_every is keyword-only in the plain form too

@@ -11,6 +11,7 @@ def _png(path):
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_heatmap_mog8_writes_png_and_pdf(tmp_path, cli):
     out = tmp_path / "h"
     res = cli("heatmap", "--scenario", "mog8", "--grid", "24", "--out", str(out))

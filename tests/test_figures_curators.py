@@ -43,6 +43,7 @@ def test_two_user_shares_plot_and_kkt_of_t12():
     assert 0 < d.shares[1, 0] < d.shares[2, 0] < 1
 
 
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_adversarial_sweep_plot_against_a_hand_loop():
     phis, t, grid = [0.0, 0.25], 4, 41
     d = adversarial_sweep(phis, t=t, grid=grid)

@@ -190,6 +190,7 @@ def test_a_limit_that_is_not_a_fixed_point_is_refused(monkeypatch):
         data._limit_of(sc)
 
 
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_save_is_atomic_and_leaves_nothing_on_error(tmp_path):
     fig = plot_limit_panels(data.limit_panels(get_scenario("mog8", grid=16)))
     used = []

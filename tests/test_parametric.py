@@ -61,6 +61,7 @@ def test_gaussian_kinf_closed_form_1d():
     assert max(err.values()) <= 1e-9
 
 
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_gaussian_kinf_closed_form_2d():
     ax = np.linspace(-12, 12, 481)            # smallest sigma ~0.55, h = 0.05
     rec, err = check_gaussian_kinf(Gaussian((ax, ax)), [0.3, -0.2], [[1.44, 0.3], [0.3, 0.8]],
@@ -168,6 +169,7 @@ def test_doctests_of_the_package():
 
 
 # ----------------------------------------------------------------------------- sympy proof
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_s1_sympy_proof_and_its_failure_on_a_wrong_radius():
     from proofs_check import PROVED, FAILED, run
     assert run("S1").status == PROVED

@@ -159,6 +159,7 @@ def test_mog8_optimal_discs_are_exactly_the_top_level_set():
 
 
 # ---------------------------------------------------------------- two-moons
+@pytest.mark.slow  # a figure, a sympy proof or an mpmath reference: seconds
 def test_two_moons_symmetry_and_cells_against_mpmath():
     n = 24
     sc = get_scenario("two-moons", grid=n)

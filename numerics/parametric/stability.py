@@ -326,7 +326,7 @@ class ParametricTrajectory:
     family: tuple
 
 
-def evolve(family, reward, K, steps, lam=math.inf, data=None, start=None, *, method="auto",
+def evolve(family, reward, K, steps, lam=math.inf, data=None, *, start=None, method="auto",
            fit="mle"):
     r"""The trajectory of parametric retraining, ``m_{t+1} = E_{q_t}[T]``, ``theta_{t+1}`` its
     MLE (THEORY.md section 5).
