@@ -480,16 +480,19 @@ def _iterated_limit(rule, lam, dd, one):
             return engine_for_rule(rule, r1, flat_d, None, lam, "auto", resolution)
         return JointEngine(rule, flat_d, None, lam, shape)
 
+    def density(eng):
+        weights = eng.log_weights()
+        if one:
+            return eng.materialize([w[:eng.n_cheb] for w in weights], check=True)
+        return eng.materialize(weights)
+
     def solve(eng):
         steps, state_res = iterated.anderson_fixed_point(eng)
         weights = eng.log_weights()
         log_p = eng.law().log_p if one else eng.log_p()
-        if one:
-            mass = eng.materialize([w[:eng.n_cheb] for w in weights], check=True)
-        else:
-            mass = eng.materialize(weights)
+        mass = density(eng)
         desc = eng.resolution.describe() if one else "joint atoms (exact)"
-        tv = iterated.one_step_tv(eng, log_p)
+        tv = iterated.one_step_tv(eng, log_p, mass, density)
         return steps, state_res, weights, mass, tv, desc
 
     restarts = []

@@ -95,11 +95,20 @@ def anderson_fixed_point(engine, tol=STATE_TOL, max_steps=MAX_STEPS, depth=ANDER
     return max_steps, res
 
 
-def one_step_tv(engine, log_p):
+def one_step_tv(engine, log_p, mass=None, materialize=None):
     """``TV`` between the law ``log_p`` (normalized log masses on the engine's nodes or atoms)
-    and the law after one more step of ``engine`` (which is left there)."""
+    and the law after one more step of ``engine`` (which is left there).  If that step
+    re-tilts the compressed law (new nodes: the two laws are no longer on the same points),
+    the distance is taken on the grid instead: ``mass`` (the density before the step)
+    against ``materialize(engine)`` (after it)."""
+    tilts = getattr(engine, "rebuilds", 0)
     engine.advance()
     nxt = _law(engine)
+    if getattr(engine, "rebuilds", 0) != tilts or nxt.shape != log_p.shape:
+        if mass is None or materialize is None:
+            raise ValueError("one_step_tv: the step re-tilted the law; give mass and "
+                             "materialize to compare on the grid")
+        return 0.5 * float(np.abs(materialize(engine) - mass).sum())
     return 0.5 * float(np.abs(np.exp(nxt) - np.exp(log_p)).sum())
 
 
