@@ -134,9 +134,16 @@ def _segment_step(Z, a_j, pi):
     orders), and the active set stalled there."""
     def d(t):
         return float(pi @ ((a_j - Z) / ((1.0 - t) * Z + t * a_j)))
-    if d(1.0) >= 0.0:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        end = d(1.0)
+    if end >= 0.0:
         return 1.0
-    return scipy.optimize.brentq(d, 0.0, 1.0, xtol=1e-16, rtol=4 * np.finfo(float).eps)
+    hi = 1.0
+    if not math.isfinite(end):   # a_ju = 0 (a filter's a = 0): d -> -inf at t = 1
+        hi = 0.5
+        while d(hi) >= 0.0 and hi < 1.0 - 4 * np.finfo(float).eps:
+            hi = 1.0 - 0.5 * (1.0 - hi)
+    return scipy.optimize.brentq(d, 0.0, hi, xtol=1e-16, rtol=4 * np.finfo(float).eps)
 
 
 def solve_t12(a, pi, max_rounds=200):

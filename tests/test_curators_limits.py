@@ -304,3 +304,18 @@ def retrain_step_exact_density(p, r, d):
     direct mode (per distinct reward: no compression), as an independent evaluation."""
     from numerics import retrain_step
     return retrain_step(p, cur.plackett_luce(r, 4, 2), 2.0, d, method="direct")
+
+
+def test_t12_segment_step_is_the_exact_line_search():
+    """The weight a new atom gets: the maximizer of sum_u pi_u log((1-t) Z_u + t a_u) over
+    [0, 1], in closed form for two users (pi = 1/2): t = 1/3 for a = (2, 0) (a zero, as a
+    filter's a = 0 gives: the objective is -inf at t = 1), t = 2/5 for a = (0, 3), t = 1
+    when the atom dominates; no warning on the way."""
+    import warnings
+    from numerics.curator_limits import _segment_step
+    Z, pi = np.array([0.5, 0.5]), np.array([0.5, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _segment_step(Z, np.array([2.0, 0.0]), pi) == pytest.approx(1 / 3, rel=1e-14)
+        assert _segment_step(Z, np.array([0.0, 3.0]), pi) == pytest.approx(2 / 5, rel=1e-14)
+        assert _segment_step(Z, np.array([1.0, 1.0]), pi) == 1.0
