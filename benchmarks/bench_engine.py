@@ -87,7 +87,7 @@ def phases(mass, reward, steps, repeat=3):
             return out
 
         eng = timed("build", lambda: CurationEngine(r, m, None, 4, 0.5,
-                                                    resolution=initial_resolution(4, 0.5)))
+                                                    resolution=initial_resolution(4, 0.5, steps)))
         timed("steps", lambda: [eng.advance() for _ in range(steps)])
         timed("materialize", lambda: eng.materialize([b.L[:eng.n_cheb] for b in eng.bases]))
         for k, (w, c) in got.items():

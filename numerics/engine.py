@@ -50,7 +50,7 @@ from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 from .threads import serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
-           "initial_resolution",
+           "initial_resolution", "MEDIUM", "MEDIUM_STEPS",
            "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
@@ -81,7 +81,9 @@ class Resolution:
     level: int = 0
 
     def refined(self):
-        """The next resolution: the fine layout (:data:`REFINED`), then the direct mode."""
+        """The next resolution: the fine layout (:data:`REFINED`), then the direct mode (the
+        standard and the :data:`MEDIUM` layouts both go straight to the fine one: a restart
+        repeats the steps done, so it should be the last)."""
         if self.direct or self.level >= REFINED.level:
             return Resolution(direct=True, level=self.level + 1)
         return REFINED
@@ -98,16 +100,29 @@ class Resolution:
 #: (``log w_t`` changes slope by ``t`` over ``~2 pi / t`` nats at depth ``d_0(t) ~ c / t``, a
 #: pair of log singularities at relative distance ``~ 2 pi / c`` from the real axis)
 REFINED = Resolution(False, DEFAULT_PANEL_WIDTH, 16, 64, panels.GRADED_DEPTH, panels.FINE_DEPTH,
-                     level=1)
+                     level=2)
+
+#: the layout of a short run that may condense: 32 nodes per graded panel hold the front for
+#: hundreds of steps (the kingman law, ``b = 3``, ``K = 2``, ``lam = 5``: the check first fails
+#: at step 1587; the 2048^2 benchmark, ``K = 4``, ``lam = 0.5``: 100 steps pass), with 40%
+#: fewer points than :data:`REFINED`
+MEDIUM = Resolution(False, DEFAULT_PANEL_WIDTH, 16, 32, panels.GRADED_DEPTH, panels.FINE_DEPTH,
+                    level=1)
+#: runs of at most this many steps that may condense start on :data:`MEDIUM`
+MEDIUM_STEPS = 500
 
 
-def initial_resolution(K, lam):
-    """The layout a run of many steps starts on: :data:`REFINED` where the fixed point may
-    condense (real data and ``lam (K-1) >= 1``, ``K = inf`` included: THEORY.md T8, T9), whose
-    front toward the top the standard layout loses within a few dozen steps (the check of
-    every step would then restart the run, building the reward law twice); the standard one
-    otherwise.  The check runs either way."""
+def initial_resolution(K, lam, steps=None):
+    """The layout a run of ``steps`` steps starts on: where the fixed point may condense (real
+    data and ``lam (K-1) >= 1``, ``K = inf`` included: THEORY.md T8, T9), :data:`MEDIUM` for
+    at most :data:`MEDIUM_STEPS` steps and :data:`REFINED` for longer runs (or ``steps``
+    unknown): the standard layout loses the front toward the top within a few dozen steps (the
+    check of every step would then restart the run, building the reward law twice); the
+    standard one otherwise.  The check runs either way, and a restart goes to
+    :data:`REFINED`."""
     if math.isfinite(lam) and lam > 0 and lam * (K - 1.0) >= 1.0:
+        if steps is not None and steps <= MEDIUM_STEPS:
+            return MEDIUM
         return REFINED
     return Resolution()
 

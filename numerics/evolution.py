@@ -377,7 +377,8 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, *, rec
         return result(steps)
 
     restarts = []
-    traj, _, _ = resolved(make, run, resolution=initial_resolution(K, lam), restarts=restarts)
+    traj, _, _ = resolved(make, run, resolution=initial_resolution(K, lam, steps),
+                          restarts=restarts)
     return traj
 
 

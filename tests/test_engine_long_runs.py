@@ -65,3 +65,22 @@ def test_finite_k_compressed_against_direct_after_10_4_steps(K, lam, b):
     assert _relative_error(comp.masses[-1], direct.masses[-1]) < TOL
     np.testing.assert_allclose(comp.expected_reward, direct.expected_reward, rtol=0,
                                atol=1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("K,lam,b", [(2.0, 5.0, 3.0), (4.0, 0.5, 5.0)])
+def test_short_condensing_capable_runs_start_on_the_medium_layout(K, lam, b):
+    """At most MEDIUM_STEPS steps with lam (K-1) >= 1: the run starts on the MEDIUM layout
+    (32 nodes per graded panel), needs no restart over 500 steps here, and still agrees with
+    the direct mode to the bar per cell; a longer run starts on REFINED."""
+    from numerics.engine import MEDIUM, MEDIUM_STEPS, REFINED, initial_resolution
+    sc = get_scenario("kingman", grid=8192, b=b)
+    assert initial_resolution(K, lam, MEDIUM_STEPS) == MEDIUM
+    assert initial_resolution(K, lam, MEDIUM_STEPS + 1) == REFINED
+    assert initial_resolution(K, lam) == REFINED
+    comp = evolve(sc.mass, sc.reward, K, MEDIUM_STEPS, lam=lam, record_every=MEDIUM_STEPS,
+                  method="compressed")
+    assert comp.info["resolution"] == MEDIUM.describe() and comp.info["restarts"] == []
+    direct = evolve(sc.mass, sc.reward, K, MEDIUM_STEPS, lam=lam, record_every=MEDIUM_STEPS,
+                    method="direct")
+    assert _relative_error(comp.masses[-1], direct.masses[-1]) < TOL
