@@ -50,7 +50,7 @@ from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 from .threads import serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
-           "initial_resolution", "MEDIUM", "MEDIUM_STEPS",
+           "initial_resolution", "MEDIUM", "MEDIUM_STEPS", "FINEST",
            "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
@@ -80,13 +80,28 @@ class Resolution:
     fine_depth: float = panels.FINE_DEPTH
     level: int = 0
 
-    def refined(self):
-        """The next resolution: the fine layout (:data:`REFINED`), then the direct mode (the
-        standard and the :data:`MEDIUM` layouts both go straight to the fine one: a restart
-        repeats the steps done, so it should be the last)."""
-        if self.direct or self.level >= REFINED.level:
+    def refined(self, panel_depth=None):
+        """The next resolution after this one lost resolution in the panel at ``panel_depth``
+        nats below the top (``None``: unknown).
+
+        A panel near the top (above ``fine_depth``: the graded panels, where a condensing
+        front moves) gets more nodes there (:data:`REFINED`, 64); a uniform panel deeper
+        down gets more nodes on every uniform panel (:data:`FINEST`, 32, with 64 near the
+        top); past those, the direct mode.  A restart repeats the steps done, so each rung
+        jumps to a layout that should be the last."""
+        if self.direct:
             return Resolution(direct=True, level=self.level + 1)
-        return REFINED
+        deep = panel_depth is not None and panel_depth >= self.fine_depth
+        if deep:   # a uniform panel with ``nodes`` points
+            if self.nodes < REFINED.nodes:
+                return REFINED
+            if self.nodes < FINEST.nodes:
+                return FINEST
+        elif self.fine_nodes < REFINED.fine_nodes:
+            return REFINED
+        elif panel_depth is None and self.nodes < FINEST.nodes:
+            return FINEST
+        return Resolution(direct=True, level=self.level + 1)
 
     def describe(self):
         if self.direct:
@@ -101,6 +116,12 @@ class Resolution:
 #: pair of log singularities at relative distance ``~ 2 pi / c`` from the real axis)
 REFINED = Resolution(False, DEFAULT_PANEL_WIDTH, 16, 64, panels.GRADED_DEPTH, panels.FINE_DEPTH,
                      level=2)
+
+#: the finest compressed layout: 32 nodes per uniform panel, 64 near the top, for weights with
+#: structure deep below the top (measured: 2048^2 ``mog8``-like grids with ``K = 3, lam = 5``
+#: lose the 16-node uniform panels at depth 1.1 by step 25; these hold 1000 steps)
+FINEST = Resolution(False, DEFAULT_PANEL_WIDTH, 32, 64, panels.GRADED_DEPTH, panels.FINE_DEPTH,
+                    level=3)
 
 #: the layout of a short run that may condense: 32 nodes per graded panel hold the front for
 #: hundreds of steps (the kingman law, ``b = 3``, ``K = 2``, ``lam = 5``: the check first fails
@@ -169,7 +190,7 @@ def resolved(make_engine, body, resolution=None, restarts=None):
             if eng.method == "direct":  # pragma: no cover - the direct mode never raises it
                 raise
             restarts.append(f"{eng.resolution.describe()}: {exc}")
-            res = eng.resolution.refined()
+            res = eng.resolution.refined(exc.panel_depth)
 
 
 def _lse(a):

@@ -84,3 +84,24 @@ def test_short_condensing_capable_runs_start_on_the_medium_layout(K, lam, b):
     direct = evolve(sc.mass, sc.reward, K, MEDIUM_STEPS, lam=lam, record_every=MEDIUM_STEPS,
                     method="direct")
     assert _relative_error(comp.masses[-1], direct.masses[-1]) < TOL
+
+
+@pytest.mark.slow
+def test_structure_deep_below_the_top_refines_the_uniform_panels_not_the_direct_mode():
+    """A 2-D grid with every reward distinct (K = 3, lam = 5): the 16-node uniform panels lose
+    the weight at depth ~1.1 nats by step 25 (MEDIUM and REFINED alike).  The restart goes to
+    FINEST (32 nodes per uniform panel), not to the direct mode (one node per cell: minutes per
+    step on 2048^2), and the run still agrees with the direct mode to the bar per cell."""
+    from numerics.engine import FINEST
+    x = np.linspace(-6, 6, 128)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    mass = np.zeros_like(X)
+    for k in range(8):
+        a = 2 * math.pi * k / 8
+        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
+    reward = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
+    comp = evolve(mass, reward, 3, 60, lam=5.0, record_every=60, method="compressed")
+    assert comp.method == "compressed" and comp.info["resolution"] == FINEST.describe()
+    assert len(comp.info["restarts"]) == 1 and "depth 1.1" in comp.info["restarts"][0]
+    direct = evolve(mass, reward, 3, 60, lam=5.0, record_every=60, method="direct")
+    assert _relative_error(comp.masses[-1], direct.masses[-1]) < TOL
