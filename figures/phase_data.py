@@ -15,7 +15,7 @@ import numerics
 from numerics.scenarios import Scenario, get_scenario
 from theory import formulas
 from theory.distances import tv_distance
-from theory.sweep_measures import measured_contraction_factor
+from theory.fixed_point import measured_contraction_factor
 
 from .heatmap_data import limit_of
 

@@ -219,3 +219,25 @@ def test_spectral_radius_measure_is_s1_without_curation():
     np.testing.assert_allclose(ds["spectral_radius"].values, expected, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(ds["uncurated_radius"].values, expected)
     assert (ds["stable"].values == 1.0).all()
+
+
+def test_contraction_measure_is_the_t7_checks_asymptotic_factor():
+    """One measured contraction factor (theory.fixed_point.measured_contraction_factor): the
+    sweep measure ``contraction`` and the T7 check's note report the same number for the same
+    run, and it is the geometric mean of TV ratios recomputed here from the trajectory."""
+    import math
+
+    import numerics
+    from numerics.scenarios import get_scenario
+    from numerics.sweep_measures import get_measure
+    from theory.distances import tv_distance
+    sc = get_scenario("gauss1d", K=3, lam=0.4, steps=30)
+    measured = get_measure("contraction")(sc)["factor"]
+    rec = theory.check(sc, ids=["T7"]).results[0]
+    assert rec.details["asymptotic_factor"] == pytest.approx(measured, rel=1e-9)
+    lim = numerics.limit(sc.mass, sc.reward, 3, 0.4)
+    traj = numerics.evolve(sc.mass, sc.reward, 3, 30, lam=0.4)
+    tv = [tv_distance(m, lim.mass) for m in traj.masses]
+    t2 = max(t for t, v in enumerate(tv) if v > 1e-9)
+    assert measured == pytest.approx((tv[t2] / tv[t2 // 2]) ** (1 / (t2 - t2 // 2)), rel=1e-9)
+    assert 0 < measured < 3 * 0.4 / (1 + 0.4) and math.isfinite(measured)

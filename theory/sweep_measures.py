@@ -20,23 +20,9 @@ from numerics.sweep_measures import grid_limit, register_measure
 
 from . import formulas
 from .distances import tv_distance
-from .fixed_point import FIXED_POINT_TOL, fixed_point_residual
+from .fixed_point import FIXED_POINT_TOL, fixed_point_residual, measured_contraction_factor
 
 __all__ = ["measured_contraction_factor", "FIXED_POINT_TOL"]
-
-
-def measured_contraction_factor(tv, tol=1e-9):
-    r"""Geometric-mean per-step factor of ``TV(p_t, p^lam)`` over the second half of the
-    steps where it is still above ``tol`` (below, the limit's own accuracy dominates):
-    ``(tv[t2] / tv[t1])^{1/(t2-t1)}`` with ``t2`` the last such step and ``t1 = t2 // 2``.
-    NaN if fewer than two such steps."""
-    tv = np.asarray(tv, dtype=float)
-    above = np.nonzero(tv > tol)[0]
-    if above.size == 0 or above[-1] < 2:
-        return math.nan
-    t2 = int(above[-1])
-    t1 = t2 // 2
-    return float((tv[t2] / tv[t1]) ** (1.0 / (t2 - t1)))
 
 
 @register_measure("contraction", ("factor", "kappa", "verified"),
