@@ -85,9 +85,10 @@ class Resolution:
         nats below the top (``None``: unknown).
 
         A panel near the top (above ``fine_depth``: the graded panels, where a condensing
-        front moves) gets more nodes there (:data:`REFINED`, 64); a uniform panel deeper
-        down gets more nodes on every uniform panel (:data:`FINEST`, 32, with 64 near the
-        top); past those, the direct mode.  A restart repeats the steps done, so each rung
+        front moves) gets 64 nodes there (:data:`REFINED`); a uniform panel deeper down gets
+        more nodes on every uniform panel: 16 (:data:`REFINED`) from the standard 10, else
+        32 (:data:`FINEST`, with 64 near the top); past those, and for an unknown place
+        past :data:`FINEST`, the direct mode.  A restart repeats the steps done, so each rung
         jumps to a layout that should be the last."""
         if self.direct:
             return Resolution(direct=True, level=self.level + 1)
@@ -139,8 +140,8 @@ def initial_resolution(K, lam, steps=None):
     at most :data:`MEDIUM_STEPS` steps and :data:`REFINED` for longer runs (or ``steps``
     unknown): the standard layout loses the front toward the top within a few dozen steps (the
     check of every step would then restart the run, building the reward law twice); the
-    standard one otherwise.  The check runs either way, and a restart goes to
-    :data:`REFINED`."""
+    standard one otherwise.  The check runs either way, and a restart refines where it
+    failed (:meth:`Resolution.refined`)."""
     if math.isfinite(lam) and lam > 0 and lam * (K - 1.0) >= 1.0:
         if steps is not None and steps <= MEDIUM_STEPS:
             return MEDIUM
@@ -174,8 +175,8 @@ class RewardLaw:
 
 def resolved(make_engine, body, resolution=None, restarts=None):
     """``body(engine)`` for ``engine = make_engine(resolution)``, started over on the next
-    finer resolution (:meth:`Resolution.refined`: the fine layout, then the direct mode)
-    whenever it raises :class:`ResolutionLost`.
+    finer resolution whenever it raises :class:`ResolutionLost` (:meth:`Resolution.refined`,
+    given the depth of the panel that failed: finer panels there, then the direct mode).
 
     Returns ``(result, engine, restarts)``; ``restarts`` (appended to the list given, if any)
     says, for each abandoned attempt, what it was and why it was abandoned (the results report
