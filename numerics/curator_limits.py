@@ -433,38 +433,41 @@ def _residual_text(info):
 # ----------------------------------------------------------------------------------------
 
 
-def _limit_finite_k_rule(m, rule, lam, d):
+def _grid_limit(mass, r, sup, method, detail, converged, info, condensed=False):
+    """A :class:`Limit` on the grid: ``mass`` (normalized) with the first user type's reward
+    ``r`` (same shape) and the support ``sup`` it is measured on (``r_*``, the top cells'
+    mass, ``E[e^{r - c}]``)."""
     from .limits.solve import _shift
+    r_star = float(r[sup].max())
+    c = _shift(r_star)
+    return Limit(mass, 0.0, float(mass[r == r_star].sum()), condensed,
+                 float(mass[sup] @ np.exp(r[sup] - c)), c, r_star, method, detail, converged,
+                 info)
+
+
+def _limit_finite_k_rule(m, rule, lam, d):
     p0 = m / m.sum()
     one = rule.one_reward and isinstance(rule, (BradleyTerry, PlackettLuce, TopK))
+    r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
     if math.isinf(lam):
         if not one:
             raise ValueError(f"limit of {rule!r} with lam = inf: no limit is known for a "
                              "mixture of user types with a finite K and no real data (T12 "
                              "needs K = inf for every user type); iterate with evolve(), or "
                              "give a finite lam")
-        r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
         sup = p0 > 0
-        r_star = float(r[sup].max())
-        c = _shift(r_star)
         if getattr(rule, "keep", 1) == rule.K:     # every draw kept: H = 1, p_t = p_0
             out, detail = p0, f"{rule!r} keeps every draw: H = 1, the start (T3.rules)"
         else:
-            out = np.where(sup & (r == r_star), p0, 0.0)
+            out = np.where(sup & (r == r[sup].max()), p0, 0.0)
             out = out / out.sum()
             detail = "p_0 restricted to its top level set (T3.rules)"
-        top = float(out[r == r_star].sum())
-        return Limit(out, 0.0, top, False, float(out[sup] @ np.exp(r[sup] - c)), c, r_star,
-                     LimitMethod.CLOSED_FORM, detail, True, {"kind": "T3.rules"})
+        return _grid_limit(out, r, sup, LimitMethod.CLOSED_FORM, detail, True,
+                           {"kind": "T3.rules"})
     dd = d / d.sum()
     if lam == 0:
-        r = np.asarray(rule.rewards_at(0, m.shape)[0], dtype=np.float64)
-        sup = dd > 0
-        r_star = float(r[sup].max())
-        c = _shift(r_star)
-        return Limit(dd, 0.0, float(dd[r == r_star].sum()), False,
-                     float(dd[sup] @ np.exp(r[sup] - c)), c, r_star, LimitMethod.CLOSED_FORM,
-                     "p_d (lam = 0)", True, {"kind": "closed form"})
+        return _grid_limit(dd, r, dd > 0, LimitMethod.CLOSED_FORM, "p_d (lam = 0)", True,
+                           {"kind": "closed form"})
     if ((m > 0) & ~(d > 0)).any():
         raise ValueError("mass puts mass outside the support of data; the fixed point "
                          "solved by limit() is the one supported on supp(data)")
@@ -477,7 +480,6 @@ def _iterated_limit(rule, lam, dd, one):
     from .curation import engine_for_rule
     from .engine import resolved
     from .limits import iterated
-    from .limits.solve import _shift
     shape = dd.shape
     flat_d = dd.ravel()
     r1 = np.asarray(rule.rewards_at(0, shape)[0], dtype=np.float64).ravel()
@@ -512,10 +514,6 @@ def _iterated_limit(rule, lam, dd, one):
     # largest weight, with no cancellation (it is tiny where the fixed point condenses)
     top_l = max(float(np.max(w)) for w in weights)
     top_gap = math.exp(-top_l) / (1.0 + lam)
-    sup = flat_d > 0
-    r_star = float(r1[sup].max())
-    c = _shift(r_star)
-    flat = mass.ravel()
     converged = tv < iterated.ACCEPT_TV
     detail = (f"Anderson-accelerated iteration of the exact step ({steps} steps, last move "
               f"{state_res:.1e} in log weights)")
@@ -524,6 +522,6 @@ def _iterated_limit(rule, lam, dd, one):
     info = {"kind": "iterated", "residual": tv, "top_gap": top_gap, "iterations": steps,
             "min_denominator": (1.0 + lam) * top_gap, "restarts": restarts,
             "resolution": desc}
-    return Limit(mass.reshape(shape), 0.0, float(flat[r1 == r_star].sum()),
-                 top_gap <= CONDENSED_GAP, float(flat[sup] @ np.exp(r1[sup] - c)), c, r_star,
-                 LimitMethod.ACCELERATED_ITERATION, detail, converged, info)
+    return _grid_limit(mass.reshape(shape), r1.reshape(shape), dd > 0,
+                       LimitMethod.ACCELERATED_ITERATION, detail, converged, info,
+                       condensed=top_gap <= CONDENSED_GAP)
