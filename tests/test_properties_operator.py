@@ -205,6 +205,51 @@ def test_log_curation_integral_matches_numpy_twin(law, K, extra):
     assert np.allclose(a, b, rtol=1e-13, atol=1e-13)
 
 
+def _wide_law(seed, n=600, span=40.0):
+    """A law whose atoms spread over ``span`` nats, with masses over ~60 nats: windows of
+    many atoms, both branches of ``log M`` (``1 - M`` and the log-sum-exp)."""
+    rng = np.random.default_rng(seed)
+    log_s = -np.sort(rng.random(n)) * span
+    log_s[0] = 0.0
+    log_p = rng.normal(0.0, 20.0, n)
+    return log_s, log_p - laplace.log_sum_exp(log_p)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_laplace_kernels_serial_parallel_and_buffer_chunks_agree(seed, monkeypatch):
+    """The staged L2 kernels (numba passes around numpy's vectorized ``exp``/``expm1`` over a
+    buffer): serial and parallel twins give equal bits, a buffer cut into many chunks gives
+    equal bits, and both match the numpy twins (1e-13, as above)."""
+    log_s, log_p = _wide_law(seed)
+    K = 4.0
+    Es = laplace.log_sum_exp(log_p + log_s)
+    log_eval = np.concatenate([log_s, [1.5, -45.0]])
+    grid = laplace.v_grid(float(log_eval.min()), Es, K, log_s_max=1.5)
+    kernels = (laplace._laplace_fill, laplace._laplace_sum, laplace._laplace_finish,
+               laplace._integral_terms, laplace._integral_sums)
+    runs = []
+    for mode in ("serial", "parallel", "chunks"):
+        with monkeypatch.context() as mp:
+            for k in kernels:
+                twin = k.parallel if mode == "parallel" else k.serial
+                mp.setattr(k, "at", lambda work, twin=twin: twin)
+            if mode == "chunks":
+                mp.setattr(laplace, "_BUFFER", 97)   # ~4 points, ~1 node per chunk
+            log_m = laplace.log_laplace(grid.v, log_s, log_p)
+            h1, h2 = laplace.log_curation_integral(grid.v, grid.h, log_m, K - 1.0, log_eval)
+            runs.append((log_m, h1, h2))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            assert np.array_equal(a, b)
+    log_m, h1, h2 = runs[0]
+    ref_m = laplace.log_laplace_numpy(grid.v, log_s, log_p)
+    assert np.allclose(log_m, ref_m, rtol=1e-13, atol=1e-13)
+    assert (log_m < math.log(0.5)).any() and (log_m > math.log(0.5)).any()  # both branches
+    r1, r2 = laplace.log_curation_integral_numpy(grid.v, grid.h, ref_m, K - 1.0, log_eval)
+    assert np.allclose(h1, r1, rtol=1e-13, atol=1e-13)
+    assert np.allclose(h2, r2, rtol=1e-13, atol=1e-13)
+
+
 # ----------------------------------------------------------------------------------------
 # the strategies themselves produce what they advertise
 # ----------------------------------------------------------------------------------------
