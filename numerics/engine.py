@@ -299,6 +299,7 @@ class CurationEngine:
         else:
             built = self._build_direct(reward, masses, m1)
         self.bases = []
+        self._geometry = None
         for i, (m, (log_total, rules, panel_log_mass)) in enumerate(zip(masses, built)):
             n_pts = self.n_cheb + rules.size
             L = np.zeros(n_pts) if i == 0 else np.full(n_pts, -np.inf)
@@ -416,9 +417,22 @@ class CurationEngine:
 
     def _pooled(self):
         log_p = np.concatenate([b.rules.log_w + (b.L - b.T)[self.n_cheb:] for b in self.bases])
-        log_s = -np.concatenate([b.rules.depth for b in self.bases])
         log_z = _lse(log_p)
-        return log_s, log_p - log_z, log_z
+        return self._node_geometry()[0], log_p - log_z, log_z
+
+    def _node_geometry(self):
+        """``(log s at the Gauss nodes of all bases, log s where H is needed)``: fixed between
+        re-tilts (read-only arrays, built again after one)."""
+        if self._geometry is None:
+            log_s = -np.concatenate([b.rules.depth for b in self.bases])
+            if self.method == "direct":
+                at = -self.cheb_depth
+            else:
+                at = -np.concatenate([self.cheb_depth] + [b.rules.depth for b in self.bases])
+            log_s.setflags(write=False)
+            at.setflags(write=False)
+            self._geometry = (log_s, at)
+        return self._geometry
 
     def points(self):
         """``log s = r - r_max`` at the Chebyshev points, where functions of the reward are
@@ -435,9 +449,7 @@ class CurationEngine:
     def _eval_points(self):
         """``log s`` where ``H`` is needed: the Chebyshev points, then each base's Gauss nodes
         (in the direct mode the nodes are Chebyshev points: not repeated)."""
-        if self.method == "direct":
-            return -self.cheb_depth
-        return -np.concatenate([self.cheb_depth] + [b.rules.depth for b in self.bases])
+        return self._node_geometry()[1]
 
     def _split(self, log_h):
         """Per base, ``log H`` at ``[Chebyshev points, own nodes]``."""
@@ -545,6 +557,7 @@ class CurationEngine:
             del xs, ws
             at_nodes = self._at_nodes(coeffs, rules)
             b.rules = rules
+            self._geometry = None
             b.node_panel = rules.panel_of_nodes()
             b.L = np.concatenate([b.L[:self.n_cheb], at_nodes])
             b.T = b.L.copy()
