@@ -328,7 +328,7 @@ def _left_series(v, h, g):
     ``2h`` (even nodes, ``l = 1``), with the trapezoid weights ``w_i`` (``h``, or ``2h``;
     plus the closed-form left tail ``h/(e^h - 1)`` at ``i = 0``):
 
-        P0[l, j] = log sum_{i<j} w_i e^{g_i},
+        LP[l, j] = log sum_{i<j} w_i e^{g_i},
         R[l, q, j] = sum_{i<j} w_i e^{g_i + q (v_i - v_{j-1})} / sum_{i<j} w_i e^{g_i} <= 1,
 
     ``q = 0.._SERIES``.  The nodes are uniform (``v_i - v_{j-1} = -(j-1-i) h``), so each sum
@@ -336,7 +336,7 @@ def _left_series(v, h, g):
     running largest ``w_i e^{g_i}`` (one ``exp`` per node, no overflow)."""
     n = v.shape[0]
     Q = _SERIES + 1
-    P0 = np.full((2, n + 1), -np.inf)
+    LP = np.full((2, n + 1), -np.inf)
     R = np.zeros((2, Q, n + 1))
     decay = np.empty(Q)
     for q in range(Q):
@@ -363,10 +363,10 @@ def _left_series(v, h, g):
                     for q in range(Q):
                         T[q] += e
             if T[0] > 0.0:
-                P0[level, i + 1] = m + math.log(T[0])
+                LP[level, i + 1] = m + math.log(T[0])
                 for q in range(Q):
                     R[level, q, i + 1] = T[q] / T[0]
-    return P0, R
+    return LP, R
 
 
 def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
@@ -391,7 +391,7 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     log_s_eval = np.asarray(log_s_eval, dtype=np.float64)
     n = log_s_eval.shape[0]
     g = v + k_minus_1 * log_m
-    P0, R = _left_series(v, h, g)
+    LP, R = _left_series(v, h, g)
     ev = np.exp(np.minimum(v, _V_BIG))
     width = int(math.ceil((_RIGHT_LOG + _SERIES_EDGE) / h)) + 2
     rows = max(1, _BUFFER // width)
@@ -407,7 +407,7 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
         b, jr, pt = buf[:m], j_r[:m], parts[:, :m]
         _integral_terms.at(work)(v, ev, h, g, ls, R, b, jr, pt)
         np.exp(b, out=b)
-        _integral_sums.at(work)(h, ls, P0, b, jr, pt, out[:, i0:i1])
+        _integral_sums.at(work)(h, ls, LP, b, jr, pt, out[:, i0:i1])
     return out[0], out[1]
 
 
@@ -416,7 +416,7 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
     """Per point ``i`` (a row of ``buf``): the first explicit node ``j_r[i]``, the exponents
     ``g_j + log s - e^{v_j} s`` of the explicit nodes less their largest (``parts[0, i]``;
     ``-inf`` past the last node), and the series sums ``parts[1:3, i]`` (steps ``h``, ``2h``;
-    relative to ``e^{log s + P0}``, :func:`_left_series`)."""
+    relative to ``e^{log s + LP}``, :func:`_left_series`)."""
     n_v = v.shape[0]
     width = buf.shape[1]
     v0 = v[0]
@@ -472,11 +472,11 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
 
 
 @kernel
-def _integral_sums(h, log_s_eval, P0, buf, j_r, parts, out):
+def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
     """``out[:, i]``: the logs of the sums with steps ``h`` and ``2h`` at point ``i``: the
     rows of ``buf`` (now the ``exp`` of the explicit exponents less their largest
     ``parts[0]``) added up, all nodes and the even ones, plus the closed-form left tail when
-    the row starts at node 0, joined with the series parts ``e^{log s + P0} parts[1:3]``."""
+    the row starts at node 0, joined with the series parts ``e^{log s + LP} parts[1:3]``."""
     width = buf.shape[1]
     tail_h = 1.0 / math.expm1(h)  # left tail beyond v_0, in units of the node weight h
     tail_2h = 1.0 / math.expm1(2.0 * h)
@@ -498,7 +498,7 @@ def _integral_sums(h, log_s_eval, P0, buf, j_r, parts, out):
         for level in range(2):
             series = parts[1 + level, i]
             explicit = (h * acc_h) if level == 0 else (2.0 * h * acc_2h)
-            left = log_s_eval[i] + P0[level, jr] if series > 0.0 else -np.inf
+            left = log_s_eval[i] + LP[level, jr] if series > 0.0 else -np.inf
             right = top if explicit > 0.0 else -np.inf
             if left >= right:
                 c = left
