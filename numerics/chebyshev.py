@@ -87,6 +87,20 @@ def to_coefficients(values, cptr):
     return out
 
 
+def tail_error_of_values(values, cptr):
+    """:func:`tail_error` of the interpolants of ``values`` (given at the points of
+    :func:`chebyshev_points`), from the last two rows of the DCT-I only (no other
+    coefficient is formed)."""
+    counts = np.diff(cptr)
+    out = np.zeros(counts.size)
+    with np.errstate(invalid="ignore"):
+        for n, idx in _panels_by_count(np.ascontiguousarray(cptr, dtype=np.int64).tobytes()):
+            if n > 2:
+                last = values[idx] @ _values_to_coefficients(n)[-2:].T
+                out[counts == n] = np.abs(last[:, 0]) + np.abs(last[:, 1])
+    return out
+
+
 def tail_error(coeffs, cptr):
     """Per panel, ``|c_{n-2}| + |c_{n-1}|``: an estimate of the interpolation error (0 for a
     panel of one or two points, which is exact on its atoms or linear)."""

@@ -213,13 +213,22 @@ class _Base:
     direct mode, the index of its distinct reward among the Chebyshev points)."""
 
     __slots__ = ("mass", "log_total", "rules", "panel_log_mass", "node_panel", "L", "T",
-                 "is_data")
+                 "is_data", "has_nodes", "first_node")
 
     def __init__(self, mass, log_total, rules, panel_log_mass, L, T, is_data):
-        self.mass, self.log_total, self.rules = mass, log_total, rules
+        self.mass, self.log_total = mass, log_total
         self.panel_log_mass = panel_log_mass  # log of the base's normalized mass per panel
-        self.node_panel = rules.panel_of_nodes()
+        self.set_rules(rules)
         self.L, self.T, self.is_data = L, T, is_data
+
+    def set_rules(self, rules):
+        """Make ``rules`` the base's Gauss rules, with the panel of each node, the panels that
+        have nodes (``has_nodes``) and their first node (``first_node``; nodes are in panel
+        order)."""
+        self.rules = rules
+        self.node_panel = rules.panel_of_nodes()
+        self.has_nodes = np.flatnonzero(np.diff(rules.ptr) > 0)
+        self.first_node = rules.ptr[self.has_nodes]
 
 
 class Snapshot:
@@ -502,9 +511,9 @@ class CurationEngine:
         """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
         lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
         out = np.full(self.cptr.size - 1, -np.inf)
-        has = np.flatnonzero(np.diff(b.rules.ptr) > 0)  # nodes are in panel order
+        has = b.has_nodes
         if has.size:
-            first = b.rules.ptr[has]
+            first = b.first_node
             top = np.zeros(out.size)
             top[has] = np.maximum.reduceat(lp, first)
             top[~np.isfinite(top)] = 0.0
@@ -528,8 +537,7 @@ class CurationEngine:
         rel = panel_log_mass > heaviest + math.log(NEGLIGIBLE_PANEL)
         if not rel.any():
             return
-        coeffs = cheb.to_coefficients(g, self.cptr)
-        err = cheb.tail_error(coeffs, self.cptr)
+        err = cheb.tail_error_of_values(g, self.cptr)
         big = np.maximum.reduceat(np.abs(np.where(np.isfinite(g), g, 0.0)), self.cptr[:-1])
         tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
         bad = rel & ~(err <= tol)
@@ -556,9 +564,8 @@ class CurationEngine:
                                           tilt=(coeffs, tmax))
             del xs, ws
             at_nodes = self._at_nodes(coeffs, rules)
-            b.rules = rules
+            b.set_rules(rules)
             self._geometry = None
-            b.node_panel = rules.panel_of_nodes()
             b.L = np.concatenate([b.L[:self.n_cheb], at_nodes])
             b.T = b.L.copy()
             self.rebuilds += 1

@@ -547,6 +547,8 @@ def refined_trapezoid(evaluate, h):
     for halvings in range(MAX_HALVINGS + 1):
         fine, coarse = evaluate(h)
         with np.errstate(invalid="ignore"):
+            if fine.size and np.max(np.abs(coarse - fine)) <= 0.5 * TRAPEZOID_CHECK:
+                return fine  # then every |expm1(coarse - fine)| < TRAPEZOID_CHECK (NaN: no)
             diff = np.abs(np.expm1(coarse - fine))
         diff = np.where(fine == coarse, 0.0, np.where(np.isnan(diff), np.inf, diff))
         gap = float(np.max(diff)) if diff.size else 0.0
@@ -587,7 +589,8 @@ def log_curation_factor_nodes(log_s, log_p, K, log_s_eval, h=DEFAULT_STEP, use_n
     if K != math.floor(K):
         h = 0.5 * h
     finite = np.isfinite(log_p)  # atoms of zero mass play no role in M
-    log_s, log_p = log_s[finite], log_p[finite]
+    if not finite.all():
+        log_s, log_p = log_s[finite], log_p[finite]
     log_s_min = min(float(log_s.min()), float(log_s_eval.min()))
     log_s_max = max(0.0, float(log_s_eval.max()))
 

@@ -167,6 +167,25 @@ def test_tail_error_sees_a_pole_near_the_panel():
     assert err[0] < 1e-11 and err[1] > 1e-3
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_tail_error_of_values_is_the_tail_of_the_coefficients(seed):
+    """The engine's per-step check forms only the last two coefficients of each panel: the
+    same estimate as all coefficients then :func:`tail_error` (1e-13 relative, another
+    order of the products), 0 on panels of one or two points, NaN where a value is not
+    finite (the check then fails there, as before)."""
+    rng = np.random.default_rng(seed)
+    counts = np.array([1, 2, 5, 10, 16, 32, 16, 10, 1])
+    cptr, x = cheb.chebyshev_points(counts)
+    g = np.exp(rng.normal(0, 3, x.size)) * np.cos(7 * x)
+    g[cptr[6] + 3] = np.inf
+    want = cheb.tail_error(cheb.to_coefficients(g, cptr), cptr)
+    got = cheb.tail_error_of_values(g, cptr)
+    ok = np.isfinite(want)
+    assert np.array_equal(ok, np.isfinite(got)) and not ok[6]
+    assert np.allclose(got[ok], want[ok], rtol=1e-13, atol=1e-300)
+    assert np.all(got[counts <= 2] == 0) and np.all(got[ok][counts[ok] > 2] > 0)
+
+
 def test_tilt_and_accumulate_match_numpy_twins():
     rng = np.random.default_rng(5)
     n = 50_000
