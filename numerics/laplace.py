@@ -124,36 +124,62 @@ def log_laplace(v, log_s, log_p):
     - the atoms with ``x <= 1/4`` through the Taylor series of ``1 - e^{-x}``
       (:data:`_M_TAYLOR` terms) over scaled prefix sums of ``p s^i``
       (:func:`_laplace_prepare`), O(1) per node;
-    - the atoms with ``1/4 < x <= 50`` explicitly, ``1 - M = sum p_k (-expm1(-x))``: their
-      ``expm1`` is taken by numpy over one buffer for all nodes (vectorized; numba's scalar
-      ``expm1`` costs 5x more), in :func:`_laplace_fill` and :func:`_laplace_sum`;
+    - the atoms with ``1/4 < x <= 50`` explicitly, ``1 - M = sum p_k (-expm1(-x))``;
     - the atoms with ``x > 50`` as their mass (suffix sums; ``e^{-x} < e^{-50}``).
 
     Where ``1 - M <= 1/2``, ``log M = log1p(-(1 - M))`` (accurate for ``(K-1) log M`` with
     ``K`` up to 1e6); else a log-sum-exp over the Taylor part and the explicit atoms from the
     first with ``x > 1/4`` to the last whose term can exceed ``e^{-50}`` of the largest
-    (:func:`_laplace_finish`).  The kernels run on numba's threads only when the work pays
+    (:func:`_laplace_finish`).  The ``expm1`` and ``exp`` of the explicit atoms are taken by
+    numpy over a buffer between two kernels (vectorized; numba's scalar ones cost 4-5x
+    more), :func:`_by_buffer`.  The kernels run on numba's threads only when the work pays
     for waking them (:mod:`numerics.threads`)."""
-    (ls, lp, p, s, tail, smax, D, mref, a, b) = _laplace_prepare(v, log_s, log_p)
+    ls, lp, p, s, tail, smax, D, mref, a, b, off = _laplace_prepare(v, log_s, log_p)
     n_v = v.shape[0]
-    size = b - a
-    off = np.zeros(n_v + 1, dtype=np.int64)
-    np.cumsum(size, out=off[1:])
     explicit = np.zeros(n_v)
-    buf = np.empty(min(int(off[-1]), max(_BUFFER, int(size.max(initial=0)))))
+    _by_buffer(off, np.expm1,
+               lambda j0, j1, chunk: _laplace_fill.at(chunk.size)(v, ls, s, a, off, j0, j1,
+                                                                  chunk),
+               lambda j0, j1, chunk: _laplace_sum.at(chunk.size)(p, a, off, j0, j1, chunk,
+                                                                 explicit))
+    out = np.empty(n_v)
+    top = np.empty(n_v)  # log path: the largest term, then the Taylor part relative to it
+    low = np.empty(n_v)
+    off2 = _laplace_finish.at(int(off[-1]) + n_v)(v, ls, lp, s, tail, smax, D, mref, a, b,
+                                                  explicit, out, top, low)
+    _by_buffer(off2, np.exp,
+               lambda j0, j1, chunk: _laplace_log_fill.at(chunk.size)(v, ls, lp, s, a, off2,
+                                                                      top, j0, j1, chunk),
+               lambda j0, j1, chunk: _laplace_log_sum.at(chunk.size)(off2, top, low, j0, j1,
+                                                                     chunk, out))
+    return out
+
+
+def _by_buffer(off, ufunc, fill, consume):
+    """``fill(j0, j1, chunk)``, ``ufunc(chunk, out=chunk)``, ``consume(j0, j1, chunk)`` over
+    groups of nodes ``j0 <= j < j1`` whose runs (``off[j] .. off[j+1]`` of one flat
+    sequence) fit together in a buffer of :data:`_BUFFER` elements (or one node's run)."""
+    n = off.shape[0] - 1
+    total = int(off[-1])
+    if total == 0:
+        return
+    if total <= _BUFFER:
+        chunk = np.empty(total)
+        fill(0, n, chunk)
+        ufunc(chunk, out=chunk)
+        consume(0, n, chunk)
+        return
+    buf = np.empty(max(_BUFFER, int(np.max(np.diff(off)))))
     j0 = 0
-    while j0 < n_v:
-        # the nodes whose windows fit in the buffer together (at least one)
-        j1 = max(j0 + 1, int(np.searchsorted(off, off[j0] + buf.shape[0], side="right")) - 1)
-        j1 = min(j1, n_v)
-        work = int(off[j1] - off[j0])
-        if work:
-            chunk = buf[:work]
-            _laplace_fill.at(work)(v, ls, s, a, b, off, j0, j1, chunk)
-            np.expm1(chunk, out=chunk)
-            _laplace_sum.at(work)(p, a, b, off, j0, j1, chunk, explicit)
+    while j0 < n:
+        j1 = int(np.searchsorted(off, off[j0] + buf.shape[0], side="right")) - 1
+        j1 = min(max(j1, j0 + 1), n)
+        chunk = buf[:int(off[j1] - off[j0])]
+        if chunk.size:
+            fill(j0, j1, chunk)
+            ufunc(chunk, out=chunk)
+            consume(j0, j1, chunk)
         j0 = j1
-    return _laplace_finish.at(n_v * 64)(v, ls, lp, s, tail, smax, D, mref, a, b, explicit)
 
 
 @numba.njit(cache=True)
@@ -161,12 +187,13 @@ def _laplace_prepare(v, log_s, log_p):
     """The atoms sorted by ``s`` (``ls, lp, p, s``), the suffix sums ``tail[k] = sum_{i>=k}
     p_i`` and suffix maxima ``smax[k] = max_{i>=k} log p_i``, the scaled prefix sums
 
-        D[i, k] = sum_{j<k} exp(log p_j - mref[k]) (s_j / s_{k-1})^i,
+        D[k, i] = sum_{j<k} exp(log p_j - mref[k]) (s_j / s_{k-1})^i,
         mref[k] = max_{j<k} log p_j,
 
     (``i = 0.._M_TAYLOR``; all ``<= k``, no underflow whatever the span of ``s``: ``u^i
-    sum_{j<k} p_j s_j^i = e^{mref[k]} (u s_{k-1})^i D[i, k]``), and per node ``a[j]``, the
-    atoms with ``u s <= 1/4``, and ``b[j]``, those with ``u s <= 50``."""
+    sum_{j<k} p_j s_j^i = e^{mref[k]} (u s_{k-1})^i D[k, i]``), and per node ``a[j]``, the
+    atoms with ``u s <= 1/4``, ``b[j]``, those with ``u s <= 50``, and the runs ``off`` of
+    the explicit atoms ``a[j] <= k < b[j]`` in one flat sequence."""
     Q = _M_TAYLOR
     order = np.argsort(log_s)
     ls = log_s[order]
@@ -179,7 +206,7 @@ def _laplace_prepare(v, log_s, log_p):
     for k in range(n - 1, -1, -1):
         tail[k] = tail[k + 1] + p[k]
         smax[k] = max(smax[k + 1], lp[k])
-    D = np.zeros((Q + 1, n + 1))
+    D = np.zeros((n + 1, Q + 1))
     mref = np.full(n + 1, -np.inf)
     cur = np.zeros(Q + 1)
     m = -np.inf
@@ -198,17 +225,19 @@ def _laplace_prepare(v, log_s, log_p):
         e = math.exp(lp[k] - m)
         for i in range(Q + 1):
             cur[i] += e
-            D[i, k + 1] = cur[i]
+            D[k + 1, i] = cur[i]
         mref[k + 1] = m
     n_v = v.shape[0]
     a = np.empty(n_v, dtype=np.int64)
     b = np.empty(n_v, dtype=np.int64)
     lo = math.log(_M_TAYLOR_EDGE)
     hi = math.log(_M_TAIL)
+    off = np.zeros(n_v + 1, dtype=np.int64)
     for j in range(n_v):
         a[j] = np.searchsorted(ls, lo - v[j], side="right")
         b[j] = np.searchsorted(ls, hi - v[j], side="right")
-    return ls, lp, p, s, tail, smax, D, mref, a, b
+        off[j + 1] = off[j] + b[j] - a[j]
+    return ls, lp, p, s, tail, smax, D, mref, a, b, off
 
 
 @numba.njit(cache=True)
@@ -219,37 +248,42 @@ def _products_safe(vj, ls, a):
 
 
 @kernel
-def _laplace_fill(v, ls, s, a, b, off, j0, j1, buf):
-    """``buf = -u_j s_k`` for the explicit atoms ``a[j] <= k < b[j]`` of the nodes
-    ``j0 <= j < j1``, node after node (``off``: start of each node's run)."""
+def _laplace_fill(v, ls, s, a, off, j0, j1, buf):
+    """``buf = -u_j s_k`` for the explicit atoms of the nodes ``j0 <= j < j1`` (node ``j``'s
+    run: ``off[j] .. off[j+1]``, from atom ``a[j]``), less ``off[j0]``."""
     for j in numba.prange(j0, j1):
         base = off[j] - off[j0] - a[j]
         vj = v[j]
+        end = a[j] + off[j + 1] - off[j]
         if _products_safe(vj, ls, a[j]):
             u = math.exp(vj)
-            for k in range(a[j], b[j]):
+            for k in range(a[j], end):
                 buf[base + k] = -(u * s[k])
         else:
-            for k in range(a[j], b[j]):
+            for k in range(a[j], end):
                 buf[base + k] = -math.exp(vj + ls[k])
 
 
 @kernel
-def _laplace_sum(p, a, b, off, j0, j1, buf, explicit):
+def _laplace_sum(p, a, off, j0, j1, buf, explicit):
     """``explicit[j] = sum_k p_k (-expm1(-u_j s_k))`` over the explicit atoms (``buf`` holds
-    the ``expm1``)."""
+    the ``expm1``, laid out as :func:`_laplace_fill` left it)."""
     for j in numba.prange(j0, j1):
         base = off[j] - off[j0] - a[j]
+        end = a[j] + off[j + 1] - off[j]
         acc = 0.0
-        for k in range(a[j], b[j]):
+        for k in range(a[j], end):
             acc -= p[k] * buf[base + k]
         explicit[j] = acc
 
 
 @kernel
-def _laplace_finish(v, ls, lp, s, tail, smax, D, mref, a, b, explicit):
-    """``log M`` at each node from the explicit sums, the Taylor part and the tail (see
-    :func:`log_laplace`)."""
+def _laplace_finish(v, ls, lp, s, tail, smax, D, mref, a, b, explicit, out, top, low):
+    """``log M`` at each node where ``1 - M <= 1/2`` (from the explicit sums, the Taylor part
+    and the tail: see :func:`log_laplace`) into ``out``; elsewhere the largest term
+    ``top[j]`` of the log-sum-exp, its Taylor part ``low[j]`` relative to it, and the run of
+    explicit atoms it needs (from ``a[j]``).  Returns the runs' offsets (empty runs where
+    ``out`` is done)."""
     Q = _M_TAYLOR
     n = ls.shape[0]
     n_v = v.shape[0]
@@ -257,7 +291,7 @@ def _laplace_finish(v, ls, lp, s, tail, smax, D, mref, a, b, explicit):
     coef[0] = -1.0
     for i in range(1, Q + 1):
         coef[i] = -coef[i - 1] / i
-    out = np.empty(n_v)
+    count = np.zeros(n_v, dtype=np.int64)
     for j in numba.prange(n_v):
         vj = v[j]
         aj = a[j]
@@ -266,32 +300,66 @@ def _laplace_finish(v, ls, lp, s, tail, smax, D, mref, a, b, explicit):
         if aj > 0:
             y = math.exp(vj + ls[aj - 1])
             for i in range(Q, 0, -1):
-                poly = (poly + coef[i] * D[i, aj]) * y
+                poly = (poly + coef[i] * D[aj, i]) * y
             one_minus += math.exp(mref[aj]) * poly
         if one_minus <= 0.5:
             out[j] = math.log1p(-one_minus)
             continue
-        top = -np.inf
+        t = -np.inf
         if aj > 0:
-            top = mref[aj] + math.log(D[0, aj] - poly)
-        log_m_low = top
+            t = mref[aj] + math.log(D[aj, 0] - poly)
+        log_m_low = t
         safe = _products_safe(vj, ls, aj)
         u = math.exp(vj) if safe else 0.0
         stop = aj
         while stop < n:
             x = u * s[stop] if safe else math.exp(vj + ls[stop])
-            if smax[stop] - x < top - _M_LOG_MARGIN:
+            if smax[stop] - x < t - _M_LOG_MARGIN:
                 break
-            t = lp[stop] - x
-            if t > top:
-                top = t
+            t = max(t, lp[stop] - x)
             stop += 1
-        acc = math.exp(log_m_low - top)
-        for k in range(aj, stop):
-            x = u * s[k] if safe else math.exp(vj + ls[k])
-            acc += math.exp(lp[k] - x - top)
-        out[j] = top + math.log(acc)
-    return out
+        top[j] = t
+        low[j] = math.exp(log_m_low - t)
+        count[j] = stop - aj
+        out[j] = log_m_low  # the Taylor part alone, when no explicit atom counts
+    off = np.zeros(n_v + 1, dtype=np.int64)
+    for j in range(n_v):
+        off[j + 1] = off[j] + count[j]
+    return off
+
+
+@kernel
+def _laplace_log_fill(v, ls, lp, s, a, off, top, j0, j1, buf):
+    """``buf = log p_k - u_j s_k - top[j]`` over the log-sum-exp runs of the nodes
+    ``j0 <= j < j1`` (:func:`_laplace_finish`)."""
+    for j in numba.prange(j0, j1):
+        cnt = off[j + 1] - off[j]
+        if cnt == 0:
+            continue
+        base = off[j] - off[j0] - a[j]
+        vj = v[j]
+        t = top[j]
+        if _products_safe(vj, ls, a[j]):
+            u = math.exp(vj)
+            for k in range(a[j], a[j] + cnt):
+                buf[base + k] = lp[k] - u * s[k] - t
+        else:
+            for k in range(a[j], a[j] + cnt):
+                buf[base + k] = lp[k] - math.exp(vj + ls[k]) - t
+
+
+@kernel
+def _laplace_log_sum(off, top, low, j0, j1, buf, out):
+    """``log M = top + log(low + sum exp(...))`` from the run's ``exp`` in ``buf``."""
+    for j in numba.prange(j0, j1):
+        cnt = off[j + 1] - off[j]
+        if cnt == 0:
+            continue
+        base = off[j] - off[j0]
+        acc = low[j]
+        for k in range(cnt):
+            acc += buf[base + k]
+        out[j] = top[j] + math.log(acc)
 
 
 @numba.njit(cache=True)

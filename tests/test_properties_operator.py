@@ -226,6 +226,7 @@ def test_laplace_kernels_serial_parallel_and_buffer_chunks_agree(seed, monkeypat
     log_eval = np.concatenate([log_s, [1.5, -45.0]])
     grid = laplace.v_grid(float(log_eval.min()), Es, K, log_s_max=1.5)
     kernels = (laplace._laplace_fill, laplace._laplace_sum, laplace._laplace_finish,
+               laplace._laplace_log_fill, laplace._laplace_log_sum,
                laplace._integral_terms, laplace._integral_sums)
     runs = []
     for mode in ("serial", "parallel", "chunks"):
