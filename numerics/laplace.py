@@ -117,7 +117,8 @@ _BUFFER = 1 << 16
 
 def log_laplace(v, log_s, log_p):
     """``log M(e^{v_j}) = log sum_k p_k exp(-e^{v_j} s_k)`` for normalized log-masses (all
-    finite: atoms of zero mass are left out by the caller).
+    finite: atoms of zero mass are left out by the caller) at increasing nodes ``v``
+    (:func:`v_grid`).
 
     With the atoms sorted by ``s`` and ``x = u s_k``, each node sums
 
@@ -191,9 +192,10 @@ def _laplace_prepare(v, log_s, log_p):
         mref[k] = max_{j<k} log p_j,
 
     (``i = 0.._M_TAYLOR``; all ``<= k``, no underflow whatever the span of ``s``: ``u^i
-    sum_{j<k} p_j s_j^i = e^{mref[k]} (u s_{k-1})^i D[k, i]``), and per node ``a[j]``, the
-    atoms with ``u s <= 1/4``, ``b[j]``, those with ``u s <= 50``, and the runs ``off`` of
-    the explicit atoms ``a[j] <= k < b[j]`` in one flat sequence."""
+    sum_{j<k} p_j s_j^i = e^{mref[k]} (u s_{k-1})^i D[k, i]``; rows kept only at the
+    ``a[j]``), and per node ``a[j]``, the atoms with ``u s <= 1/4``, ``b[j]``, those with
+    ``u s <= 50``, and the runs ``off`` of the explicit atoms ``a[j] <= k < b[j]`` in one
+    flat sequence (``v`` increasing, as :func:`v_grid` makes it)."""
     Q = _M_TAYLOR
     order = np.argsort(log_s)
     ls = log_s[order]
@@ -206,37 +208,48 @@ def _laplace_prepare(v, log_s, log_p):
     for k in range(n - 1, -1, -1):
         tail[k] = tail[k + 1] + p[k]
         smax[k] = max(smax[k + 1], lp[k])
-    D = np.zeros((n + 1, Q + 1))
-    mref = np.full(n + 1, -np.inf)
-    cur = np.zeros(Q + 1)
-    m = -np.inf
-    for k in range(n):
-        if k > 0:  # move the reference from s_{k-1} to s_k
-            rho = math.exp(ls[k - 1] - ls[k])
-            f = 1.0
-            for i in range(1, Q + 1):
-                f *= rho
-                cur[i] *= f
-        if lp[k] > m:
-            sc = math.exp(m - lp[k]) if m > -np.inf else 0.0
-            for i in range(Q + 1):
-                cur[i] *= sc
-            m = lp[k]
-        e = math.exp(lp[k] - m)
-        for i in range(Q + 1):
-            cur[i] += e
-            D[k + 1, i] = cur[i]
-        mref[k + 1] = m
+    # per node, the first atom past the Taylor part and past 50 (thresholds ``log x - v``
+    # increase as v decreases: one sweep)
     n_v = v.shape[0]
     a = np.empty(n_v, dtype=np.int64)
     b = np.empty(n_v, dtype=np.int64)
     lo = math.log(_M_TAYLOR_EDGE)
     hi = math.log(_M_TAIL)
+    ka = 0
+    kb = 0
+    for j in range(n_v - 1, -1, -1):
+        while ka < n and ls[ka] <= lo - v[j]:
+            ka += 1
+        while kb < n and ls[kb] <= hi - v[j]:
+            kb += 1
+        a[j] = ka
+        b[j] = kb
     off = np.zeros(n_v + 1, dtype=np.int64)
+    need = np.zeros(n + 1, dtype=np.bool_)
     for j in range(n_v):
-        a[j] = np.searchsorted(ls, lo - v[j], side="right")
-        b[j] = np.searchsorted(ls, hi - v[j], side="right")
         off[j + 1] = off[j] + b[j] - a[j]
+        need[a[j]] = True
+    # the prefix sums, kept only where a node reads them (rows ``a[j]``)
+    D = np.zeros((n + 1, Q + 1))
+    mref = np.full(n + 1, -np.inf)
+    cur = np.zeros(Q + 1)
+    m = -np.inf
+    for k in range(n):
+        rho = math.exp(ls[k - 1] - ls[k]) if k > 0 else 1.0  # reference s_{k-1} -> s_k
+        sc = 1.0
+        if lp[k] > m:
+            sc = math.exp(m - lp[k]) if m > -np.inf else 0.0
+            m = lp[k]
+        e = math.exp(lp[k] - m)
+        f = sc
+        cur[0] = cur[0] * f + e
+        for i in range(1, Q + 1):
+            f *= rho
+            cur[i] = cur[i] * f + e
+        if need[k + 1]:
+            for i in range(Q + 1):
+                D[k + 1, i] = cur[i]
+        mref[k + 1] = m
     return ls, lp, p, s, tail, smax, D, mref, a, b, off
 
 
@@ -397,18 +410,22 @@ def _left_series(v, h, g):
     plus the closed-form left tail ``h/(e^h - 1)`` at ``i = 0``):
 
         LP[l, j] = log sum_{i<j} w_i e^{g_i},
-        R[l, q, j] = sum_{i<j} w_i e^{g_i + q (v_i - v_{j-1})} / sum_{i<j} w_i e^{g_i} <= 1,
+        R[j, l, q] = (-1)^q / q! sum_{i<j} w_i e^{g_i + q (v_i - v_{j-1})} / sum_{i<j} w_i e^{g_i}
 
-    ``q = 0.._SERIES``.  The nodes are uniform (``v_i - v_{j-1} = -(j-1-i) h``), so each sum
+    ``q = 0.._SERIES`` (the ratio is ``<= 1``; laid out point-major for the Horner sums).  The nodes are uniform (``v_i - v_{j-1} = -(j-1-i) h``), so each sum
     is a recurrence ``T_q <- T_q e^{-q h} + w_{j-1} e^{g_{j-1}}``, kept relative to the
     running largest ``w_i e^{g_i}`` (one ``exp`` per node, no overflow)."""
     n = v.shape[0]
     Q = _SERIES + 1
     LP = np.full((2, n + 1), -np.inf)
-    R = np.zeros((2, Q, n + 1))
+    R = np.zeros((n + 1, 2, Q))
     decay = np.empty(Q)
+    inv_fact = np.empty(Q)  # (-1)^q / q!
+    inv_fact[0] = 1.0
     for q in range(Q):
         decay[q] = math.exp(-q * h)
+        if q > 0:
+            inv_fact[q] = -inv_fact[q - 1] / q
     T = np.zeros(Q)
     for level in range(2):
         step = h * (level + 1)
@@ -433,7 +450,7 @@ def _left_series(v, h, g):
             if T[0] > 0.0:
                 LP[level, i + 1] = m + math.log(T[0])
                 for q in range(Q):
-                    R[level, q, i + 1] = T[q] / T[0]
+                    R[i + 1, level, q] = T[q] / T[0] * inv_fact[q]
     return LP, R
 
 
@@ -488,10 +505,6 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
     n_v = v.shape[0]
     width = buf.shape[1]
     v0 = v[0]
-    inv_fact = np.empty(_SERIES + 1)  # (-1)^q / q!
-    inv_fact[0] = 1.0
-    for q in range(1, _SERIES + 1):
-        inv_fact[q] = -inv_fact[q - 1] / q
     for i in numba.prange(log_s_eval.shape[0]):
         ls = log_s_eval[i]
         fast = ls <= 0.0
@@ -509,11 +522,11 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
             y2 = y * y
             e0 = o0 = e1 = o1 = 0.0
             for q in range(_SERIES - _SERIES % 2, -1, -2):
-                e0 = e0 * y2 + R[0, q, jr] * inv_fact[q]
-                e1 = e1 * y2 + R[1, q, jr] * inv_fact[q]
+                e0 = e0 * y2 + R[jr, 0, q]
+                e1 = e1 * y2 + R[jr, 1, q]
             for q in range(_SERIES - 1 + _SERIES % 2, 0, -2):
-                o0 = o0 * y2 + R[0, q, jr] * inv_fact[q]
-                o1 = o1 * y2 + R[1, q, jr] * inv_fact[q]
+                o0 = o0 * y2 + R[jr, 0, q]
+                o1 = o1 * y2 + R[jr, 1, q]
             acc0 = e0 + y * o0
             acc1 = e1 + y * o1
         top = -np.inf
