@@ -499,7 +499,10 @@ class CurationEngine:
             if math.isinf(lam):
                 b.L = curated
             elif b.is_data:
-                b.L = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
+                # log(1 + lam e^c) - log(1 + lam), formed as np.logaddexp(0, .) forms it, with
+                # numpy's vectorized exp and log1p (its logaddexp is not: 2.5x slower)
+                x = log_lam + curated
+                b.L = (np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) - math.log1p(lam)
             else:
                 b.L = curated + log_lam - math.log1p(lam)
         self.steps_done += 1

@@ -483,7 +483,9 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     out = np.empty((2, n))
     buf = np.empty((min(n, rows), width))
     j_r = np.empty(buf.shape[0], dtype=np.int64)
-    parts = np.empty((3, buf.shape[0]))  # per point: largest explicit exponent, series sums
+    # per point: the series sums (steps h, 2h), then the largest explicit exponent; the sums
+    # kernel leaves there the log scales of the two totals
+    parts = np.empty((3, buf.shape[0]))
     for i0 in range(0, n, rows):
         i1 = min(n, i0 + rows)
         m = i1 - i0
@@ -492,15 +494,19 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
         b, jr, pt = buf[:m], j_r[:m], parts[:, :m]
         _integral_terms.at(work)(v, ev, h, g, ls, R, b, jr, pt)
         np.exp(b, out=b)
-        _integral_sums.at(work)(h, ls, LP, b, jr, pt, out[:, i0:i1])
+        o = out[:, i0:i1]
+        _integral_sums.at(work)(h, ls, LP, b, jr, pt, o)
+        with np.errstate(divide="ignore"):  # log 0 = -inf: no node carries weight
+            np.log(o, out=o)               # vectorized: numba's scalar log costs 3x more
+        o += pt[:2]
     return out[0], out[1]
 
 
 @kernel
 def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
     """Per point ``i`` (a row of ``buf``): the first explicit node ``j_r[i]``, the exponents
-    ``g_j + log s - e^{v_j} s`` of the explicit nodes less their largest (``parts[0, i]``;
-    ``-inf`` past the last node), and the series sums ``parts[1:3, i]`` (steps ``h``, ``2h``;
+    ``g_j + log s - e^{v_j} s`` of the explicit nodes less their largest (``parts[2, i]``;
+    ``-inf`` past the last node), and the series sums ``parts[:2, i]`` (steps ``h``, ``2h``;
     relative to ``e^{log s + LP}``, :func:`_left_series`)."""
     n_v = v.shape[0]
     width = buf.shape[1]
@@ -547,17 +553,18 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
         for k in range(cnt, width):
             buf[i, k] = -np.inf
         j_r[i] = jr
-        parts[0, i] = top
-        parts[1, i] = acc0
-        parts[2, i] = acc1
+        parts[0, i] = acc0
+        parts[1, i] = acc1
+        parts[2, i] = top
 
 
 @kernel
 def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
-    """``out[:, i]``: the logs of the sums with steps ``h`` and ``2h`` at point ``i``: the
-    rows of ``buf`` (now the ``exp`` of the explicit exponents less their largest
-    ``parts[0]``) added up, all nodes and the even ones, plus the closed-form left tail when
-    the row starts at node 0, joined with the series parts ``e^{log s + LP} parts[1:3]``."""
+    """The sums with steps ``h`` and ``2h`` at each point ``i``, as ``out[:, i] e^{parts[:2,
+    i]}`` (the caller takes the log): the rows of ``buf`` (now the ``exp`` of the explicit
+    exponents less their largest ``parts[2]``) added up, all nodes and the even ones, plus
+    the closed-form left tail when the row starts at node 0, joined with the series parts
+    ``e^{log s + LP} parts[:2]``, relative to the larger of the two."""
     width = buf.shape[1]
     tail_h = 1.0 / math.expm1(h)  # left tail beyond v_0, in units of the node weight h
     tail_2h = 1.0 / math.expm1(2.0 * h)
@@ -575,9 +582,9 @@ def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
         if jr == 0:
             acc_h += tail_h * buf[i, 0]
             acc_2h += tail_2h * buf[i, 0]
-        top = parts[0, i]
+        top = parts[2, i]
         for level in range(2):
-            series = parts[1 + level, i]
+            series = parts[level, i]
             explicit = (h * acc_h) if level == 0 else (2.0 * h * acc_2h)
             left = log_s_eval[i] + LP[level, jr] if series > 0.0 else -np.inf
             right = top if explicit > 0.0 else -np.inf
@@ -587,7 +594,8 @@ def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
             else:
                 c = right
                 total = explicit + (series * math.exp(left - c) if left > -np.inf else 0.0)
-            out[level, i] = c + math.log(total) if total > 0.0 else -np.inf
+            out[level, i] = total
+            parts[level, i] = c if c > -np.inf else 0.0
 
 
 def log_curation_integral_numpy(v, h, log_m, k_minus_1, log_s_eval):
