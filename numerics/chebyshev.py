@@ -12,7 +12,7 @@ The size of the last two coefficients, ``|c_{n-2}| + |c_{n-1}|``, estimates the 
 error (for ``f`` analytic in the Bernstein ellipse ``E_rho`` the coefficients decay like
 ``rho^{-k}`` and the error is of the order of the first neglected ones; Trefethen,
 *Approximation Theory and Approximation Practice*, 2013, ch. 8): the engine checks it at every
-step (:func:`tail_error`).
+step (:func:`tail_error_and_size`).
 
 Every kernel has a pure numpy twin (``*_numpy``).
 """
@@ -28,7 +28,8 @@ import numpy as np
 from .panels import _locate
 from .threads import kernel
 
-__all__ = ["chebyshev_points", "to_coefficients", "tail_error", "evaluate", "evaluate_numpy",
+__all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
+           "tail_error_and_size_numpy", "evaluate", "evaluate_numpy",
            "tilt_weights", "tilt_weights_numpy", "log_weights_at_cells",
            "log_weights_at_cells_numpy", "accumulate_masses"]
 
@@ -87,18 +88,56 @@ def to_coefficients(values, cptr):
     return out
 
 
-def tail_error_of_values(values, cptr):
-    """:func:`tail_error` of the interpolants of ``values`` (given at the points of
-    :func:`chebyshev_points`), from the last two rows of the DCT-I only (no other
-    coefficient is formed)."""
+def tail_error_and_size(values, cptr):
+    """Per panel, the :func:`tail_error` of the interpolant of ``values`` (given at the points
+    of :func:`chebyshev_points`; NaN or inf where a value is not finite) and the largest
+    ``|value|`` among its finite values (the engine's check at every step).  Only the last
+    two coefficients are formed, as dot products with the last two rows of the DCT-I
+    (:func:`_tail_rows`), in one pass (:func:`tail_error_and_size_numpy`: the numpy twin)."""
+    return _tail_error_and_size(values, cptr,
+                                _tail_rows(np.ascontiguousarray(cptr, dtype=np.int64).tobytes()))
+
+
+@lru_cache(maxsize=64)
+def _tail_rows(cptr_bytes):
+    """At each point, the entries of the last two rows of its panel's DCT-I (``(2, N)``; zero
+    on panels of at most two points)."""
+    cptr = np.frombuffer(cptr_bytes, dtype=np.int64)
     counts = np.diff(cptr)
-    out = np.zeros(counts.size)
-    with np.errstate(invalid="ignore"):
-        for n, idx in _panels_by_count(np.ascontiguousarray(cptr, dtype=np.int64).tobytes()):
-            if n > 2:
-                last = values[idx] @ _values_to_coefficients(n)[-2:].T
-                out[counts == n] = np.abs(last[:, 0]) + np.abs(last[:, 1])
-    return out
+    rows = np.zeros((2, int(cptr[-1])))
+    for q in np.flatnonzero(counts > 2):
+        A = _values_to_coefficients(int(counts[q]))
+        rows[:, cptr[q]:cptr[q + 1]] = A[-2:]
+    rows.setflags(write=False)
+    return rows
+
+
+@numba.njit(cache=True)
+def _tail_error_and_size(values, cptr, rows):
+    n_panels = cptr.shape[0] - 1
+    err = np.zeros(n_panels)
+    big = np.zeros(n_panels)
+    for q in range(n_panels):
+        c_prev = 0.0
+        c_last = 0.0
+        top = 0.0
+        for k in range(cptr[q], cptr[q + 1]):
+            x = values[k]
+            if abs(x) < np.inf and abs(x) > top:
+                top = abs(x)
+            c_prev += rows[0, k] * x
+            c_last += rows[1, k] * x
+        big[q] = top
+        if cptr[q + 1] - cptr[q] > 2:
+            err[q] = abs(c_prev) + abs(c_last)
+    return err, big
+
+
+def tail_error_and_size_numpy(values, cptr):
+    """Pure numpy twin of :func:`tail_error_and_size` (all coefficients, then the tail)."""
+    err = tail_error(to_coefficients(values, cptr), cptr)
+    big = np.maximum.reduceat(np.abs(np.where(np.isfinite(values), values, 0.0)), cptr[:-1])
+    return err, big
 
 
 def tail_error(coeffs, cptr):

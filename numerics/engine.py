@@ -213,7 +213,7 @@ class _Base:
     direct mode, the index of its distinct reward among the Chebyshev points)."""
 
     __slots__ = ("mass", "log_total", "rules", "panel_log_mass", "node_panel", "L", "T",
-                 "is_data", "has_nodes", "first_node")
+                 "is_data")
 
     def __init__(self, mass, log_total, rules, panel_log_mass, L, T, is_data):
         self.mass, self.log_total = mass, log_total
@@ -222,13 +222,9 @@ class _Base:
         self.L, self.T, self.is_data = L, T, is_data
 
     def set_rules(self, rules):
-        """Make ``rules`` the base's Gauss rules, with the panel of each node, the panels that
-        have nodes (``has_nodes``) and their first node (``first_node``; nodes are in panel
-        order)."""
+        """Make ``rules`` the base's Gauss rules (and ``node_panel`` theirs)."""
         self.rules = rules
         self.node_panel = rules.panel_of_nodes()
-        self.has_nodes = np.flatnonzero(np.diff(rules.ptr) > 0)
-        self.first_node = rules.ptr[self.has_nodes]
 
 
 class Snapshot:
@@ -513,17 +509,8 @@ class CurationEngine:
     def _panel_log_mass(self, b):
         """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
         lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
-        out = np.full(self.cptr.size - 1, -np.inf)
-        has = b.has_nodes
-        if has.size:
-            first = b.first_node
-            top = np.zeros(out.size)
-            top[has] = np.maximum.reduceat(lp, first)
-            top[~np.isfinite(top)] = 0.0
-            with np.errstate(divide="ignore"):
-                out[has] = top[has] + np.log(np.add.reduceat(np.exp(lp - top[b.node_panel]),
-                                                             first))
-        return out
+        f = gr.panel_log_mass if self.use_numba else gr.panel_log_mass_numpy
+        return f(lp, b.rules.ptr)
 
     def _check_resolution(self):
         masses = [self._panel_log_mass(b) for b in self.bases]
@@ -540,8 +527,8 @@ class CurationEngine:
         rel = panel_log_mass > heaviest + math.log(NEGLIGIBLE_PANEL)
         if not rel.any():
             return
-        err = cheb.tail_error_of_values(g, self.cptr)
-        big = np.maximum.reduceat(np.abs(np.where(np.isfinite(g), g, 0.0)), self.cptr[:-1])
+        err, big = (cheb.tail_error_and_size if self.use_numba
+                    else cheb.tail_error_and_size_numpy)(g, self.cptr)
         tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
         bad = rel & ~(err <= tol)
         if bad.any():

@@ -23,7 +23,8 @@ import numpy as np
 
 from .threads import kernel
 
-__all__ = ["PanelRules", "stieltjes", "stieltjes_numpy", "gauss_from_recurrence"]
+__all__ = ["PanelRules", "stieltjes", "stieltjes_numpy", "gauss_from_recurrence",
+           "panel_log_mass", "panel_log_mass_numpy"]
 
 #: relative size of ``||pi_k||^2`` below which the Stieltjes procedure has broken down (the
 #: panel has fewer distinct atoms than steps)
@@ -57,6 +58,44 @@ class PanelRules:
     def panel_of_nodes(self):
         """The panel of each node."""
         return np.repeat(np.arange(self.ptr.shape[0] - 1), np.diff(self.ptr))
+
+
+@numba.njit(cache=True)
+def panel_log_mass(log_mass, ptr):
+    """Per panel, ``log sum exp(log_mass)`` over its nodes (``ptr``, as
+    :attr:`PanelRules.ptr`; ``-inf`` for a panel without nodes), relative to the panel's
+    largest term (:func:`panel_log_mass_numpy`: the numpy twin)."""
+    n_panels = ptr.shape[0] - 1
+    out = np.full(n_panels, -np.inf)
+    for q in range(n_panels):
+        a, b = ptr[q], ptr[q + 1]
+        if b == a:
+            continue
+        top = log_mass[a]
+        for k in range(a + 1, b):
+            top = max(top, log_mass[k])
+        if not abs(top) < np.inf:
+            out[q] = top
+            continue
+        acc = 0.0
+        for k in range(a, b):
+            acc += math.exp(log_mass[k] - top)
+        out[q] = top + math.log(acc)
+    return out
+
+
+def panel_log_mass_numpy(log_mass, ptr):
+    """Pure numpy twin of :func:`panel_log_mass`."""
+    out = np.full(ptr.shape[0] - 1, -np.inf)
+    has = np.flatnonzero(np.diff(ptr) > 0)
+    if has.size:
+        first = ptr[has]
+        top = np.maximum.reduceat(log_mass, first)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        node_panel = np.repeat(np.arange(has.size), np.diff(np.append(first, log_mass.size)))
+        with np.errstate(divide="ignore"):
+            out[has] = safe + np.log(np.add.reduceat(np.exp(log_mass - safe[node_panel]), first))
+    return out
 
 
 @numba.njit(cache=True, fastmath={"reassoc"})

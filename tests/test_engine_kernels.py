@@ -168,22 +168,25 @@ def test_tail_error_sees_a_pole_near_the_panel():
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_tail_error_of_values_is_the_tail_of_the_coefficients(seed):
-    """The engine's per-step check forms only the last two coefficients of each panel: the
-    same estimate as all coefficients then :func:`tail_error` (1e-13 relative, another
-    order of the products), 0 on panels of one or two points, NaN where a value is not
-    finite (the check then fails there, as before)."""
+def test_tail_error_and_size_match_the_numpy_twin(seed):
+    """The engine's per-step check forms only the last two coefficients of each panel (numba,
+    one pass): the same estimate as all coefficients then :func:`tail_error` (the numpy
+    twin; 1e-13 relative, another order of the products), 0 on panels of one or two points,
+    not finite where a value is not finite (the check then fails there, as before); the
+    largest finite |value| per panel exactly."""
     rng = np.random.default_rng(seed)
     counts = np.array([1, 2, 5, 10, 16, 32, 16, 10, 1])
     cptr, x = cheb.chebyshev_points(counts)
     g = np.exp(rng.normal(0, 3, x.size)) * np.cos(7 * x)
     g[cptr[6] + 3] = np.inf
-    want = cheb.tail_error(cheb.to_coefficients(g, cptr), cptr)
-    got = cheb.tail_error_of_values(g, cptr)
+    g[cptr[1]] = -np.inf
+    want, want_big = cheb.tail_error_and_size_numpy(g, cptr)
+    got, got_big = cheb.tail_error_and_size(g, cptr)
     ok = np.isfinite(want)
     assert np.array_equal(ok, np.isfinite(got)) and not ok[6]
     assert np.allclose(got[ok], want[ok], rtol=1e-13, atol=1e-300)
     assert np.all(got[counts <= 2] == 0) and np.all(got[ok][counts[ok] > 2] > 0)
+    assert np.array_equal(got_big, want_big) and got_big[1] == abs(g[cptr[1] + 1])
 
 
 def test_tilt_and_accumulate_match_numpy_twins():
@@ -265,3 +268,26 @@ def test_engine_with_numpy_twins_matches_numba(lam):
         outs.append((eng.snapshot().materialize(), eng.rebuilds))
     assert outs[0][1] == outs[1][1]
     assert np.allclose(outs[0][0], outs[1][0], rtol=1e-11, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_panel_log_mass_matches_numpy_twin(seed):
+    """Per-panel log-sum-exp of node log masses (the engine's step check): numba and numpy
+    twins to 1e-13; empty panels and panels of zero mass give -inf, as does the direct sum."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 6, 40)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    lm = rng.normal(0, 30, ptr[-1]) - 500.0 * (rng.random(ptr[-1]) < 0.2)
+    full = np.flatnonzero(counts > 1)[0]
+    lm[ptr[full]:ptr[full + 1]] = -np.inf
+    a = gr.panel_log_mass(lm, ptr)
+    b = gr.panel_log_mass_numpy(lm, ptr)
+    with np.errstate(divide="ignore"):
+        direct = np.array([np.log(np.sum(np.exp(np.longdouble(lm[ptr[q]:ptr[q + 1]]))))
+                           for q in range(counts.size)], dtype=float)
+    fin = np.isfinite(direct)
+    assert np.array_equal(np.isfinite(a), fin) and np.array_equal(np.isfinite(b), fin)
+    assert np.all(a[~fin] == -np.inf) and np.all(b[~fin] == -np.inf)
+    assert np.allclose(a[fin], b[fin], rtol=1e-13, atol=1e-13)
+    big = fin & (direct > -700)      # where long double exp does not underflow
+    assert np.allclose(a[big], direct[big], rtol=1e-13, atol=1e-13)
