@@ -496,8 +496,7 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
         np.exp(b, out=b)
         o = out[:, i0:i1]
         _integral_sums.at(work)(h, ls, LP, b, jr, pt, o)
-        with np.errstate(divide="ignore"):  # log 0 = -inf: no node carries weight
-            np.log(o, out=o)               # vectorized: numba's scalar log costs 3x more
+        np.log(o, out=o)  # vectorized: numba's scalar log costs 3x more
         o += pt[:2]
     return out[0], out[1]
 
@@ -594,8 +593,12 @@ def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
             else:
                 c = right
                 total = explicit + (series * math.exp(left - c) if left > -np.inf else 0.0)
-            out[level, i] = total
-            parts[level, i] = c if c > -np.inf else 0.0
+            if total > 0.0:
+                out[level, i] = total
+                parts[level, i] = c
+            else:  # no node carries weight: log 1 - inf
+                out[level, i] = 1.0
+                parts[level, i] = -np.inf
 
 
 def log_curation_integral_numpy(v, h, log_m, k_minus_1, log_s_eval):
