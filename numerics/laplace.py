@@ -197,7 +197,7 @@ def _laplace_prepare(v, log_s, log_p):
     ``u s <= 50``, and the runs ``off`` of the explicit atoms ``a[j] <= k < b[j]`` in one
     flat sequence (``v`` increasing, as :func:`v_grid` makes it)."""
     Q = _M_TAYLOR
-    order = np.argsort(log_s)
+    order = _ascending_order(log_s)
     ls = log_s[order]
     lp = log_p[order]
     n = ls.shape[0]
@@ -230,8 +230,8 @@ def _laplace_prepare(v, log_s, log_p):
         off[j + 1] = off[j] + b[j] - a[j]
         need[a[j]] = True
     # the prefix sums, kept only where a node reads them (rows ``a[j]``)
-    D = np.zeros((n + 1, Q + 1))
-    mref = np.full(n + 1, -np.inf)
+    D = np.empty((n + 1, Q + 1))
+    mref = np.empty(n + 1)
     cur = np.zeros(Q + 1)
     m = -np.inf
     for k in range(n):
@@ -251,6 +251,29 @@ def _laplace_prepare(v, log_s, log_p):
                 D[k + 1, i] = cur[i]
         mref[k + 1] = m
     return ls, lp, p, s, tail, smax, D, mref, a, b, off
+
+
+@numba.njit(cache=True)
+def _ascending_order(x):
+    """An order that sorts ``x`` ascending: the ascending runs of ``x`` in reverse when they
+    are ranges one below the other (the engine's nodes: panels by increasing depth, each
+    with its Gauss nodes by increasing ``log s``), else :func:`numpy.argsort`."""
+    n = x.shape[0]
+    starts = [0]
+    for i in range(1, n):
+        if x[i] < x[i - 1]:
+            starts.append(i)
+    starts.append(n)
+    for r in range(len(starts) - 2):  # run r lies above run r + 1
+        if x[starts[r]] < x[starts[r + 2] - 1]:
+            return np.argsort(x)
+    order = np.empty(n, dtype=np.int64)
+    k = 0
+    for r in range(len(starts) - 2, -1, -1):
+        for i in range(starts[r], starts[r + 1]):
+            order[k] = i
+            k += 1
+    return order
 
 
 @numba.njit(cache=True)

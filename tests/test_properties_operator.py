@@ -251,6 +251,22 @@ def test_laplace_kernels_serial_parallel_and_buffer_chunks_agree(seed, monkeypat
     assert np.allclose(h2, r2, rtol=1e-13, atol=1e-13)
 
 
+def test_ascending_order_sorts_runs_and_anything_else():
+    """log M sorts its atoms: ascending runs one below the other (the engine's node order)
+    are put in reverse without a sort; any other order falls back to argsort."""
+    rng = np.random.default_rng(5)
+    runs = [np.sort(rng.normal(size=k)) + 10.0 * (5 - i) for i, k in enumerate([3, 1, 7, 2])]
+    cases = [np.concatenate(runs), np.array([0.0]), np.array([2.0, 2.0, 1.0, 1.0]),
+             rng.normal(size=40), np.round(rng.normal(size=40), 1)]
+    for x in cases:
+        order = laplace._ascending_order(x)
+        assert np.array_equal(np.sort(order), np.arange(x.size))
+        assert np.all(np.diff(x[order]) >= 0)
+    assert np.array_equal(laplace._ascending_order(cases[0]),
+                          np.concatenate([np.arange(11, 13), np.arange(4, 11), [3],
+                                          np.arange(0, 3)]))
+
+
 # ----------------------------------------------------------------------------------------
 # the strategies themselves produce what they advertise
 # ----------------------------------------------------------------------------------------
