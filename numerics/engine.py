@@ -33,9 +33,10 @@ curation rules) is :class:`CurationEngine` with :meth:`~CurationEngine.law`,
 :meth:`~CurationEngine.points`, :meth:`~CurationEngine.materialize`,
 :meth:`~CurationEngine.log_factor_at_cells`, and the state itself
 (:meth:`~CurationEngine.log_weights`, :meth:`~CurationEngine.set_log_weights`) for the
-fixed-point solvers that drive the step.  Construction, steps and materialization run with
-BLAS on one thread (:func:`numerics.threads.serial_blas`: its threads only spin on these
-small products).
+fixed-point solvers that drive the step.  Construction, the re-tilts of a step and
+materialization run with BLAS on one thread (:func:`numerics.threads.serial_blas`: its
+threads only spin on these small products); the rest of a step uses no BLAS (its small
+passes are numba kernels), and does not pay for switching it.
 """
 
 from __future__ import annotations
@@ -478,7 +479,6 @@ class CurationEngine:
         return mean_s, var_s, mean_r
 
     # ------------------------------------------------------------------ dynamics
-    @serial_blas
     def advance(self):
         """One step of the recurrence (curated only, or mixed with real data).
 
@@ -545,20 +545,27 @@ class CurationEngine:
             spread = np.maximum.reduceat(g, ptr[:-1]) - np.minimum.reduceat(g, ptr[:-1])
             if spread.max() <= TILT_LIMIT:
                 continue
-            new_t = b.L[:self.n_cheb].copy()
-            coeffs = cheb.to_coefficients(new_t, self.cptr)
-            tmax = np.maximum.reduceat(new_t, ptr[:-1])
-            m1 = self.bases[1].mass if len(self.bases) == 2 else b.mass
-            xs, ws = self._scatter([bb.mass for bb in self.bases], m1)
-            _, rules, _ = self._rules_from(xs, ws[i], math.exp(b.log_total),
-                                          tilt=(coeffs, tmax))
-            del xs, ws
-            at_nodes = self._at_nodes(coeffs, rules)
-            b.set_rules(rules)
-            self._geometry = None
-            b.L = np.concatenate([b.L[:self.n_cheb], at_nodes])
-            b.T = b.L.copy()
-            self.rebuilds += 1
+            self._retilt_base(i, b)
+
+    @serial_blas
+    def _retilt_base(self, i, b):
+        """Rebuild base ``b``'s Gauss rules for the measure tilted by its current weight (one
+        pass over the grid) and put its weight at the new nodes."""
+        ptr = self.cptr
+        new_t = b.L[:self.n_cheb].copy()
+        coeffs = cheb.to_coefficients(new_t, self.cptr)
+        tmax = np.maximum.reduceat(new_t, ptr[:-1])
+        m1 = self.bases[1].mass if len(self.bases) == 2 else b.mass
+        xs, ws = self._scatter([bb.mass for bb in self.bases], m1)
+        _, rules, _ = self._rules_from(xs, ws[i], math.exp(b.log_total),
+                                      tilt=(coeffs, tmax))
+        del xs, ws
+        at_nodes = self._at_nodes(coeffs, rules)
+        b.set_rules(rules)
+        self._geometry = None
+        b.L = np.concatenate([b.L[:self.n_cheb], at_nodes])
+        b.T = b.L.copy()
+        self.rebuilds += 1
 
     def _at_nodes(self, coeffs, rules):
         f = cheb.evaluate if self.use_numba else None

@@ -251,6 +251,22 @@ def test_laplace_kernels_serial_parallel_and_buffer_chunks_agree(seed, monkeypat
     assert np.allclose(h2, r2, rtol=1e-13, atol=1e-13)
 
 
+@FEW
+@given(discrete_laws(max_spread=300.0), st.lists(st.floats(-50.0, 5.0), max_size=5))
+def test_law_summary_matches_numpy_twin(law, extra):
+    """The one-pass summary of a law that L2 starts from (total, E[s], support, range of the
+    points): numba and numpy twins to 1e-13."""
+    mass, reward = law
+    with np.errstate(divide="ignore"):
+        log_p = np.log(mass) + 3.0
+    log_s = reward - reward[mass > 0].max()
+    log_eval = np.concatenate([log_s, extra])
+    a = laplace.law_summary(log_s, log_p, log_eval)
+    b = laplace.law_summary_numpy(log_s, log_p, log_eval)
+    assert a[2] == b[2] and a[3] == b[3] and a[4] == b[4]
+    assert np.allclose(a[:2], b[:2], rtol=1e-13, atol=1e-13)
+
+
 def test_ascending_order_sorts_runs_and_anything_else():
     """log M sorts its atoms: ascending runs one below the other (the engine's node order)
     are put in reverse without a sort; any other order falls back to argsort."""
