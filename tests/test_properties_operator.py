@@ -267,6 +267,20 @@ def test_law_summary_matches_numpy_twin(law, extra):
     assert np.allclose(a[:2], b[:2], rtol=1e-13, atol=1e-13)
 
 
+def test_law_summary_sums_a_million_atoms_to_the_last_bits():
+    """The total of a million atoms (the direct mode on a 1024^2 grid): compensated, within
+    2 ulps of the exact sum (math.fsum), where plain summation in order loses 2.7e-15."""
+    rng = np.random.default_rng(11)
+    log_p = rng.normal(-14.0, 2.0, 1_000_000)
+    log_s = -rng.random(1_000_000) * 10.0
+    log_z, log_mean_s, *_ = laplace.law_summary(log_s, log_p, log_s[:3])
+    p = np.exp(log_p - log_p.max())
+    exact = log_p.max() + math.log(math.fsum(p))
+    exact_s = math.log(math.fsum(p * np.exp(log_s))) - math.log(math.fsum(p))
+    assert abs(log_z - exact) <= 4e-16 * abs(exact)
+    assert abs(log_mean_s - exact_s) <= 4e-16 * abs(exact_s) + 2e-16
+
+
 def test_ascending_order_sorts_runs_and_anything_else():
     """log M sorts its atoms: ascending runs one below the other (the engine's node order)
     are put in reverse without a sort; any other order falls back to argsort."""
