@@ -78,7 +78,7 @@ def tensor_value(coef, box, na, nb, ta, tb):
 
 
 #: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
-MOMENT_BLOCK = 1 << 16
+MOMENT_BLOCK = 1 << 18
 
 
 @numba.njit(cache=True)
@@ -154,17 +154,18 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt, tn_a,
             if z == a:
                 continue
             na, nb = n_a[q], n_b[q]
-            A = np.empty((n_bases * na, z - a))
+            A = np.empty((z - a, n_bases * na))
             B = np.empty((z - a, nb))
             for j in range(a, z):
                 _chebyshev_t(sxa[j], na, Ta)
                 _chebyshev_t(sxb[j], nb, Tb)
-                for d in range(na):
-                    for b in range(n_bases):
-                        A[b * na + d, j - a] = sw[b, j] * Ta[d]
+                for b in range(n_bases):
+                    wj = sw[b, j]
+                    for d in range(na):
+                        A[j - a, b * na + d] = wj * Ta[d]
                 for e in range(nb):
                     B[j - a, e] = Tb[e]
-            P = np.dot(A, B)
+            P = np.dot(A.T, B)
             for b in range(n_bases):
                 for d in range(na):
                     for e in range(nb):
@@ -208,23 +209,72 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt,
 @numba.njit(cache=True)
 def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out):
     """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
-    elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``."""
+    elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
+
+    As in :func:`box_moments`, blocks of cells are sorted by box, and each box's cells of a
+    block are evaluated together: ``V = A C`` (one matrix product, ``A = [T_d(x_a(i))]``), then
+    ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    n_boxes = coef.shape[0]
     Ta = np.empty(coef.shape[1])
     Tb = np.empty(coef.shape[2])
-    for i in range(ra.shape[0]):
-        if not mass[i] > 0.0:
-            out[i] = -np.inf
-            continue
-        pa, xa = _locate(ta - ra[i], Da, Ja, wa)
-        pb, xb = _locate(tb - rb[i], Db, Jb, wb)
-        box = box_id[pa, pb]
-        na = n_a[box]
-        nb = n_b[box]
-        _chebyshev_t(xa, na, Ta)
-        _chebyshev_t(xb, nb, Tb)
-        out[i] = tensor_value(coef, box, na, nb, Ta, Tb) - offset
+    n = ra.shape[0]
+    blk = min(MOMENT_BLOCK, max(n, 1))
+    cbox = np.empty(blk, dtype=np.int64)
+    cxa = np.empty(blk)
+    cxb = np.empty(blk)
+    sxa = np.empty(blk)
+    sxb = np.empty(blk)
+    sidx = np.empty(blk, dtype=np.int64)
+    count = np.zeros(n_boxes + 1, dtype=np.int64)
+    pos = np.empty(n_boxes, dtype=np.int64)
+    for lo in range(0, n, blk):
+        hi = min(lo + blk, n)
+        c = 0
+        for i in range(lo, hi):
+            if not mass[i] > 0.0:
+                out[i] = -np.inf
+                continue
+            pa, xa = _locate(ta - ra[i], Da, Ja, wa)
+            pb, xb = _locate(tb - rb[i], Db, Jb, wb)
+            box = box_id[pa, pb]
+            cbox[c] = box
+            cxa[c] = xa
+            cxb[c] = xb
+            sidx[c] = i
+            count[box + 1] += 1
+            c += 1
+        for q in range(n_boxes):
+            count[q + 1] += count[q]
+        for q in range(n_boxes):
+            pos[q] = count[q]
+        cell = np.empty(c, dtype=np.int64)
+        for j in range(c):
+            k = pos[cbox[j]]
+            pos[cbox[j]] = k + 1
+            sxa[k] = cxa[j]
+            sxb[k] = cxb[j]
+            cell[k] = sidx[j]
+        for q in range(n_boxes):
+            a, z = count[q], count[q + 1]
+            if z == a:
+                continue
+            na, nb = n_a[q], n_b[q]
+            A = np.empty((z - a, na))
+            for j in range(a, z):
+                _chebyshev_t(sxa[j], na, Ta)
+                for d in range(na):
+                    A[j - a, d] = Ta[d]
+            V = np.dot(A, np.ascontiguousarray(coef[q, :na, :nb]))
+            for j in range(a, z):
+                _chebyshev_t(sxb[j], nb, Tb)
+                acc = 0.0
+                for e in range(nb):
+                    acc += V[j - a, e] * Tb[e]
+                out[cell[j]] = acc - offset
+        for q in range(n_boxes + 1):
+            count[q] = 0
 
 
 def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,

@@ -118,6 +118,27 @@ def _signed_breakdown(alpha, beta, n_used):
     return np.minimum(n_used, first)
 
 
+def _golub_welsch(alpha, beta, n_used):
+    """:func:`numerics.gauss_rules.gauss_from_recurrence` without clipping the nodes, in one
+    batched eigen-decomposition: every panel's Jacobi matrix is padded to the largest size
+    with decoupled diagonal entries ``4, 5, ...`` (far from the nodes, which lie within
+    ``1 + NODE_EXCURSION``; zero weight), whose eigenvalues are then dropped."""
+    n_panels, m = alpha.shape
+    if m == 0 or not n_used.any():
+        return np.zeros(n_panels, dtype=np.int64), np.zeros(0), np.zeros(0)
+    k = np.arange(m)
+    live = k[None, :] < n_used[:, None]
+    jac = np.zeros((n_panels, m, m))
+    jac[:, k, k] = np.where(live, alpha, 4.0 + k[None, :])
+    off = np.where(live[:, 1:], np.sqrt(np.maximum(beta[:, 1:], 0.0)), 0.0)
+    jac[:, k[:-1], k[:-1] + 1] = off
+    jac[:, k[:-1] + 1, k[:-1]] = off
+    vals, vecs = np.linalg.eigh(jac)
+    w = vecs[:, 0, :] ** 2
+    keep = (vals < 3.0) & (w > 0)
+    return keep.sum(axis=1).astype(np.int64), vals[keep], w[keep]
+
+
 def pair_rewards(rule, shape):
     """``(r_a, r_b, axis)`` when ``rule`` is a mixture over exactly two distinct static rewards
     whose user types all have rules smooth in their reward (Bradley-Terry, Plackett-Luce);
@@ -434,7 +455,7 @@ class PairEngine:
         n_used = np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0)
         n_used = _signed_breakdown(alpha, beta, n_used)
         while True:
-            counts, x, nw = gr.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+            counts, x, nw = _golub_welsch(alpha, beta, n_used)
             rows = np.repeat(np.arange(counts.size), counts)
             depth = ax.center[rows] - ax.half[rows] * x
             out = (depth < 0) | (np.abs(x) > 1.0 + NODE_EXCURSION)

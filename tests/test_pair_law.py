@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from numerics import curators as cur
-from numerics import evolve, gauss_rules
+from numerics import evolve, gauss_rules, pair_law
 from numerics import pair_kernels as pk
 from numerics.engine import REFINED, ResolutionLost
 from numerics.joint import JointEngine
@@ -43,6 +43,20 @@ def _max_rel(a, b, floor=1e-12):
 
 
 # ------------------------------------------------------------------------- which rules
+def test_padded_golub_welsch_equals_the_per_size_one():
+    """One padded eigen-decomposition gives the rules of gauss_rules (sizes 0 to 6)."""
+    rng = np.random.default_rng(11)
+    n_used = np.array([0, 1, 2, 3, 6, 4, 6])
+    alpha = rng.uniform(-0.5, 0.5, size=(7, 6))
+    beta = rng.uniform(0.05, 0.25, size=(7, 6))
+    beta[:, 0] = 1.0
+    got = pair_law._golub_welsch(alpha, beta, n_used)
+    want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-14)
+
+
 def test_pair_rewards_accepts_two_static_smooth_rewards_only():
     _, r1, r2 = _grid(8)
     got = pair_rewards(_rule(r1, r2), r1.shape)
@@ -208,9 +222,13 @@ def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
         return out
 
     assert worst(50) <= 1e-12
-    clipped = gauss_rules.gauss_from_recurrence
-    monkeypatch.setattr(gauss_rules, "gauss_from_recurrence",
-                        lambda a, b, n, clip=True: clipped(a, b, n, clip=True))
+    unclipped = pair_law._golub_welsch
+
+    def clipped(alpha, beta, n_used):
+        counts, x, w = unclipped(alpha, beta, n_used)
+        return counts, np.clip(x, -1.0, 1.0), w
+
+    monkeypatch.setattr(pair_law, "_golub_welsch", clipped)
     assert worst(50) > 1e-9
 
 
