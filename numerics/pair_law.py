@@ -213,17 +213,25 @@ class _Class:
 
 
 class _PairBase:
-    """One base measure: its masses (by reference), per class its cubature ``omega``
-    (normalized per box; ``scale`` its log size, tilt included), the tilt ``T`` at the state
-    and cubature grids, and the state ``L``."""
+    """One base measure: its masses (by reference), per class its cubature as the two
+    products that give the marginals (``Pa``, ``Pb``; ``scale`` their log size, tilt
+    included), the tilt ``T`` and the state ``L`` at the state grid."""
 
-    def __init__(self, mass, log_total, is_data):
+    def __init__(self, mass, log_total, is_data, active):
         self.mass, self.log_total, self.is_data = mass, log_total, is_data
         self.Pa, self.Pb, self.scale, self.T, self.L = [], [], [], [], []
         self.box_log_mass = None   # log of the base's (untilted, normalized) mass per box
+        self.active = active       # carries mass in p_t
+        self.finite = active       # and L is finite everywhere
+
+    def update_flags(self):
+        self.finite = all(bool(np.all(np.isfinite(L))) for L in self.L)
+        self.active = self.finite or any(bool(np.any(np.isfinite(L))) for L in self.L)
 
     def present(self):
-        return any(np.any(np.isfinite(L)) for L in self.L)
+        """Whether the base carries mass in ``p_t`` (a separate data base has none before
+        the first step, nor has ``p_0``'s once ``lam = 0`` replaced it)."""
+        return self.active
 
 
 class PairLayout:
@@ -327,8 +335,8 @@ class PairEngine:
         two_bases = data is not None and not math.isinf(lam)
         masses = [model] if not two_bases else [model, data]
         single_data = (not math.isinf(lam)) and not two_bases
-        self.bases = [_PairBase(m, math.log(float(m.sum())), (i == 1) or single_data)
-                      for i, m in enumerate(masses)]
+        self.bases = [_PairBase(m, math.log(float(m.sum())), (i == 1) or single_data,
+                                active=(i == 0)) for i, m in enumerate(masses)]
         moments = self._moments(masses)
         for i, (b, mom) in enumerate(zip(self.bases, moments)):
             b.box_log_mass = np.log(np.maximum(mom[:, 0, 0], 0.0)) - b.log_total
@@ -364,9 +372,12 @@ class PairEngine:
     def _set_cubature(self, b, mom, tmax):
         """The base's cubature from its moments ``mom`` (boxes, NA, NB) of the measure tilted
         by ``exp(T - tmax)``: per box the interpolatory weights ``Omega`` (normalized to a
-        largest ``|Omega|`` of 1; ``scale`` their log size, ``tmax`` included), kept as the two
-        products a step needs, ``Pa = Omega E_b`` and ``Pb = Omega^T E_a`` (``E``: the
-        interpolation from the state grid to the cubature grid)."""
+        largest ``|Omega|`` of 1; ``scale`` their log size, ``tmax`` included), kept as the
+        two products a step needs for the marginals of ``W`` (given at the state grid and
+        interpolated to the cubature grid, ``E_a W E_b^T``):
+        ``c_a[j] = sum_k Omega[j, k] (E_a W E_b^T)[j, k] = sum_l Pa[j, l] (E_a W)[j, l]`` with
+        ``Pa = Omega E_b``, and ``c_b[k] = sum_i Pb[k, i] (W E_b^T)[i, k]``,
+        ``Pb = Omega^T E_a``."""
         b.Pa, b.Pb, b.scale = [], [], []
         for c in self.classes:
             M = mom[c.boxes, :c.Na, :c.Nb]
@@ -375,11 +386,30 @@ class PairEngine:
             with np.errstate(divide="ignore"):
                 scale = np.log(big) + tmax[c.boxes]
             omega = omega / np.where(big > 0, big, 1.0)[:, None, None]
-            b.Pa.append(omega @ c.Eb)
-            b.Pb.append(omega.transpose(0, 2, 1) @ c.Ea)
-            b.scale.append(scale)
+            b.Pa.append(omega @ c.Eb)                                   # (B, Na, nb)
+            b.Pb.append((omega.transpose(0, 2, 1) @ c.Ea).transpose(0, 2, 1).copy())
+            b.scale.append(scale)                                       # Pb: (B, na, Nb)
 
     # ------------------------------------------------------------------ the laws
+    def _tilted_log_weights(self, b):
+        """Per class, ``(L - T, its maximum per box)`` of base ``b``, after re-tilting the base
+        if ``L - T`` varies by more than :data:`numerics.engine.TILT_LIMIT` nats across a box
+        (its cubature is then rebuilt for the measure tilted by the current ``L``: one pass
+        over the grid)."""
+        for _ in range(2):
+            out, spread = [], 0.0
+            with np.errstate(invalid="ignore"):
+                for L, T in zip(b.L, b.T):
+                    g = L - T
+                    gm = np.max(g, axis=(1, 2))
+                    if b.finite:
+                        spread = max(spread, float(np.max(gm - np.min(g, axis=(1, 2)))))
+                    out.append((g, gm))
+            if not spread > TILT_LIMIT:
+                return out
+            self._retilt(b)
+        return out
+
     def _marginals(self):
         """Per axis, the pooled Gauss law of its reward under ``p_t`` and, for ``E[H]``, the
         signed cubature weights at the panels' ``N`` points; cached until the state changes.
@@ -393,17 +423,22 @@ class PairEngine:
         for b in self.bases:
             if not b.present():
                 continue
+            gs = self._tilted_log_weights(b)
             gmax = np.full(self.n_boxes, -np.inf)
             box_sum = np.zeros(self.n_boxes)
             margins = [[], []]
-            for c, L, T, sc, Pa, Pb in zip(self.classes, b.L, b.T, b.scale, b.Pa, b.Pb):
+            for c, (g, gm), sc, Pa, Pb in zip(self.classes, gs, b.scale, b.Pa, b.Pb):
                 with np.errstate(invalid="ignore"):
-                    g = L - T
-                    gm = np.max(g, axis=(1, 2))
                     W = np.exp(g - gm[:, None, None])
-                W[~np.isfinite(W)] = 0.0
-                ca = np.sum(c.Ea * (Pa @ W.transpose(0, 2, 1)), axis=2)
-                cb = np.sum(c.Eb * (Pb @ W), axis=2)
+                if not b.finite:
+                    W[~np.isfinite(W)] = 0.0
+                nbox = W.shape[0]
+                # E_a W and W E_b^T for all boxes at once (one product each)
+                EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(
+                    c.Na, nbox, c.nb).transpose(1, 0, 2)
+                WEb = (W.reshape(-1, c.nb) @ c.Eb.T).reshape(nbox, c.na, c.Nb)
+                ca = np.einsum("bjl,bjl->bj", Pa, EaW)
+                cb = np.einsum("bik,bik->bk", Pb, WEb)
                 gmax[c.boxes] = gm + sc
                 box_sum[c.boxes] = ca.sum(axis=1)
                 margins[0].append((c, ca))
@@ -532,9 +567,10 @@ class PairEngine:
                     b.L[k] = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
                 else:
                     b.L[k] = curated + log_lam - math.log1p(lam)
+        for b in self.bases:
+            b.update_flags()
         self.steps_done += 1
         self._check_resolution()
-        self._retilt()
 
     def _box_log_factor(self, la, lb):
         """``log(H_a(x_j) + H_b(y_k))`` on every box's state grid, from ``log H_a``, ``log H_b``
@@ -550,60 +586,65 @@ class PairEngine:
     def _check_resolution(self):
         """Raise :class:`ResolutionLost` where the tensor interpolant of a base's ``L`` errs by
         more than INTERPOLATION_TOL (+ 64 ulps) on a box that may carry ``NEGLIGIBLE_PANEL``
-        of the heaviest one's mass (bound: its base mass times ``max e^L`` there)."""
+        of the heaviest one's mass (bound: its base mass times ``max e^L`` there).  The error
+        is estimated by the sum of the absolute tensor Chebyshev coefficients in the last two
+        rows and the last two columns (the neglected degrees in each variable, over all
+        degrees of the other)."""
         bound = []
+        tops = []
         for b in self.bases:
             ub = np.full(self.n_boxes, -np.inf)
-            for c, L in zip(self.classes, b.L):
-                ub[c.boxes] = np.max(L, axis=(1, 2))
+            top = []
+            if b.present():
+                for c, L in zip(self.classes, b.L):
+                    m = np.max(L, axis=(1, 2))
+                    ub[c.boxes] = m
+                    top.append(np.maximum(m, -np.min(L, axis=(1, 2))))
             with np.errstate(invalid="ignore"):
                 bound.append(ub + b.box_log_mass)
+            tops.append(top)
         heaviest = max(float(np.max(np.where(np.isfinite(x), x, -np.inf))) for x in bound)
-        for b, ub in zip(self.bases, bound):
+        for b, ub, top in zip(self.bases, bound, tops):
             if not b.present():
                 continue
-            for c, L in zip(self.classes, b.L):
-                rel = ub[c.boxes] > heaviest + math.log(NEGLIGIBLE_PANEL)
-                if not rel.any() or (c.na <= 2 and c.nb <= 2):
+            for c, L, big in zip(self.classes, b.L, top):
+                if c.na <= 2 and c.nb <= 2:
                     continue
-                C = tensor_coefficients(L[rel])
-                err_a = (np.abs(C[:, -2:, :]).sum(axis=(1, 2)) if c.na > 2
-                         else np.zeros(C.shape[0]))
-                err_b = (np.abs(C[:, :, -2:]).sum(axis=(1, 2)) if c.nb > 2
-                         else np.zeros(C.shape[0]))
+                nbox = L.shape[0]
+                err_a = np.zeros(nbox)
+                err_b = np.zeros(nbox)
+                Qa, Qb = _coefficients(c.na), _coefficients(c.nb)
+                if c.na > 2:    # rows na-2, na-1 of Qa L Qb^T
+                    R = (Qa[-2:] @ L.transpose(1, 0, 2).reshape(c.na, -1)).reshape(-1, c.nb)
+                    err_a = np.abs(R @ Qb.T).reshape(2, nbox, c.nb).sum(axis=(0, 2))
+                if c.nb > 2:    # columns nb-2, nb-1
+                    X = (L.reshape(-1, c.nb) @ Qb[-2:].T).reshape(nbox, c.na, 2)
+                    Y = Qa @ X.transpose(1, 0, 2).reshape(c.na, -1)
+                    err_b = np.abs(Y).reshape(c.na, nbox, 2).sum(axis=(0, 2))
                 err = err_a + err_b
-                tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * np.max(np.abs(L[rel]),
-                                                                            axis=(1, 2))
-                bad = ~(err <= tol)
+                tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
+                rel = ub[c.boxes] > heaviest + math.log(NEGLIGIBLE_PANEL)
+                bad = rel & ~(err <= tol)
                 if bad.any():
                     i = int(np.flatnonzero(bad)[np.argmax((err / tol)[bad])])
-                    box = c.boxes[np.flatnonzero(rel)[i]]
+                    box = c.boxes[i]
                     u = 0 if err_a[i] >= err_b[i] else 1
                     q = (self.box_qa, self.box_qb)[u][box]
                     depth = float(self.axes[u].center[q])
                     raise ResolutionLost(self.steps_done, depth, float(err[i]), float(tol[i]))
 
-    def _retilt(self):
-        """Rebuild the cubature of a base whose ``L - T`` varies by more than TILT_LIMIT nats
-        across a box (one pass over the grid), for the measure tilted by the current ``L``."""
-        for i, b in enumerate(self.bases):
-            if not b.present():
-                continue
-            spread = max(float(np.max(np.ptp((L - T).reshape(L.shape[0], -1), axis=1)))
-                         for L, T in zip(b.L, b.T))
-            if not spread > TILT_LIMIT:
-                continue
-            na, nb = int(self.box_na.max()), int(self.box_nb.max())
-            coef = np.zeros((self.n_boxes, na, nb))
-            tmax = np.zeros(self.n_boxes)
-            for c, L in zip(self.classes, b.L):
-                coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(L)
-                tmax[c.boxes] = np.max(L, axis=(1, 2))
-            mom = self._moments([b.mass], tilt=(coef, tmax))[0]
-            self._set_cubature(b, mom, tmax)
-            b.T = [L.copy() for L in b.L]
-            self.rebuilds += 1
-            self._cache = None
+    def _retilt(self, b):
+        """Rebuild base ``b``'s cubature for its measure tilted by the current ``L``."""
+        na, nb = int(self.box_na.max()), int(self.box_nb.max())
+        coef = np.zeros((self.n_boxes, na, nb))
+        tmax = np.zeros(self.n_boxes)
+        for c, L in zip(self.classes, b.L):
+            coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(L)
+            tmax[c.boxes] = np.max(L, axis=(1, 2))
+        mom = self._moments([b.mass], tilt=(coef, tmax))[0]
+        self._set_cubature(b, mom, tmax)
+        b.T = [L.copy() for L in b.L]
+        self.rebuilds += 1
 
     # ------------------------------------------------------------------ state
     def log_weights(self):
@@ -622,6 +663,7 @@ class PairEngine:
                 n = c.boxes.size * c.na * c.nb
                 b.L[k] = w[off:off + n].reshape(c.boxes.size, c.na, c.nb).copy()
                 off += n
+            b.update_flags()
         self._cache = None
 
     def snapshot(self):
