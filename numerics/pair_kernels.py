@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from .panels import _locate, locate_numpy
+from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value"]
@@ -78,32 +79,22 @@ def tensor_value(coef, box, na, nb, ta, tb):
 
 
 #: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
-MOMENT_BLOCK = 1 << 18
+MOMENT_BLOCK = 1 << 16
 
 
 @numba.njit(cache=True)
-def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt, tn_a, tn_b, tmax):
-    r"""``out[k, box, d, e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for ``d < n_a[box]``,
-    ``e < n_b[box]``, over the cells with ``m_k[i] > 0``; ``box_id[raw_a, raw_b]`` the box of a
-    pair of raw panels.  ``w_i = exp(f(x_a, x_b) - tmax[box])`` with ``f`` given by the tensor
-    coefficients ``tilt[box, :tn_a[box], :tn_b[box]]`` when ``tilt`` has boxes (the re-tilted
-    measure), else 1.  ``m1`` of length 0: one base (``out[0]`` only).
-
-    Blocks of :data:`MOMENT_BLOCK` consecutive cells are sorted by box (a counting sort), and
-    each box's cells of the block add ``A^T B`` to its moments, ``A = [m_i T_d(x_a(i))]``,
-    ``B = [T_e(x_b(i))]``: one matrix product (BLAS) per box and block.  The blocks and the
-    cells in each box's segment keep their order: the sums do not depend on threads."""
+def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
+                   tn_b, tmax, lo_cell, hi_cell):
+    """:func:`box_moments` on the cells ``lo_cell:hi_cell``, into ``out`` (bases, slots)."""
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     two = m1.shape[0] > 0
     n_bases = 2 if two else 1
     tilted = tilt.shape[0] > 0
-    n_boxes = out.shape[1]
-    NA, NB = out.shape[2], out.shape[3]
-    Ta = np.empty(max(NA, tilt.shape[1]))
-    Tb = np.empty(max(NB, tilt.shape[2]))
-    n = ra.shape[0]
-    blk = min(MOMENT_BLOCK, max(n, 1))
+    n_boxes = n_a.shape[0]
+    Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
+    Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
+    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
     cbox = np.empty(blk, dtype=np.int64)
     cxa = np.empty(blk)
     cxb = np.empty(blk)
@@ -113,8 +104,8 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt, tn_a,
     sw = np.empty((n_bases, blk))
     count = np.zeros(n_boxes + 1, dtype=np.int64)
     pos = np.empty(n_boxes, dtype=np.int64)
-    for lo in range(0, n, blk):
-        hi = min(lo + blk, n)
+    for lo in range(lo_cell, hi_cell, blk):
+        hi = min(lo + blk, hi_cell)
         c = 0
         for i in range(lo, hi):
             w0 = m0[i]
@@ -169,9 +160,34 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt, tn_a,
             for b in range(n_bases):
                 for d in range(na):
                     for e in range(nb):
-                        out[b, q, d, e] += P[b * na + d, e]
+                        out[b, off[q] + d * nb + e] += P[b * na + d, e]
         for q in range(n_boxes + 1):
             count[q] = 0
+
+
+@kernel
+def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a, tn_b,
+                tmax, chunks):
+    r"""``out[k, off[box] + d n_b[box] + e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for
+    ``d < n_a[box]``, ``e < n_b[box]``, over the cells with ``m_k[i] > 0``;
+    ``box_id[raw_a, raw_b]`` the box of a pair of raw panels.  ``w_i = exp(f(x_a, x_b) -
+    tmax[box])`` with ``f`` given by the tensor coefficients ``tilt[box, :tn_a[box],
+    :tn_b[box]]`` when ``tilt`` has boxes (the re-tilted measure), else 1.  ``m1`` of length
+    0: one base (``out[0]`` only).
+
+    ``chunks`` fixed ranges of cells (in parallel), each in blocks of :data:`MOMENT_BLOCK`
+    cells sorted by box (a counting sort); each box's cells of a block add ``A^T B`` to its
+    moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix product (BLAS) per
+    box and block.  The chunks' sums are added in order: the result does not depend on the
+    number of threads."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    parts = np.zeros((chunks, out.shape[0], out.shape[1]))
+    for c in numba.prange(chunks):
+        _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, parts[c], tilt,
+                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n))
+    for c in range(chunks):
+        out += parts[c]
 
 
 def _chebyshev_t_numpy(x, n):
@@ -179,8 +195,8 @@ def _chebyshev_t_numpy(x, n):
     return np.cos(np.arange(n)[None, :] * np.arccos(np.clip(x, -1.0, 1.0))[:, None])
 
 
-def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt, tn_a, tn_b,
-                      tmax):
+def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
+                      tn_b, tmax, chunks=1):
     """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``)."""
     masses = [m0] if m1.shape[0] == 0 else [m0, m1]
     sup = np.any([m > 0 for m in masses], axis=0)
@@ -188,9 +204,6 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt,
     pa, xa = locate_numpy(geo_a[0] - ra[idx], geo_a[1], int(geo_a[2]), geo_a[3])
     pb, xb = locate_numpy(geo_b[0] - rb[idx], geo_b[1], int(geo_b[2]), geo_b[3])
     box = box_id[pa, pb]
-    NA, NB = out.shape[2], out.shape[3]
-    Ta = _chebyshev_t_numpy(xa, NA) * (np.arange(NA)[None, :] < n_a[box][:, None])
-    Tb = _chebyshev_t_numpy(xb, NB) * (np.arange(NB)[None, :] < n_b[box][:, None])
     w = np.ones(idx.size)
     if tilt.shape[0] > 0:
         na, nb = tilt.shape[1], tilt.shape[2]
@@ -199,28 +212,25 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, out, tilt,
         f = np.einsum("ide,id,ie->i", tilt[box], _chebyshev_t_numpy(xa, na) * ka,
                       _chebyshev_t_numpy(xb, nb) * kb)
         w = np.exp(f - tmax[box])
-    for k, mk in enumerate(masses):
-        m = mk[idx]
-        pos = m > 0
-        contrib = np.einsum("i,id,ie->ide", (m * w)[pos], Ta[pos], Tb[pos])
-        np.add.at(out[k], box[pos], contrib)
+    for q in np.unique(box):
+        sel = box == q
+        Ta = _chebyshev_t_numpy(xa[sel], n_a[q])
+        Tb = _chebyshev_t_numpy(xb[sel], n_b[q])
+        for k, mk in enumerate(masses):
+            m = mk[idx[sel]] * w[sel]
+            out[k, off[q]:off[q] + n_a[q] * n_b[q]] += ((Ta * m[:, None]).T @ Tb).ravel()
 
 
 @numba.njit(cache=True)
-def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out):
-    """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
-    elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
-
-    As in :func:`box_moments`, blocks of cells are sorted by box, and each box's cells of a
-    block are evaluated together: ``V = A C`` (one matrix product, ``A = [T_d(x_a(i))]``), then
-    ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
+def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
+                  hi_cell):
+    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     n_boxes = coef.shape[0]
     Ta = np.empty(coef.shape[1])
     Tb = np.empty(coef.shape[2])
-    n = ra.shape[0]
-    blk = min(MOMENT_BLOCK, max(n, 1))
+    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
     cbox = np.empty(blk, dtype=np.int64)
     cxa = np.empty(blk)
     cxb = np.empty(blk)
@@ -229,8 +239,8 @@ def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, off
     sidx = np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
     pos = np.empty(n_boxes, dtype=np.int64)
-    for lo in range(0, n, blk):
-        hi = min(lo + blk, n)
+    for lo in range(lo_cell, hi_cell, blk):
+        hi = min(lo + blk, hi_cell)
         c = 0
         for i in range(lo, hi):
             if not mass[i] > 0.0:
@@ -277,8 +287,24 @@ def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, off
             count[q] = 0
 
 
+@kernel
+def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
+                         chunks):
+    """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
+    elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
+
+    ``chunks`` ranges of cells in parallel, each in blocks sorted by box as in
+    :func:`box_moments`; each box's cells of a block are evaluated together: ``V = A C``
+    (one matrix product, ``A = [T_d(x_a(i))]``), then ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
+                      min(c * step, n), min((c + 1) * step, n))
+
+
 def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,
-                               out):
+                               out, chunks=1):
     """Pure numpy twin of :func:`log_weights_at_cells`."""
     out[:] = -np.inf
     idx = np.flatnonzero(mass > 0)
@@ -289,3 +315,99 @@ def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_
     Ta = _chebyshev_t_numpy(xa, NA) * (np.arange(NA)[None, :] < n_a[box][:, None])
     Tb = _chebyshev_t_numpy(xb, NB) * (np.arange(NB)[None, :] < n_b[box][:, None])
     out[idx] = np.einsum("ide,id,ie->i", coef[box], Ta, Tb) - offset
+
+
+@numba.njit(cache=True)
+def _tridiagonal_ql(d, e, z):
+    """Eigenvalues of the symmetric tridiagonal matrix with diagonal ``d`` and off-diagonal
+    ``e[:-1]`` (``e[-1] = 0``), in place in ``d``, and the first row of its eigenvector matrix
+    in ``z`` (``z = e_1`` on entry): the implicit QL algorithm with Wilkinson shifts (Press et
+    al., *Numerical Recipes*, 2007, sec. 11.4, ``tqli``), the rotations applied to that row
+    only (Golub and Welsch, 1969)."""
+    n = d.shape[0]
+    eps = np.finfo(np.float64).eps
+    for l in range(n):
+        it = 0
+        while True:
+            m = l
+            while m < n - 1:
+                dd = abs(d[m]) + abs(d[m + 1])
+                if abs(e[m]) <= eps * dd:
+                    break
+                m += 1
+            if m == l:
+                break
+            it += 1
+            if it > 60:
+                break
+            g = (d[l + 1] - d[l]) / (2.0 * e[l])
+            r = math.hypot(g, 1.0)
+            g = d[m] - d[l] + e[l] / (g + (r if g >= 0.0 else -r))
+            s = 1.0
+            c = 1.0
+            p = 0.0
+            i = m - 1
+            deflated = False
+            while i >= l:
+                f = s * e[i]
+                b = c * e[i]
+                r = math.hypot(f, g)
+                e[i + 1] = r
+                if r == 0.0:
+                    d[i + 1] -= p
+                    e[m] = 0.0
+                    deflated = True
+                    break
+                s = f / r
+                c = g / r
+                g = d[i + 1] - p
+                r = (d[i] - g) * s + 2.0 * c * b
+                p = s * r
+                d[i + 1] = g + p
+                g = c * r - b
+                f = z[i + 1]
+                z[i + 1] = s * z[i] + c * f
+                z[i] = c * z[i] - s * f
+                i -= 1
+            if deflated:
+                continue
+            d[l] -= p
+            e[l] = g
+            e[m] = 0.0
+
+
+@numba.njit(cache=True)
+def gauss_from_recurrence(alpha, beta, n_used):
+    """Gauss rules from recurrence coefficients (Golub-Welsch by :func:`_tridiagonal_ql`),
+    panel by panel, nodes *not* clipped to ``[-1, 1]`` (a signed measure's rule may have
+    nodes outside).  Returns ``(counts, x, w)`` as
+    :func:`numerics.gauss_rules.gauss_from_recurrence`: nodes in increasing order per panel,
+    weights relative to the panel mass, nodes of zero weight dropped."""
+    n_panels = alpha.shape[0]
+    total = 0
+    for q in range(n_panels):
+        total += n_used[q]
+    xs = np.empty(total)
+    ws = np.empty(total)
+    counts = np.zeros(n_panels, dtype=np.int64)
+    k = 0
+    for q in range(n_panels):
+        n = n_used[q]
+        if n == 0:
+            continue
+        d = alpha[q, :n].copy()
+        e = np.zeros(n)
+        for i in range(n - 1):
+            e[i] = math.sqrt(max(beta[q, i + 1], 0.0))
+        z = np.zeros(n)
+        z[0] = 1.0
+        _tridiagonal_ql(d, e, z)
+        order = np.argsort(d)
+        for i in order:
+            w = z[i] * z[i]
+            if w > 0.0:
+                xs[k] = d[i]
+                ws[k] = w
+                k += 1
+                counts[q] += 1
+    return counts, xs[:k], ws[:k]

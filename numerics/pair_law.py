@@ -62,6 +62,10 @@ __all__ = ["PairEngine", "PairLayout", "NotForPairs", "compressed_pair_engine", 
 PAIR_MIN_CELLS = 4096
 #: at most this many pairs of raw panels (the dense table of boxes); beyond, the exact engine
 MAX_BOXES = 1 << 22
+#: cubature points per axis of a box beyond its ``n`` state points: ``N = n + CUBATURE_EXTRA``
+CUBATURE_EXTRA = 4
+#: at most this many fixed ranges of cells for the moments (each with its own sums)
+_MOMENT_CHUNKS = 4
 #: ``beta_k`` (on ``[-1, 1]``, where a spread-out measure has ``beta_k ~ 1/4``) below which
 #: the Stieltjes procedure on a cubature's signed marginal has broken down: rounding leaves
 #: ``~1e-15`` where a panel has run out of distinct atoms; a true ``beta_k`` this small is a
@@ -119,7 +123,8 @@ def _signed_breakdown(alpha, beta, n_used):
 
 
 def _golub_welsch(alpha, beta, n_used):
-    """:func:`numerics.gauss_rules.gauss_from_recurrence` without clipping the nodes, in one
+    """Pure numpy twin of :func:`numerics.pair_kernels.gauss_from_recurrence`: the rules of
+    :func:`numerics.gauss_rules.gauss_from_recurrence` without clipping the nodes, in one
     batched eigen-decomposition: every panel's Jacobi matrix is padded to the largest size
     with decoupled diagonal entries ``4, 5, ...`` (far from the nodes, which lie within
     ``1 + NODE_EXCURSION``; zero weight), whose eigenvalues are then dropped."""
@@ -174,7 +179,7 @@ class _Axis:
         self.geo = np.array([layout.r_max, layout.graded_depth, layout.levels, layout.width])
         lo, hi, n = layout.geometry(raw_used)
         self.lo, self.hi, self.n = lo, hi, n
-        self.N = np.where(n == 1, 1, 2 * n)
+        self.N = np.where(n == 1, 1, n + CUBATURE_EXTRA)
         self.center, self.half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         self.sptr, sx = cheb.chebyshev_points(n)
         self.nptr, self.nx = cheb.chebyshev_points(self.N)
@@ -225,7 +230,8 @@ class _PairBase:
         self.finite = active       # and L is finite everywhere
 
     def update_flags(self):
-        self.finite = all(bool(np.all(np.isfinite(L))) for L in self.L)
+        # a sum of finite values of L (at most ~1e3 nats each) is finite; -inf or nan is not
+        self.finite = all(math.isfinite(float(np.sum(L))) for L in self.L)
         self.active = self.finite or any(bool(np.any(np.isfinite(L))) for L in self.L)
 
     def present(self):
@@ -245,7 +251,7 @@ class PairLayout:
 
     SHARED = ("ra", "rb", "parts", "resolution", "r_max", "axes", "n_cells", "n_boxes",
               "box_id", "box_qa", "box_qb", "box_na", "box_nb", "box_Na", "box_Nb", "points",
-              "classes")
+              "classes", "box_off", "box_slots")
 
     def __init__(self, rule, model, data, lam, shape, resolution=None, use_numba=True):
         got = pair_rewards(rule, shape)
@@ -298,6 +304,11 @@ class PairLayout:
             self.classes.append(_Class(sel, qa[sel], qb[sel], int(self.box_na[sel[0]]),
                                        int(self.box_nb[sel[0]]), int(self.box_Na[sel[0]]),
                                        int(self.box_Nb[sel[0]]), ax_a, ax_b))
+        sizes = self.box_Na * self.box_Nb          # cubature slots per box
+        self.box_off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.box_slots = int(sizes.sum())
+        for c in self.classes:
+            c.slots = self.box_off[c.boxes][:, None] + np.arange(c.Na * c.Nb)[None, :]
         self.worth_it = self.n_cells > PAIR_MIN_CELLS and self.points < self.n_cells
 
 
@@ -339,7 +350,8 @@ class PairEngine:
                                 active=(i == 0)) for i, m in enumerate(masses)]
         moments = self._moments(masses)
         for i, (b, mom) in enumerate(zip(self.bases, moments)):
-            b.box_log_mass = np.log(np.maximum(mom[:, 0, 0], 0.0)) - b.log_total
+            with np.errstate(divide="ignore"):
+                b.box_log_mass = np.log(np.maximum(mom[self.box_off], 0.0))
             for c in self.classes:
                 b.L.append(np.zeros((c.boxes.size, c.na, c.nb)) if i == 0
                            else np.full((c.boxes.size, c.na, c.nb), -np.inf))
@@ -351,27 +363,33 @@ class PairEngine:
 
     # ------------------------------------------------------------------ build
     def _moments(self, masses, tilt=None):
-        """Tensor Chebyshev moments per base and box, ``(bases, boxes, NA, NB)``, of the
-        masses divided by their totals (times ``exp(tilt - tmax)``: ``tilt = (coefficients
-        (boxes, na, nb), tmax)``)."""
-        NA, NB = int(self.box_Na.max()), int(self.box_Nb.max())
-        out = np.zeros((len(masses), self.n_boxes, NA, NB))
+        """Tensor Chebyshev moments of the masses divided by their totals (times
+        ``exp(tilt - tmax)``: ``tilt = (coefficients (boxes, na, nb), tmax)``), ``(bases,
+        slots)``: box ``q``'s ``N_a x N_b`` moments from slot ``box_off[q]``, row-major."""
         m0 = masses[0]
         m1 = masses[1] if len(masses) == 2 else np.empty(0)
         if tilt is None:
             coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
         else:
             coef, tmax = tilt
-        f = pk.box_moments if self.use_numba else pk.box_moments_numpy
-        f(self.ra, self.rb, m0, m1, self.axes[0].geo, self.axes[1].geo, self.box_id,
-          self.box_Na, self.box_Nb, out, coef, self.box_na, self.box_nb, tmax)
+        out = np.zeros((len(masses), self.box_slots))
+        args = (self.ra, self.rb, m0, m1, self.axes[0].geo, self.axes[1].geo, self.box_id,
+                self.box_Na, self.box_Nb, self.box_off, out, coef, self.box_na, self.box_nb,
+                tmax)
+        n = self.ra.shape[0]
+        chunks = max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
+        if self.use_numba:
+            pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(*args,
+                                                                                   chunks)
+        else:
+            pk.box_moments_numpy(*args)
         for k, m in enumerate(masses):
             out[k] /= float(m.sum())
         return out
 
     def _set_cubature(self, b, mom, tmax):
-        """The base's cubature from its moments ``mom`` (boxes, NA, NB) of the measure tilted
-        by ``exp(T - tmax)``: per box the interpolatory weights ``Omega`` (normalized to a
+        """The base's cubature from its moments ``mom`` (slots, :meth:`_moments`) of the
+        measure tilted by ``exp(T - tmax)``: per box the interpolatory weights ``Omega`` (normalized to a
         largest ``|Omega|`` of 1; ``scale`` their log size, ``tmax`` included), kept as the
         two products a step needs for the marginals of ``W`` (given at the state grid and
         interpolated to the cubature grid, ``E_a W E_b^T``):
@@ -380,7 +398,7 @@ class PairEngine:
         ``Pb = Omega^T E_a``."""
         b.Pa, b.Pb, b.scale = [], [], []
         for c in self.classes:
-            M = mom[c.boxes, :c.Na, :c.Nb]
+            M = mom[c.slots].reshape(c.boxes.size, c.Na, c.Nb)
             omega = _coefficients(c.Na).T @ M @ _coefficients(c.Nb)
             big = np.max(np.abs(omega), axis=(1, 2))
             with np.errstate(divide="ignore"):
@@ -490,7 +508,8 @@ class PairEngine:
         n_used = np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0)
         n_used = _signed_breakdown(alpha, beta, n_used)
         while True:
-            counts, x, nw = _golub_welsch(alpha, beta, n_used)
+            counts, x, nw = (pk.gauss_from_recurrence(alpha, beta, n_used) if self.use_numba
+                             else _golub_welsch(alpha, beta, n_used))
             rows = np.repeat(np.arange(counts.size), counts)
             depth = ax.center[rows] - ax.half[rows] * x
             out = (depth < 0) | (np.abs(x) > 1.0 + NODE_EXCURSION)
@@ -563,8 +582,11 @@ class PairEngine:
                 curated = b.L[k] - log_z + lh - log_eh
                 if math.isinf(lam):
                     b.L[k] = curated
-                elif b.is_data:
-                    b.L[k] = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
+                elif b.is_data:   # log((1 + lam e^c) / (1 + lam)), no overflow below 700
+                    if float(np.max(curated)) + log_lam < 700.0:
+                        b.L[k] = np.log1p(lam * np.exp(curated)) - math.log1p(lam)
+                    else:
+                        b.L[k] = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
                 else:
                     b.L[k] = curated + log_lam - math.log1p(lam)
         for b in self.bases:
@@ -697,13 +719,16 @@ class PairEngine:
         offset = max(float(np.max(np.where(np.isfinite(t), t, -np.inf))) for t in tops)
         out = np.zeros(self.ra.shape[0])
         first = True
-        f = pk.log_weights_at_cells if self.use_numba else pk.log_weights_at_cells_numpy
+        n = self.ra.shape[0]
+        f = (pk.log_weights_at_cells.at(n * na * nb) if self.use_numba
+             else pk.log_weights_at_cells_numpy)
+        chunks = max(1, min(64, n // (1 << 16)))
         for b, coef, w in zip(self.bases, coefs, weights):
             if not np.any(np.isfinite(w)):
                 continue
             target = out if first else np.empty_like(out)
             f(self.ra, self.rb, b.mass, self.axes[0].geo, self.axes[1].geo, self.box_id, coef,
-              self.box_na, self.box_nb, offset + b.log_total, target)
+              self.box_na, self.box_nb, offset + b.log_total, target, chunks)
             with np.errstate(over="ignore"):
                 np.exp(target, out=target)
             target *= b.mass

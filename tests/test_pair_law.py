@@ -43,18 +43,21 @@ def _max_rel(a, b, floor=1e-12):
 
 
 # ------------------------------------------------------------------------- which rules
-def test_padded_golub_welsch_equals_the_per_size_one():
-    """One padded eigen-decomposition gives the rules of gauss_rules (sizes 0 to 6)."""
+def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
+    """The QL kernel and its numpy twin (one padded eigen-decomposition) give the rules of
+    gauss_rules (LAPACK, grouped by size; sizes 0 to 16), nodes outside [-1, 1] included."""
     rng = np.random.default_rng(11)
-    n_used = np.array([0, 1, 2, 3, 6, 4, 6])
-    alpha = rng.uniform(-0.5, 0.5, size=(7, 6))
-    beta = rng.uniform(0.05, 0.25, size=(7, 6))
+    n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
+    alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
+    beta = rng.uniform(0.05, 0.4, size=(10, 16))
     beta[:, 0] = 1.0
-    got = pair_law._golub_welsch(alpha, beta, n_used)
     want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
-    np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-14)
-    np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-14)
+    assert np.abs(want[1]).max() > 1.0
+    for got in (pair_law._golub_welsch(alpha, beta, n_used),
+                pk.gauss_from_recurrence(alpha, beta, n_used)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
 
 
 def test_pair_rewards_accepts_two_static_smooth_rewards_only():
@@ -92,12 +95,19 @@ def test_count_boxes_matches_numpy_twin():
     assert int(pk.count_boxes(*args).sum()) == lay.n_cells == m0.size
 
 
+def _moments_with(f, lay, m0, m1, coef, tmax, *extra):
+    out = np.zeros((2, lay.box_slots))
+    f(lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, lay.box_Na,
+      lay.box_Nb, lay.box_off, out, coef, lay.box_na, lay.box_nb, tmax, *extra)
+    return out
+
+
 @pytest.mark.parametrize("tilted", [False, True])
 def test_box_moments_match_numpy_twin(tilted):
-    """The blocked matrix-product moments against ``sum m cos(d acos x_a) cos(e acos x_b)``
-    cell by cell, two bases, with and without a tilt."""
+    """The blocked matrix-product moments (serial, and parallel over 3 ranges of cells)
+    against ``sum m cos(d acos x_a) cos(e acos x_b)`` box by box, two bases, with and
+    without a tilt."""
     lay, m0, m1 = _layout_and_masses()
-    NA, NB = int(lay.box_Na.max()), int(lay.box_Nb.max())
     if tilted:
         rng = np.random.default_rng(3)
         coef = rng.normal(scale=0.3, size=(lay.n_boxes, int(lay.box_na.max()),
@@ -105,49 +115,45 @@ def test_box_moments_match_numpy_twin(tilted):
         tmax = rng.normal(size=lay.n_boxes)
     else:
         coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
-    outs = []
-    for f in (pk.box_moments, pk.box_moments_numpy):
-        out = np.zeros((2, lay.n_boxes, NA, NB))
-        f(lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, lay.box_Na,
-          lay.box_Nb, out, coef, lay.box_na, lay.box_nb, tmax)
-        outs.append(out)
-    scale = np.max(np.abs(outs[1]))
-    assert np.max(np.abs(outs[0] - outs[1])) <= 1e-13 * scale
-    # the zeroth moments are the boxes' masses
-    assert abs(outs[0][0, :, 0, 0].sum() - (m0.sum() if not tilted else
-                                             outs[1][0, :, 0, 0].sum())) <= 1e-13
+    want = _moments_with(pk.box_moments_numpy, lay, m0, m1, coef, tmax)
+    scale = np.max(np.abs(want))
+    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks) for f, chunks in
+           ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3), (pk.box_moments.parallel, 3))]
+    for g in got:
+        assert np.max(np.abs(g - want)) <= 1e-13 * scale
+    np.testing.assert_array_equal(got[1], got[2])      # threads do not change the sums
+    got = got[0]
+    if not tilted:   # the zeroth moments are the boxes' masses
+        assert abs(got[0, lay.box_off].sum() - m0.sum()) <= 1e-13
 
 
 def test_box_moments_blocks_do_not_change_the_sums(monkeypatch):
     """Sums over blocks of 64 cells equal those over one block (to rounding)."""
     lay, m0, m1 = _layout_and_masses(24)
-    NA, NB = int(lay.box_Na.max()), int(lay.box_Nb.max())
-    outs = []
-    for f in (pk.box_moments.py_func, pk.box_moments):
-        out = np.zeros((2, lay.n_boxes, NA, NB))
-        if f is pk.box_moments.py_func:
-            monkeypatch.setattr(pk, "MOMENT_BLOCK", 64)
-        f(lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, lay.box_Na,
-          lay.box_Nb, out, np.zeros((0, 1, 1)), lay.box_na, lay.box_nb, np.zeros(0))
-        monkeypatch.undo()
-        outs.append(out)
-    assert np.max(np.abs(outs[0] - outs[1])) <= 1e-15
+    none = (np.zeros((0, 1, 1)), np.zeros(0))
+    one = _moments_with(pk.box_moments.serial, lay, m0, m1, *none, 1)
+    monkeypatch.setattr(pk, "MOMENT_BLOCK", 64)
+    small = _moments_with(pk.box_moments.py_func, lay, m0, m1, *none, 1)
+    assert np.max(np.abs(small - one)) <= 1e-15
 
 
 def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
-    """The materialization kernel against its twin, and a function that is a tensor
-    polynomial of the box degrees comes back exactly (to rounding) at every cell."""
+    """The materialization kernel against its twin (serial and parallel identical for the
+    same ranges of cells), and a function that is a tensor polynomial of the box degrees
+    comes back exactly (to rounding) at every cell."""
     lay, m0, _ = _layout_and_masses()
     na, nb = int(lay.box_na.max()), int(lay.box_nb.max())
     rng = np.random.default_rng(7)
     coef = rng.normal(size=(lay.n_boxes, na, nb))
     outs = []
-    for f in (pk.log_weights_at_cells, pk.log_weights_at_cells_numpy):
+    for f, chunks in ((pk.log_weights_at_cells.serial, 3), (pk.log_weights_at_cells.parallel, 3),
+                      (pk.log_weights_at_cells_numpy, 1)):
         out = np.empty(m0.size)
         f(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, coef, lay.box_na,
-          lay.box_nb, 0.5, out)
+          lay.box_nb, 0.5, out, chunks)
         outs.append(out)
-    np.testing.assert_allclose(outs[0], outs[1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[0], outs[2], rtol=0, atol=1e-12)
     # f = d_a^2 - 3 d_a d_b (depths below the tops): a polynomial of degree 2 in each box
     da, db = lay.axes[0].geo[0] - lay.ra, lay.axes[1].geo[0] - lay.rb
     values = np.zeros((lay.n_boxes, na, nb))
@@ -160,7 +166,7 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
         coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(values[c.boxes, :c.na, :c.nb])
     out = np.empty(m0.size)
     pk.log_weights_at_cells(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id,
-                            coef, lay.box_na, lay.box_nb, 0.0, out)
+                            coef, lay.box_na, lay.box_nb, 0.0, out, 1)
     np.testing.assert_allclose(out, da ** 2 - 3 * da * db, rtol=0, atol=1e-11)
 
 
@@ -222,13 +228,13 @@ def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
         return out
 
     assert worst(50) <= 1e-12
-    unclipped = pair_law._golub_welsch
+    unclipped = pk.gauss_from_recurrence
 
     def clipped(alpha, beta, n_used):
         counts, x, w = unclipped(alpha, beta, n_used)
         return counts, np.clip(x, -1.0, 1.0), w
 
-    monkeypatch.setattr(pair_law, "_golub_welsch", clipped)
+    monkeypatch.setattr(pk, "gauss_from_recurrence", clipped)
     assert worst(50) > 1e-9
 
 
