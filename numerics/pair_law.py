@@ -688,6 +688,12 @@ class PairEngine:
             b.update_flags()
         self._cache = None
 
+    def log_p(self):
+        """Normalized log masses of ``p_t`` per cell (the law on the grid's cells: what
+        :func:`numerics.limits.iterated.one_step_tv` compares; one pass over the grid)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.materialize())
+
     def snapshot(self):
         """A callable giving the current masses on the grid (flat), materialized when called."""
         weights = self.log_weights()

@@ -305,3 +305,25 @@ def test_evolve_restarts_down_the_ladder_and_stays_exact():
     b = evolve(mass, rule, steps=40, lam=2.0, method="direct")
     assert a.info["restarts"], a.info
     assert _max_rel(a.masses[-1], b.masses[-1]) <= 1e-10
+
+
+def test_limit_of_a_two_user_mixture_on_the_compressed_law(monkeypatch):
+    """``limit`` of two Bradley-Terry user types with real data (T's fixed point by the
+    accelerated iteration) on the compressed joint law equals the one on the exact joint
+    atoms, and has T's form ``p = p_d / (1 + lam - lam H)`` with ``H`` from the one-reward
+    curation factors of each user type."""
+    from numerics import curation_factor, limit, pair_law as pl
+    mass, r1, r2 = _grid(96)
+    rule = _rule(r1, r2, K=3.0)
+    lam = 0.3
+    original = pl.compressed_pair_engine
+    monkeypatch.setattr(pl, "compressed_pair_engine",
+                        lambda *a, **k: original(*a, **dict(k, method="compressed")))
+    got = limit(mass, rule, lam)
+    assert "two rewards" in got.info["resolution"] and got.converged
+    monkeypatch.setattr(pl, "compressed_pair_engine", lambda *a, **k: None)
+    exact = limit(mass, rule, lam)
+    assert exact.info["resolution"] == "joint atoms (exact)"
+    assert 0.5 * np.abs(got.mass - exact.mass).sum() < 1e-11
+    H = 0.6 * curation_factor(got.mass, r1, 3) + 0.4 * curation_factor(got.mass, r2, 3)
+    np.testing.assert_allclose(got.mass, mass / (1 + lam - lam * H), rtol=1e-10)
