@@ -19,16 +19,22 @@ compresses the joint law, box by box:
   (``n`` the panel's node count), and the recurrence is applied there pointwise; functions
   of ``(r_a, r_b)`` are their tensor Chebyshev interpolants (:func:`tensor_coefficients`);
 - each base measure is replaced, in each box, by an interpolatory cubature on the tensor grid
-  of ``N_a x N_b`` Chebyshev points, ``N = 2n`` (``N = 1`` on a top level set):
+  of ``N_a x N_b`` Chebyshev points, ``N = n + 4`` (``N = 1`` on a top level set):
   ``Omega_{jk} = int l_j(x_a) l_k(x_b) dmu`` with ``l`` the Lagrange polynomials, exact for
-  every polynomial of degree ``< N`` in each variable (as a Gauss rule of ``n`` nodes is in
-  one).  It comes from the tensor Chebyshev moments of the cells (one pass over the grid,
-  :func:`numerics.pair_kernels.box_moments`);
+  every polynomial of degree ``< N`` in each variable.  It comes from the tensor Chebyshev
+  moments of the cells (one pass over the grid, :func:`numerics.pair_kernels.box_moments`).
+  The weight ``W = e^{L - T}`` enters it through its interpolant from the state grid;
 - a step needs the law of each reward under ``p_t``: the marginal of the cubature on each
   panel is a (signed) discrete measure at the panel's ``N`` points, exact on polynomials of
   degree ``< N``, whose ``n``-point Gauss rule (Stieltjes on those points,
-  :mod:`numerics.gauss_rules`) is the positive law handed to the user's rule (L2, L4), as
-  the one-reward engine hands it its own Gauss rules.
+  :mod:`numerics.gauss_rules`; Golub-Welsch without clipping the nodes,
+  :func:`numerics.pair_kernels.gauss_from_recurrence`) is the positive law handed to the
+  users' rules (L2, L4), as the one-reward engine hands them its own Gauss rules.
+
+Measured against the exact joint-atom engine (``tests/test_pair_law.py``): 2e-15 to 2e-12
+relative per cell over 40-300 steps, with and without real data, ``K = 2, 3, 4, inf``,
+Plackett-Luce among the user types; the same to two digits for every ``N`` from ``n`` to
+``2n`` (the error is the interpolation of ``L``, not the cubature).
 
 Exactness is checked as in :mod:`numerics.engine`: at every step, the last two rows and
 columns of the tensor Chebyshev coefficients of ``L`` on every box that may carry mass must be
@@ -37,8 +43,9 @@ below :data:`numerics.engine.INTERPOLATION_TOL`, else :class:`numerics.engine.Re
 When ``L`` varies by more than :data:`numerics.engine.TILT_LIMIT` nats across a box, its base
 is re-tilted (the cubature rebuilt for the current weight, one pass over the grid).
 
-Cost: the build and each re-tilt ``O(cells x N_a N_b)``, a step ``O(boxes x N_a N_b)`` plus the
-users' rules at the panels' points, the materialization ``O(cells x n_a n_b)``.
+Cost: the build and each re-tilt ``O(cells x N_a N_b)`` (one matrix product per box and
+block of cells), a step ``O(boxes x N_a n_a n_b)`` plus the users' rules at the panels'
+points, the materialization ``O(cells x n_a n_b)``.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ PAIR_MIN_CELLS = 4096
 #: at most this many pairs of raw panels (the dense table of boxes); beyond, the exact engine
 MAX_BOXES = 1 << 22
 #: cubature points per axis of a box beyond its ``n`` state points: ``N = n + CUBATURE_EXTRA``
+#: (measured on 7 runs against the exact engine: the same errors, 2e-15 to 2e-12 per cell, for
+#: every extra from 0 to n; 4 keeps a margin at 2x the moments of ``N = n``)
 CUBATURE_EXTRA = 4
 #: at most this many fixed ranges of cells for the moments (each with its own sums)
 _MOMENT_CHUNKS = 4
