@@ -480,14 +480,18 @@ def _iterated_limit(rule, lam, dd, one):
     from .curation import engine_for_rule
     from .engine import resolved
     from .limits import iterated
+    from .pair_law import compressed_pair_engine, pair_rewards
     shape = dd.shape
     flat_d = dd.ravel()
     r1 = np.asarray(rule.rewards_at(0, shape)[0], dtype=np.float64).ravel()
+    pairs = not one and pair_rewards(rule, shape) is not None
 
     def make(resolution):
         if one:
             return engine_for_rule(rule, r1, flat_d, None, lam, "auto", resolution)
-        return JointEngine(rule, flat_d, None, lam, shape)
+        eng = (compressed_pair_engine(rule, flat_d, None, lam, shape, resolution) if pairs
+               else None)
+        return eng if eng is not None else JointEngine(rule, flat_d, None, lam, shape)
 
     def density(eng):
         weights = eng.log_weights()
@@ -500,12 +504,13 @@ def _iterated_limit(rule, lam, dd, one):
         weights = eng.log_weights()
         log_p = eng.law().log_p if one else eng.log_p()
         mass = density(eng)
-        desc = eng.resolution.describe() if one else "joint atoms (exact)"
+        desc = (eng.resolution.describe() if one else "joint atoms (exact)"
+                if isinstance(eng, JointEngine) else eng.describe())
         tv = iterated.one_step_tv(eng, log_p, mass, density)
         return steps, state_res, weights, mass, tv, desc
 
     restarts = []
-    if one:
+    if one or pairs:
         (steps, state_res, weights, mass, tv, desc), _, restarts = resolved(
             make, solve, restarts=restarts)
     else:

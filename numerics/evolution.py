@@ -398,6 +398,7 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
     """:func:`evolve` for a curation rule other than a fixed Bradley-Terry one."""
     from .curation import _rule_path, engine_for_rule
     from .joint import JointEngine
+    from .pair_law import compressed_pair_engine, pair_rewards
     m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
     separate_data = d is not None and d is not m
     flat_m = m.ravel()
@@ -407,10 +408,15 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         first_r = rule.rewards_at(0, m.shape)[0]
     else:
         first_r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape)
+    # two static rewards of smooth rules: the compressed joint law (numerics.pair_law), on
+    # the ladder of resolutions down to the exact joint-atom engine
+    pairs = joint and pair_rewards(rule, m.shape) is not None
 
     def make(resolution):
         if joint:
-            return JointEngine(rule, flat_m, flat_d, lam, m.shape)
+            eng = (compressed_pair_engine(rule, flat_m, flat_d, lam, m.shape, resolution,
+                                          method) if pairs else None)
+            return eng if eng is not None else JointEngine(rule, flat_m, flat_d, lam, m.shape)
         return engine_for_rule(rule, first_r.ravel(), flat_m, flat_d, lam, method, resolution)
 
     def run(eng):
@@ -443,8 +449,8 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         def result(done):
             info = {"rule": repr(rule), "restarts": list(restarts),
                     "expected_reward_by_user": by_user[:done + 1].copy(),
-                    "resolution": ("joint atoms (exact)" if joint
-                                   else eng.resolution.describe())}
+                    "resolution": ("joint atoms (exact)" if isinstance(eng, JointEngine)
+                                   else getattr(eng, "describe", eng.resolution.describe)())}
             return Trajectory(RecordedMasses(snaps, m.shape), np.array(rec), mean_r[:done + 1],
                               mean_e[:done + 1], var_e[:done + 1], r_star, shift,
                               float(rule.K), lam, done, eng.method,
@@ -469,7 +475,7 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         return result(steps)
 
     restarts = []
-    if joint:
+    if joint and not pairs:
         return run(make(None))
     traj, _, _ = resolved(make, run, restarts=restarts)
     return traj

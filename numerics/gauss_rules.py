@@ -224,12 +224,15 @@ def stieltjes_numpy(ptr, xs, ws, m_panel, m_max):
     return alpha, beta, n_used, log_scale
 
 
-def gauss_from_recurrence(alpha, beta, n_used):
+def gauss_from_recurrence(alpha, beta, n_used, clip=True):
     """Golub-Welsch, batched over the panels with the same number of nodes.
 
     Returns ``(counts, x, w)``: ``counts[q]`` nodes for panel ``q`` (its ``n_used``), their
     positions ``x`` and weights relative to the panel mass ``beta[q, 0]``, concatenated in
-    panel order.  Nodes of zero weight (underflow) are dropped."""
+    panel order.  Nodes of zero weight (underflow) are dropped.  ``clip``: clip the positions
+    to ``[-1, 1]`` (where a positive measure's nodes are; rounding may put them a few ulps
+    out); ``False`` keeps them as they are (the rule of a signed measure, exact for its
+    polynomials, may have nodes outside)."""
     n_panels, m_max = alpha.shape
     node_x = np.zeros((n_panels, max(m_max, 1)))
     node_w = np.zeros((n_panels, max(m_max, 1)))
@@ -244,7 +247,7 @@ def gauss_from_recurrence(alpha, beta, n_used):
         jac[:, k[:-1], k[:-1] + 1] = off
         jac[:, k[:-1] + 1, k[:-1]] = off
         vals, vecs = np.linalg.eigh(jac)
-        node_x[sel, :u] = np.clip(vals, -1.0, 1.0)
+        node_x[sel, :u] = np.clip(vals, -1.0, 1.0) if clip else vals
         node_w[sel, :u] = vecs[:, 0, :] ** 2
     keep = node_w > 0
     return keep.sum(axis=1).astype(np.int64), node_x[keep], node_w[keep]

@@ -71,6 +71,12 @@ def _renamed(fn, suffix):
     return g
 
 
+# numba's ``np.dot`` calls the BLAS of scipy (``scipy.linalg.cython_blas``), a second
+# OpenBLAS beside numpy's: load it first, so that the controller limits both (measured: the
+# per-box products of numerics.pair_kernels ran 6-15x slower on a busy 2-core machine when
+# that OpenBLAS kept its 2 threads)
+import scipy.linalg.cython_blas  # noqa: E402,F401
+
 _BLAS = ThreadpoolController()
 
 

@@ -1,0 +1,413 @@
+r"""Passes over the grid for the compressed law of two rewards (:mod:`numerics.pair_law`).
+
+A cell ``i`` lies at depths ``d_a = top_a - r_a(i)`` and ``d_b = top_b - r_b(i)`` below the top
+of each reward; each axis is cut into panels (:mod:`numerics.panels`), and a cell belongs to
+the *box* (panel of ``d_a``) x (panel of ``d_b``), at the position ``(x_a, x_b)`` in
+``[-1, 1]^2`` of that box.  Three passes:
+
+- :func:`count_boxes`: cells of the support per pair of raw panels (which boxes exist);
+- :func:`box_moments`: the tensor Chebyshev moments of each base measure in each box,
+  ``M[box, d, e] = sum_i m_i w_i T_d(x_a(i)) T_e(x_b(i))`` for ``d < N_a, e < N_b`` (``w_i = 1``,
+  or a tilt ``exp(T(x_a, x_b) - tmax[box])`` given by tensor Chebyshev coefficients);
+- :func:`log_weights_at_cells`: a function of ``(r_a, r_b)`` given per box by tensor Chebyshev
+  coefficients, ``f(x_a, x_b) = sum_{d, e} C[box, d, e] T_d(x_a) T_e(x_b)``, at every cell with
+  mass (the materialization).
+
+Every kernel has a pure numpy twin (``*_numpy``) that the tests compare it with.  The kernels
+run serially (fixed cell order: their sums do not depend on the thread count).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .panels import _locate, locate_numpy
+from .threads import kernel
+
+__all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
+           "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value"]
+
+
+@numba.njit(cache=True)
+def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+    """``counts[raw_a, raw_b]``: support cells (``m0 > 0`` or ``m1 > 0``) per pair of raw
+    panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``."""
+    counts = np.zeros((n_raw_a, n_raw_b), dtype=np.int64)
+    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
+    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    for i in range(ra.shape[0]):
+        if m0[i] > 0.0 or m1[i] > 0.0:
+            pa, _ = _locate(ta - ra[i], Da, Ja, wa)
+            pb, _ = _locate(tb - rb[i], Db, Jb, wb)
+            counts[pa, pb] += 1
+    return counts
+
+
+def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+    """Pure numpy twin of :func:`count_boxes`."""
+    sup = (m0 > 0) | (m1 > 0)
+    pa, _ = locate_numpy(geo_a[0] - ra[sup], geo_a[1], int(geo_a[2]), geo_a[3])
+    pb, _ = locate_numpy(geo_b[0] - rb[sup], geo_b[1], int(geo_b[2]), geo_b[3])
+    return np.bincount(pa * n_raw_b + pb, minlength=n_raw_a * n_raw_b).reshape(
+        n_raw_a, n_raw_b).astype(np.int64)
+
+
+@numba.njit(cache=True, inline="always")
+def _chebyshev_t(x, n, out):
+    """``out[d] = T_d(x)`` for ``d < n`` (three-term recurrence)."""
+    out[0] = 1.0
+    if n > 1:
+        out[1] = x
+        x2 = 2.0 * x
+        for d in range(2, n):
+            out[d] = x2 * out[d - 1] - out[d - 2]
+
+
+@numba.njit(cache=True, inline="always")
+def tensor_value(coef, box, na, nb, ta, tb):
+    """``sum_{d < na, e < nb} coef[box, d, e] ta[d] tb[e]``."""
+    acc = 0.0
+    for d in range(na):
+        row = 0.0
+        for e in range(nb):
+            row += coef[box, d, e] * tb[e]
+        acc += row * ta[d]
+    return acc
+
+
+#: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
+MOMENT_BLOCK = 1 << 16
+
+
+@numba.njit(cache=True)
+def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
+                   tn_b, tmax, lo_cell, hi_cell):
+    """:func:`box_moments` on the cells ``lo_cell:hi_cell``, into ``out`` (bases, slots)."""
+    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
+    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    two = m1.shape[0] > 0
+    n_bases = 2 if two else 1
+    tilted = tilt.shape[0] > 0
+    n_boxes = n_a.shape[0]
+    Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
+    Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
+    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
+    cbox = np.empty(blk, dtype=np.int64)
+    cxa = np.empty(blk)
+    cxb = np.empty(blk)
+    cw = np.empty((n_bases, blk))
+    sxa = np.empty(blk)
+    sxb = np.empty(blk)
+    sw = np.empty((n_bases, blk))
+    count = np.zeros(n_boxes + 1, dtype=np.int64)
+    pos = np.empty(n_boxes, dtype=np.int64)
+    for lo in range(lo_cell, hi_cell, blk):
+        hi = min(lo + blk, hi_cell)
+        c = 0
+        for i in range(lo, hi):
+            w0 = m0[i]
+            w1 = m1[i] if two else 0.0
+            if not (w0 > 0.0 or w1 > 0.0):
+                continue
+            pa, xa = _locate(ta - ra[i], Da, Ja, wa)
+            pb, xb = _locate(tb - rb[i], Db, Jb, wb)
+            box = box_id[pa, pb]
+            if tilted:
+                _chebyshev_t(xa, tn_a[box], Ta)
+                _chebyshev_t(xb, tn_b[box], Tb)
+                w = math.exp(tensor_value(tilt, box, tn_a[box], tn_b[box], Ta, Tb) - tmax[box])
+                w0 *= w
+                w1 *= w
+            cbox[c] = box
+            cxa[c] = xa
+            cxb[c] = xb
+            cw[0, c] = w0
+            if two:
+                cw[1, c] = w1
+            count[box + 1] += 1
+            c += 1
+        for q in range(n_boxes):          # prefix sums: each box's segment
+            count[q + 1] += count[q]
+        for q in range(n_boxes):
+            pos[q] = count[q]
+        for j in range(c):
+            k = pos[cbox[j]]
+            pos[cbox[j]] = k + 1
+            sxa[k] = cxa[j]
+            sxb[k] = cxb[j]
+            for b in range(n_bases):
+                sw[b, k] = cw[b, j]
+        for q in range(n_boxes):
+            a, z = count[q], count[q + 1]
+            if z == a:
+                continue
+            na, nb = n_a[q], n_b[q]
+            A = np.empty((z - a, n_bases * na))
+            B = np.empty((z - a, nb))
+            for j in range(a, z):
+                _chebyshev_t(sxa[j], na, Ta)
+                _chebyshev_t(sxb[j], nb, Tb)
+                for b in range(n_bases):
+                    wj = sw[b, j]
+                    for d in range(na):
+                        A[j - a, b * na + d] = wj * Ta[d]
+                for e in range(nb):
+                    B[j - a, e] = Tb[e]
+            P = np.dot(A.T, B)
+            for b in range(n_bases):
+                for d in range(na):
+                    for e in range(nb):
+                        out[b, off[q] + d * nb + e] += P[b * na + d, e]
+        for q in range(n_boxes + 1):
+            count[q] = 0
+
+
+@kernel
+def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a, tn_b,
+                tmax, chunks):
+    r"""``out[k, off[box] + d n_b[box] + e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for
+    ``d < n_a[box]``, ``e < n_b[box]``, over the cells with ``m_k[i] > 0``;
+    ``box_id[raw_a, raw_b]`` the box of a pair of raw panels.  ``w_i = exp(f(x_a, x_b) -
+    tmax[box])`` with ``f`` given by the tensor coefficients ``tilt[box, :tn_a[box],
+    :tn_b[box]]`` when ``tilt`` has boxes (the re-tilted measure), else 1.  ``m1`` of length
+    0: one base (``out[0]`` only).
+
+    ``chunks`` fixed ranges of cells (in parallel), each in blocks of :data:`MOMENT_BLOCK`
+    cells sorted by box (a counting sort); each box's cells of a block add ``A^T B`` to its
+    moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix product (BLAS) per
+    box and block.  The chunks' sums are added in order: the result does not depend on the
+    number of threads."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    parts = np.zeros((chunks, out.shape[0], out.shape[1]))
+    for c in numba.prange(chunks):
+        _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, parts[c], tilt,
+                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n))
+    for c in range(chunks):
+        out += parts[c]
+
+
+def _chebyshev_t_numpy(x, n):
+    """``T_d(x)`` for ``d < n``, shape ``(len(x), n)`` (``cos(d arccos x)``)."""
+    return np.cos(np.arange(n)[None, :] * np.arccos(np.clip(x, -1.0, 1.0))[:, None])
+
+
+def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
+                      tn_b, tmax, chunks=1):
+    """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``)."""
+    masses = [m0] if m1.shape[0] == 0 else [m0, m1]
+    sup = np.any([m > 0 for m in masses], axis=0)
+    idx = np.flatnonzero(sup)
+    pa, xa = locate_numpy(geo_a[0] - ra[idx], geo_a[1], int(geo_a[2]), geo_a[3])
+    pb, xb = locate_numpy(geo_b[0] - rb[idx], geo_b[1], int(geo_b[2]), geo_b[3])
+    box = box_id[pa, pb]
+    w = np.ones(idx.size)
+    if tilt.shape[0] > 0:
+        na, nb = tilt.shape[1], tilt.shape[2]
+        ka = (np.arange(na)[None, :] < tn_a[box][:, None])
+        kb = (np.arange(nb)[None, :] < tn_b[box][:, None])
+        f = np.einsum("ide,id,ie->i", tilt[box], _chebyshev_t_numpy(xa, na) * ka,
+                      _chebyshev_t_numpy(xb, nb) * kb)
+        w = np.exp(f - tmax[box])
+    for q in np.unique(box):
+        sel = box == q
+        Ta = _chebyshev_t_numpy(xa[sel], n_a[q])
+        Tb = _chebyshev_t_numpy(xb[sel], n_b[q])
+        for k, mk in enumerate(masses):
+            m = mk[idx[sel]] * w[sel]
+            out[k, off[q]:off[q] + n_a[q] * n_b[q]] += ((Ta * m[:, None]).T @ Tb).ravel()
+
+
+@numba.njit(cache=True)
+def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
+                  hi_cell):
+    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
+    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
+    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    n_boxes = coef.shape[0]
+    Ta = np.empty(coef.shape[1])
+    Tb = np.empty(coef.shape[2])
+    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
+    cbox = np.empty(blk, dtype=np.int64)
+    cxa = np.empty(blk)
+    cxb = np.empty(blk)
+    sxa = np.empty(blk)
+    sxb = np.empty(blk)
+    sidx = np.empty(blk, dtype=np.int64)
+    count = np.zeros(n_boxes + 1, dtype=np.int64)
+    pos = np.empty(n_boxes, dtype=np.int64)
+    for lo in range(lo_cell, hi_cell, blk):
+        hi = min(lo + blk, hi_cell)
+        c = 0
+        for i in range(lo, hi):
+            if not mass[i] > 0.0:
+                out[i] = -np.inf
+                continue
+            pa, xa = _locate(ta - ra[i], Da, Ja, wa)
+            pb, xb = _locate(tb - rb[i], Db, Jb, wb)
+            box = box_id[pa, pb]
+            cbox[c] = box
+            cxa[c] = xa
+            cxb[c] = xb
+            sidx[c] = i
+            count[box + 1] += 1
+            c += 1
+        for q in range(n_boxes):
+            count[q + 1] += count[q]
+        for q in range(n_boxes):
+            pos[q] = count[q]
+        cell = np.empty(c, dtype=np.int64)
+        for j in range(c):
+            k = pos[cbox[j]]
+            pos[cbox[j]] = k + 1
+            sxa[k] = cxa[j]
+            sxb[k] = cxb[j]
+            cell[k] = sidx[j]
+        for q in range(n_boxes):
+            a, z = count[q], count[q + 1]
+            if z == a:
+                continue
+            na, nb = n_a[q], n_b[q]
+            A = np.empty((z - a, na))
+            for j in range(a, z):
+                _chebyshev_t(sxa[j], na, Ta)
+                for d in range(na):
+                    A[j - a, d] = Ta[d]
+            V = np.dot(A, np.ascontiguousarray(coef[q, :na, :nb]))
+            for j in range(a, z):
+                _chebyshev_t(sxb[j], nb, Tb)
+                acc = 0.0
+                for e in range(nb):
+                    acc += V[j - a, e] * Tb[e]
+                out[cell[j]] = acc - offset
+        for q in range(n_boxes + 1):
+            count[q] = 0
+
+
+@kernel
+def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
+                         chunks):
+    """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
+    elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
+
+    ``chunks`` ranges of cells in parallel, each in blocks sorted by box as in
+    :func:`box_moments`; each box's cells of a block are evaluated together: ``V = A C``
+    (one matrix product, ``A = [T_d(x_a(i))]``), then ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
+                      min(c * step, n), min((c + 1) * step, n))
+
+
+def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,
+                               out, chunks=1):
+    """Pure numpy twin of :func:`log_weights_at_cells`."""
+    out[:] = -np.inf
+    idx = np.flatnonzero(mass > 0)
+    pa, xa = locate_numpy(geo_a[0] - ra[idx], geo_a[1], int(geo_a[2]), geo_a[3])
+    pb, xb = locate_numpy(geo_b[0] - rb[idx], geo_b[1], int(geo_b[2]), geo_b[3])
+    box = box_id[pa, pb]
+    NA, NB = coef.shape[1], coef.shape[2]
+    Ta = _chebyshev_t_numpy(xa, NA) * (np.arange(NA)[None, :] < n_a[box][:, None])
+    Tb = _chebyshev_t_numpy(xb, NB) * (np.arange(NB)[None, :] < n_b[box][:, None])
+    out[idx] = np.einsum("ide,id,ie->i", coef[box], Ta, Tb) - offset
+
+
+@numba.njit(cache=True)
+def _tridiagonal_ql(d, e, z):
+    """Eigenvalues of the symmetric tridiagonal matrix with diagonal ``d`` and off-diagonal
+    ``e[:-1]`` (``e[-1] = 0``), in place in ``d``, and the first row of its eigenvector matrix
+    in ``z`` (``z = e_1`` on entry): the implicit QL algorithm with Wilkinson shifts (Press et
+    al., *Numerical Recipes*, 2007, sec. 11.4, ``tqli``), the rotations applied to that row
+    only (Golub and Welsch, 1969)."""
+    n = d.shape[0]
+    eps = np.finfo(np.float64).eps
+    for l in range(n):
+        it = 0
+        while True:
+            m = l
+            while m < n - 1:
+                dd = abs(d[m]) + abs(d[m + 1])
+                if abs(e[m]) <= eps * dd:
+                    break
+                m += 1
+            if m == l:
+                break
+            it += 1
+            if it > 60:
+                break
+            g = (d[l + 1] - d[l]) / (2.0 * e[l])
+            r = math.hypot(g, 1.0)
+            g = d[m] - d[l] + e[l] / (g + (r if g >= 0.0 else -r))
+            s = 1.0
+            c = 1.0
+            p = 0.0
+            i = m - 1
+            deflated = False
+            while i >= l:
+                f = s * e[i]
+                b = c * e[i]
+                r = math.hypot(f, g)
+                e[i + 1] = r
+                if r == 0.0:
+                    d[i + 1] -= p
+                    e[m] = 0.0
+                    deflated = True
+                    break
+                s = f / r
+                c = g / r
+                g = d[i + 1] - p
+                r = (d[i] - g) * s + 2.0 * c * b
+                p = s * r
+                d[i + 1] = g + p
+                g = c * r - b
+                f = z[i + 1]
+                z[i + 1] = s * z[i] + c * f
+                z[i] = c * z[i] - s * f
+                i -= 1
+            if deflated:
+                continue
+            d[l] -= p
+            e[l] = g
+            e[m] = 0.0
+
+
+@numba.njit(cache=True)
+def gauss_from_recurrence(alpha, beta, n_used):
+    """Gauss rules from recurrence coefficients (Golub-Welsch by :func:`_tridiagonal_ql`),
+    panel by panel, nodes *not* clipped to ``[-1, 1]`` (a signed measure's rule may have
+    nodes outside).  Returns ``(counts, x, w)`` as
+    :func:`numerics.gauss_rules.gauss_from_recurrence`: nodes in increasing order per panel,
+    weights relative to the panel mass, nodes of zero weight dropped."""
+    n_panels = alpha.shape[0]
+    total = 0
+    for q in range(n_panels):
+        total += n_used[q]
+    xs = np.empty(total)
+    ws = np.empty(total)
+    counts = np.zeros(n_panels, dtype=np.int64)
+    k = 0
+    for q in range(n_panels):
+        n = n_used[q]
+        if n == 0:
+            continue
+        d = alpha[q, :n].copy()
+        e = np.zeros(n)
+        for i in range(n - 1):
+            e[i] = math.sqrt(max(beta[q, i + 1], 0.0))
+        z = np.zeros(n)
+        z[0] = 1.0
+        _tridiagonal_ql(d, e, z)
+        order = np.argsort(d)
+        for i in order:
+            w = z[i] * z[i]
+            if w > 0.0:
+                xs[k] = d[i]
+                ws[k] = w
+                k += 1
+                counts[q] += 1
+    return counts, xs[:k], ws[:k]

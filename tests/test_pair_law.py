@@ -1,0 +1,329 @@
+"""The compressed joint law of two rewards (numerics.pair_law): its kernels against their
+numpy twins, its dynamics against the exact joint-atom engine (numerics.joint, one state per
+distinct pair of rewards; itself held to exact rationals in test_curators_rules.py), the
+dispatch of ``evolve``, and the restart ladder down to the exact engine."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from numerics import curators as cur
+from numerics import evolve, gauss_rules, pair_law
+from numerics import pair_kernels as pk
+from numerics.engine import REFINED, ResolutionLost
+from numerics.joint import JointEngine
+from numerics.pair_law import (PairEngine, PairLayout, compressed_pair_engine, pair_rewards,
+                               tensor_coefficients)
+
+
+def _grid(n, shift=0.0):
+    """8 Gaussians on a circle, two smooth rewards whose values are (almost) all distinct."""
+    x = np.linspace(-6, 6, n)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    mass = np.zeros((n, n))
+    for k in range(8):
+        a = 2 * math.pi * k / 8 + shift
+        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
+    r1 = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
+    r2 = -0.7 * np.hypot(X + 3.0, Y + 1.5) + 0.05 * np.cos(2 * X)
+    return mass / mass.sum(), r1, r2
+
+
+def _rule(r1, r2, K=4.0):
+    return cur.mixture([(0.6, cur.bradley_terry(r1, K)), (0.4, cur.bradley_terry(r2, K))])
+
+
+def _max_rel(a, b, floor=1e-12):
+    """Largest relative difference on the cells holding more than ``floor`` of the largest."""
+    sig = b > floor * b.max()
+    return float(np.max(np.abs(a[sig] / b[sig] - 1.0)))
+
+
+# ------------------------------------------------------------------------- which rules
+def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
+    """The QL kernel and its numpy twin (one padded eigen-decomposition) give the rules of
+    gauss_rules (LAPACK, grouped by size; sizes 0 to 16), nodes outside [-1, 1] included."""
+    rng = np.random.default_rng(11)
+    n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
+    alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
+    beta = rng.uniform(0.05, 0.4, size=(10, 16))
+    beta[:, 0] = 1.0
+    want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    assert np.abs(want[1]).max() > 1.0
+    for got in (pair_law._golub_welsch(alpha, beta, n_used),
+                pk.gauss_from_recurrence(alpha, beta, n_used)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
+
+
+def test_pair_rewards_accepts_two_static_smooth_rewards_only():
+    _, r1, r2 = _grid(8)
+    got = pair_rewards(_rule(r1, r2), r1.shape)
+    assert got is not None and got[2] == [0, 1]
+    pl = cur.mixture([(1, cur.bradley_terry(r1, 2)), (1, cur.plackett_luce(r2, 4, 2)),
+                      (1, cur.bradley_terry(r1.copy(), 5))])
+    assert pair_rewards(pl, r1.shape)[2] == [0, 1, 0]          # equal arrays: one axis
+    assert pair_rewards(cur.mixture([(1, cur.bradley_terry(r1, 2)),
+                                     (1, cur.bradley_terry(r1, 3))]), r1.shape) is None
+    assert pair_rewards(cur.mixture([(1, cur.bradley_terry(r1, 2)),
+                                     (1, cur.top_k(r2, 3, 1))]), r1.shape) is None
+    assert pair_rewards(cur.mixture([(1, cur.bradley_terry(r1, 2)), (1, cur.bradley_terry(r2, 2)),
+                                     (1, cur.bradley_terry(r1 + r2, 2))]), r1.shape) is None
+    assert pair_rewards(cur.mixture([(1, cur.bradley_terry(r1, 2)),
+                                     (1, cur.bradley_terry(lambda t: r2 * t, 2))]),
+                        r1.shape) is None
+
+
+# ------------------------------------------------------------------------- kernels
+def _layout_and_masses(n=40, data=True):
+    mass, r1, r2 = _grid(n)
+    m0 = mass.ravel()
+    m1 = np.roll(m0, 5) if data else np.empty(0)
+    lay = PairLayout(_rule(r1, r2), m0, m1 if data else None, 1.0, mass.shape)
+    return lay, m0, m1
+
+
+def test_count_boxes_matches_numpy_twin():
+    lay, m0, m1 = _layout_and_masses()
+    args = (lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo,
+            lay.box_id.shape[0], lay.box_id.shape[1])
+    np.testing.assert_array_equal(pk.count_boxes(*args), pk.count_boxes_numpy(*args))
+    assert int(pk.count_boxes(*args).sum()) == lay.n_cells == m0.size
+
+
+def _moments_with(f, lay, m0, m1, coef, tmax, *extra):
+    out = np.zeros((2, lay.box_slots))
+    f(lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, lay.box_Na,
+      lay.box_Nb, lay.box_off, out, coef, lay.box_na, lay.box_nb, tmax, *extra)
+    return out
+
+
+@pytest.mark.parametrize("tilted", [False, True])
+def test_box_moments_match_numpy_twin(tilted):
+    """The blocked matrix-product moments (serial, and parallel over 3 ranges of cells)
+    against ``sum m cos(d acos x_a) cos(e acos x_b)`` box by box, two bases, with and
+    without a tilt."""
+    lay, m0, m1 = _layout_and_masses()
+    if tilted:
+        rng = np.random.default_rng(3)
+        coef = rng.normal(scale=0.3, size=(lay.n_boxes, int(lay.box_na.max()),
+                                           int(lay.box_nb.max())))
+        tmax = rng.normal(size=lay.n_boxes)
+    else:
+        coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
+    want = _moments_with(pk.box_moments_numpy, lay, m0, m1, coef, tmax)
+    scale = np.max(np.abs(want))
+    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks) for f, chunks in
+           ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3), (pk.box_moments.parallel, 3))]
+    for g in got:
+        assert np.max(np.abs(g - want)) <= 1e-13 * scale
+    np.testing.assert_array_equal(got[1], got[2])      # threads do not change the sums
+    got = got[0]
+    if not tilted:   # the zeroth moments are the boxes' masses
+        assert abs(got[0, lay.box_off].sum() - m0.sum()) <= 1e-13
+
+
+def test_box_moments_blocks_do_not_change_the_sums(monkeypatch):
+    """Sums over blocks of 64 cells equal those over one block (to rounding)."""
+    lay, m0, m1 = _layout_and_masses(24)
+    none = (np.zeros((0, 1, 1)), np.zeros(0))
+    one = _moments_with(pk.box_moments.serial, lay, m0, m1, *none, 1)
+    monkeypatch.setattr(pk, "MOMENT_BLOCK", 64)
+    small = _moments_with(pk.box_moments.py_func, lay, m0, m1, *none, 1)
+    assert np.max(np.abs(small - one)) <= 1e-15
+
+
+def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
+    """The materialization kernel against its twin (serial and parallel identical for the
+    same ranges of cells), and a function that is a tensor polynomial of the box degrees
+    comes back exactly (to rounding) at every cell."""
+    lay, m0, _ = _layout_and_masses()
+    na, nb = int(lay.box_na.max()), int(lay.box_nb.max())
+    rng = np.random.default_rng(7)
+    coef = rng.normal(size=(lay.n_boxes, na, nb))
+    outs = []
+    for f, chunks in ((pk.log_weights_at_cells.serial, 3), (pk.log_weights_at_cells.parallel, 3),
+                      (pk.log_weights_at_cells_numpy, 1)):
+        out = np.empty(m0.size)
+        f(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, coef, lay.box_na,
+          lay.box_nb, 0.5, out, chunks)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[0], outs[2], rtol=0, atol=1e-12)
+    # f = d_a^2 - 3 d_a d_b (depths below the tops): a polynomial of degree 2 in each box
+    da, db = lay.axes[0].geo[0] - lay.ra, lay.axes[1].geo[0] - lay.rb
+    values = np.zeros((lay.n_boxes, na, nb))
+    for c in lay.classes:
+        xa = lay.axes[0].sdepth[c.sa][:, :, None]
+        xb = lay.axes[1].sdepth[c.sb][:, None, :]
+        values[c.boxes, :c.na, :c.nb] = xa ** 2 - 3 * xa * xb
+    coef = np.zeros_like(values)
+    for c in lay.classes:
+        coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(values[c.boxes, :c.na, :c.nb])
+    out = np.empty(m0.size)
+    pk.log_weights_at_cells(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id,
+                            coef, lay.box_na, lay.box_nb, 0.0, out, 1)
+    np.testing.assert_allclose(out, da ** 2 - 3 * da * db, rtol=0, atol=1e-11)
+
+
+# ------------------------------------------------------------------------- dynamics
+@pytest.mark.parametrize("lam, data, steps, tol", [
+    (math.inf, False, 120, 1e-11),   # w_t ~ e^{t r}: re-tilted several times
+    (0.5, False, 60, 1e-12),         # p_d = p_0: one base
+    (0.3, True, 60, 1e-12),          # p_d != p_0: two bases
+])
+def test_pair_engine_matches_exact_joint_engine(lam, data, steps, tol):
+    """Per cell, relative to the exact joint-atom engine, on a 96^2 grid whose pairs of
+    rewards are all distinct; the expected rewards of both user types too."""
+    mass, r1, r2 = _grid(96)
+    rule = _rule(r1, r2)
+    m0 = mass.ravel()
+    d = (_grid(96, shift=0.3)[0].ravel()) if data else None
+    pe = PairEngine(rule, m0, d, lam, mass.shape)
+    je = JointEngine(rule, m0, d, lam, mass.shape)
+    for _ in range(steps):
+        pe.advance()
+        je.advance()
+    assert _max_rel(pe.materialize(), je.materialize()) <= tol
+    np.testing.assert_allclose(pe.expected_rewards(), je.expected_rewards(), rtol=0,
+                               atol=tol)
+    if lam == math.inf:
+        assert pe.rebuilds >= 2
+
+
+def test_pair_engine_plackett_luce_and_shared_axis():
+    """Three user types on two rewards (two on the same one), Plackett-Luce among them; with
+    real data and K = inf (a condensing fixed point, T13) on the finer layout."""
+    mass, r1, r2 = _grid(80)
+    rule = cur.mixture([(0.5, cur.bradley_terry(r1, 3)), (0.3, cur.plackett_luce(r2, 5, 2)),
+                        (0.2, cur.bradley_terry(r1, math.inf))])
+    pe = PairEngine(rule, mass.ravel(), None, 2.0, mass.shape, resolution=REFINED)
+    je = JointEngine(rule, mass.ravel(), None, 2.0, mass.shape)
+    for _ in range(30):
+        pe.advance()
+        je.advance()
+    assert _max_rel(pe.materialize(), je.materialize()) <= 1e-11
+
+
+def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
+    """The expected rewards read off the marginals' Gauss rules equal those of the engine's
+    own density on the grid to 1e-12 at every step (measured 4e-13).  Clipping the rules' nodes to their
+    panel (as for a positive measure) fails this: a marginal of a cubature is signed, its
+    Jacobi matrix may have an eigenvalue just outside [-1, 1] (measured: 3e-7)."""
+    mass, r1, r2 = _grid(128)
+    rule = _rule(r1, r2)
+
+    def worst(steps):
+        pe = PairEngine(rule, mass.ravel(), None, math.inf, mass.shape)
+        out = 0.0
+        for _ in range(steps):
+            pe.advance()
+            p = pe.materialize()
+            own = np.array([p @ r1.ravel(), p @ r2.ravel()])
+            out = max(out, float(np.max(np.abs(pe.expected_rewards() - own))))
+        return out
+
+    assert worst(50) <= 1e-12
+    unclipped = pk.gauss_from_recurrence
+
+    def clipped(alpha, beta, n_used):
+        counts, x, w = unclipped(alpha, beta, n_used)
+        return counts, np.clip(x, -1.0, 1.0), w
+
+    monkeypatch.setattr(pk, "gauss_from_recurrence", clipped)
+    assert worst(50) > 1e-9
+
+
+def test_state_round_trip_and_snapshot():
+    mass, r1, r2 = _grid(64)
+    pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 1.0, mass.shape)
+    for _ in range(3):
+        pe.advance()
+    snap = pe.snapshot()
+    state = pe.log_weights()
+    p3 = pe.materialize()
+    pe.advance()
+    pe.set_log_weights(state)
+    np.testing.assert_array_equal(pe.materialize(), p3)
+    np.testing.assert_array_equal(snap(), p3)
+    with pytest.raises(ValueError, match="set_log_weights"):
+        pe.set_log_weights((state[0][:-1],))
+
+
+def test_resolution_loss_is_raised_where_the_layout_fails():
+    """A condensing run (lam (K-1) = 6) on the standard layout loses the front near the top
+    within a few steps: the check raises, naming the step and the depth."""
+    mass, r1, r2 = _grid(96)
+    pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 2.0, mass.shape)
+    with pytest.raises(ResolutionLost, match="step"):
+        for _ in range(200):
+            pe.advance()
+
+
+# ------------------------------------------------------------------------- evolve
+def test_compressed_pair_engine_dispatch():
+    mass, r1, r2 = _grid(40)                    # 1600 cells: the exact engine pays
+    rule = _rule(r1, r2)
+    assert compressed_pair_engine(rule, mass.ravel(), None, 1.0, mass.shape) is None
+    assert isinstance(compressed_pair_engine(rule, mass.ravel(), None, 1.0, mass.shape,
+                                             method="compressed"), PairEngine)
+    assert compressed_pair_engine(rule, mass.ravel(), None, 1.0, mass.shape,
+                                  method="direct") is None
+    assert compressed_pair_engine(rule, mass.ravel(), None, 1.0, mass.shape,
+                                  resolution=REFINED.refined(None).refined(None)) is None
+
+
+@pytest.mark.slow
+def test_evolve_two_users_on_the_compressed_law_matches_direct():
+    """``evolve`` on mog8-two-users at 512^2 takes the compressed joint law by itself, and
+    agrees with the exact engine per cell and in every user type's expected reward."""
+    from numerics.scenarios import get_scenario
+    sc = get_scenario("mog8-two-users", grid=512)
+    for lam in (math.inf, 1.0):
+        a = evolve(sc.mass, sc.rule, steps=20, lam=lam)
+        b = evolve(sc.mass, sc.rule, steps=20, lam=lam, method="direct")
+        assert a.method == "compressed" and "two rewards" in a.info["resolution"]
+        assert b.info["resolution"] == "joint atoms (exact)"
+        assert _max_rel(a.masses[-1], b.masses[-1]) <= 1e-10
+        np.testing.assert_allclose(a.info["expected_reward_by_user"],
+                                   b.info["expected_reward_by_user"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.expected_reward, b.expected_reward, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.expected_exp_reward, b.expected_exp_reward, rtol=1e-11)
+
+
+@pytest.mark.slow
+def test_evolve_restarts_down_the_ladder_and_stays_exact():
+    """A condensing two-user run forced onto the compressed law restarts on finer layouts
+    (reported in info["restarts"]) and ends equal to the exact engine."""
+    mass, r1, r2 = _grid(96)
+    rule = _rule(r1, r2)
+    a = evolve(mass, rule, steps=40, lam=2.0, method="compressed")
+    b = evolve(mass, rule, steps=40, lam=2.0, method="direct")
+    assert a.info["restarts"], a.info
+    assert _max_rel(a.masses[-1], b.masses[-1]) <= 1e-10
+
+
+def test_limit_of_a_two_user_mixture_on_the_compressed_law(monkeypatch):
+    """``limit`` of two Bradley-Terry user types with real data (T's fixed point by the
+    accelerated iteration) on the compressed joint law equals the one on the exact joint
+    atoms, and has T's form ``p = p_d / (1 + lam - lam H)`` with ``H`` from the one-reward
+    curation factors of each user type."""
+    from numerics import curation_factor, limit, pair_law as pl
+    mass, r1, r2 = _grid(96)
+    rule = _rule(r1, r2, K=3.0)
+    lam = 0.3
+    original = pl.compressed_pair_engine
+    monkeypatch.setattr(pl, "compressed_pair_engine",
+                        lambda *a, **k: original(*a, **dict(k, method="compressed")))
+    got = limit(mass, rule, lam)
+    assert "two rewards" in got.info["resolution"] and got.converged
+    monkeypatch.setattr(pl, "compressed_pair_engine", lambda *a, **k: None)
+    exact = limit(mass, rule, lam)
+    assert exact.info["resolution"] == "joint atoms (exact)"
+    assert 0.5 * np.abs(got.mass - exact.mass).sum() < 1e-11
+    H = 0.6 * curation_factor(got.mass, r1, 3) + 0.4 * curation_factor(got.mass, r2, 3)
+    np.testing.assert_allclose(got.mass, mass / (1 + lam - lam * H), rtol=1e-10)
