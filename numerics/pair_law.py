@@ -19,7 +19,7 @@ compresses the joint law, box by box:
   (``n`` the panel's node count), and the recurrence is applied there pointwise; functions
   of ``(r_a, r_b)`` are their tensor Chebyshev interpolants (:func:`tensor_coefficients`);
 - each base measure is replaced, in each box, by an interpolatory cubature on the tensor grid
-  of ``N_a x N_b`` Chebyshev points, ``N = n + 4`` (``N = 1`` on a top level set):
+  of ``N_a x N_b`` Chebyshev points, ``N = n + 2`` (``N = 1`` on a top level set):
   ``Omega_{jk} = int l_j(x_a) l_k(x_b) dmu`` with ``l`` the Lagrange polynomials, exact for
   every polynomial of degree ``< N`` in each variable.  It comes from the tensor Chebyshev
   moments of the cells (one pass over the grid, :func:`numerics.pair_kernels.box_moments`).
@@ -71,8 +71,8 @@ PAIR_MIN_CELLS = 4096
 MAX_BOXES = 1 << 22
 #: cubature points per axis of a box beyond its ``n`` state points: ``N = n + CUBATURE_EXTRA``
 #: (measured on 7 runs against the exact engine: the same errors, 2e-15 to 2e-12 per cell, for
-#: every extra from 0 to n; 4 keeps a margin at 2x the moments of ``N = n``)
-CUBATURE_EXTRA = 4
+#: every extra from 0 to n; 2 keeps a margin at 1.4x the moments of ``N = n``)
+CUBATURE_EXTRA = 2
 #: at most this many fixed ranges of cells for the moments (each with its own sums)
 _MOMENT_CHUNKS = 4
 #: ``beta_k`` (on ``[-1, 1]``, where a spread-out measure has ``beta_k ~ 1/4``) below which
