@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from scipy.special import logsumexp
 
 from .. import laplace
 
@@ -82,30 +81,32 @@ class T9System:
         self.rest = self.rest[self.rest > 0]
         if K != math.floor(K):
             h = 0.5 * h  # as laplace.log_curation_factor_nodes: branch points of M^{K-1}
-        log_mean = float(logsumexp(-depth, b=self.d))
+        sup = np.flatnonzero(self.d > 0)
+        a = np.log(self.d[sup]) - depth[sup]
+        log_mean = float(a.max() + np.log(np.exp(a - a.max()).sum()))   # log E_{p_d}[s]
         grid = laplace.v_grid(float(-depth[-1]), log_mean - math.log1p(lam_max), self.K, h)
         self.v, self.h = grid.v, grid.h
         self.u = np.exp(self.v)
         log_w = np.full(self.v.size, math.log(h))
         log_w[0] = math.log(h + h / math.expm1(h))  # the closed-form left tail (L2)
         self._log_w = log_w
-        # log of the L2 integrand without M: log(w_i u_i s_k e^{-u_i s_k}), atoms x nodes
-        self._log_kernel = (log_w + self.v)[None, :] + self.log_s[:, None] \
-            - self.u[None, :] * self.s[:, None]
         self._gap_kernel = None                                   # atoms x nodes, see gap()
         # H at the atoms as one product: H_y = kern @ e^{(K-1) y}, kern = K w_i u_i s e^{-u_i s}
-        # (every term positive: the sum is accurate to rounding; y <= 0 near any fixed point)
-        self._kern = self.K * np.exp(self._log_kernel)
+        # (atoms x nodes; every term positive: the sum is accurate to rounding, and y <= 0
+        # near any fixed point)
+        kern = (log_w + self.v + math.log(self.K))[None, :] + self.log_s[:, None] \
+            - self.u[None, :] * self.s[:, None]
+        self._kern = np.exp(kern, out=kern)
         self._kern_rest = self._kern[self.rest]
         # M at the nodes as one product, each row scaled by its largest data term:
         # M_j = e^{ref_j} (sum_{k in rest} W_jk g_k + W_top_j t),  g_k = p_k / d_k,
         # ref_j = max_{k in supp p_d} (log d_k - u_j s_k), W_jk = d_k e^{-u_j s_k - ref_j} <= 1,
         # W_top = e^{-u_j - ref_j} d_top^[d_top > 0] and t = c / d_top (grids) or c.  Some
         # W_jk g_k is >= min g >= 1/(1 + lam) (a row's largest W is 1): no underflow.
-        sup = np.flatnonzero(self.d > 0)
         log_e = np.log(self.d[sup])[None, :] - self.u[:, None] * self.s[sup][None, :]
         self._ref = log_e.max(axis=1)
-        self._W_rest = np.exp(log_e[:, sup > 0] - self._ref[:, None])     # nodes x rest
+        log_e -= self._ref[:, None]
+        self._W_rest = np.exp(log_e[:, 1:] if sup[0] == 0 else log_e)      # nodes x rest
         self._W_top = np.exp(-self.u - self._ref) * (self.top if self.top > 0 else 1.0)
 
     # ------------------------------------------------------------------ pieces
@@ -149,10 +150,12 @@ class T9System:
         d = -at[:, None]
         u = self.u[None, :]
         x = -d - u * np.expm1(-d)
-        with np.errstate(over="ignore", invalid="ignore"):
-            near = -np.exp(-u) * np.expm1(x)
-            far = np.exp(-u) - np.exp(-d - u * np.exp(-d))
-        return np.where(x <= 0.5, near, far)
+        near = x <= 0.5
+        eu = np.exp(-u)
+        out = np.expm1(x, where=near, out=np.zeros_like(x))   # each form only where used
+        far = -d - u * np.exp(-d)
+        np.exp(far, where=~near, out=far)
+        return np.where(near, -eu * out, eu - far)
 
     def h_atoms(self, y):
         """``H_y`` at the atoms: ``K sum_i w_i u_i s_k e^{-u_i s_k} e^{(K-1) y_i}`` as one
@@ -160,7 +163,7 @@ class T9System:
         with np.errstate(over="ignore"):
             return self._kern @ np.exp((self.K - 1.0) * y)
 
-    def masses(self, y, lam, mode="grid", c=None):
+    def masses(self, y, lam, mode="grid", c=None, gap=None):
         """``(p, H, den)``: ``p_k = d_k / den_k`` below the top (``p[0] = 0``), ``H`` at every
         atom and ``den = 1 + lam - lam H``; ``None`` if a denominator below the top is <= 0.
 
@@ -169,12 +172,14 @@ class T9System:
         - H)`` with the gap from :meth:`gap`: the same at the solution, and free of the
         cancellation next to the top, where ``1 + lam - lam H`` formed from ``H`` is rounding
         (a condensed grid fixed point has ``1 + lam - lam H(1) = d_top / c``, as small as the
-        top cell's data mass)."""
+        top cell's data mass).  ``gap``: :meth:`gap` of ``y``, if already at hand."""
         H = self.h_atoms(y)
+        if mode in ("condensed", "critical", "grid") and gap is None:
+            gap = self.gap(y)
         if mode in ("condensed", "critical"):
-            den = lam * self.gap(y)
+            den = lam * gap
         elif mode == "grid":
-            den = self.top / c + lam * self.gap(y)
+            den = self.top / c + lam * gap
         else:
             den = 1.0 + lam - lam * H
         p = np.zeros_like(self.d)
@@ -184,10 +189,10 @@ class T9System:
         return p, H, den
 
     # ------------------------------------------------------------------ systems
-    def _state(self, z, mode, lam=None):
+    def _state(self, z, mode, lam=None, gap=None):
         """The unknowns ``z`` of ``mode`` and everything the residual and the Jacobian share
         (:meth:`residual`), or ``None`` where a denominator is <= 0 or a residual is not
-        finite.
+        finite (``gap``: :meth:`gap` of ``y``, if already at hand).
 
         ``log M`` at the nodes comes from the scaled product of :meth:`__init__`,
         ``log M_j = ref_j + log S_j``, ``S = W_rest g + W_top t``."""
@@ -203,7 +208,7 @@ class T9System:
         if mode == "condensed" and c < 0:
             return None
         with np.errstate(over="ignore", invalid="ignore"):
-            got = self.masses(y, lam, mode, c)
+            got = self.masses(y, lam, mode, c, gap)
         if got is None:
             return None
         p, H, den = got
@@ -344,16 +349,19 @@ class T9System:
         _, J, d_lam = got
         return _least_squares_step(J, d_lam)
 
-    def normalized_top_mass(self, y, lam, c_guess):
+    def normalized_top_mass(self, y, lam, c_guess, gap=None):
         r"""The top mass ``c`` that makes the grid law of ``y`` a probability (``|p| + c = 1``):
         the root of ``phi(x) = e^x + sum_k d_k / (d_top e^{-x} + lam (H_y(1) - H_y(s_k))) - 1``
         in ``x = log c`` (the masses of :meth:`masses`, ``"grid"``), or ``None``.
 
         ``phi`` increases from ``-1`` (``x -> -inf``) to ``+inf`` (at ``x -> inf`` or where a
         denominator reaches 0), so the root is unique; safeguarded Newton from
-        ``log c_guess``, bisection where a step leaves the bracket."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            gap = lam * self.gap(y)[self.rest]
+        ``log c_guess``, bisection where a step leaves the bracket.  ``gap``: :meth:`gap` of
+        ``y``, if already at hand."""
+        if gap is None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                gap = self.gap(y)
+        gap = lam * gap[self.rest]
         d, top = self.d[self.rest], self.top
         if not (np.all(np.isfinite(gap)) and top > 0):
             return None

@@ -54,8 +54,10 @@ def anderson_grid(system, lam, y, c, tol, max_iterates=MAX_ITERATES, depth=ANDER
     f_prev = g_prev = None
     last_res = math.inf
     for it in range(max_iterates + 1):
-        c = system.normalized_top_mass(y, lam, c)
-        st = None if c is None else system._state(np.append(y, math.log(c)), "grid", lam)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gap = system.gap(y)
+        c = system.normalized_top_mass(y, lam, c, gap)
+        st = None if c is None else system._state(np.append(y, math.log(c)), "grid", lam, gap)
         if st is None:
             break
         res = float(np.abs(st.R).max())
