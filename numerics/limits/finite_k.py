@@ -79,6 +79,7 @@ class T9System:
         self.top = float(self.d[0])
         self.rest = np.flatnonzero(self.d > 0)
         self.rest = self.rest[self.rest > 0]
+        self._d_rest = self.d[self.rest]
         if K != math.floor(K):
             h = 0.5 * h  # as laplace.log_curation_factor_nodes: branch points of M^{K-1}
         sup = np.flatnonzero(self.d > 0)
@@ -185,7 +186,7 @@ class T9System:
         p = np.zeros_like(self.d)
         if np.any(den[self.rest] <= 0):
             return None
-        p[self.rest] = self.d[self.rest] / den[self.rest]
+        p[self.rest] = self._d_rest / den[self.rest]
         return p, H, den
 
     # ------------------------------------------------------------------ systems
@@ -362,7 +363,7 @@ class T9System:
             with np.errstate(over="ignore", invalid="ignore"):
                 gap = self.gap(y)
         gap = lam * gap[self.rest]
-        d, top = self.d[self.rest], self.top
+        d, top = self._d_rest, self.top
         if not (np.all(np.isfinite(gap)) and top > 0):
             return None
         lo, hi = -math.inf, 0.0       # c < 1: the masses below the top are positive
