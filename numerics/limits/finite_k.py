@@ -1,5 +1,6 @@
 r"""THEORY.md T9: the fixed point of ``T(p) = (p_d + lam C_K(p)) / (1 + lam)`` for finite ``K``,
-condensed or not, solved by Newton's method with an analytic Jacobian.
+condensed or not: the T9 equations, their analytic Jacobian and Gauss-Newton (on grids the
+T9 map iterated with Anderson acceleration comes first, :mod:`.t9_iteration`).
 
 The fixed point is ``p = p_d / (1 + lam - lam H_p)`` where ``p_d`` lives, plus a mass ``c`` on
 the top level set.  ``H_p`` depends on ``p`` only through ``M_p(u) = E_p[e^{-u s}]`` (L2), so the
@@ -24,8 +25,16 @@ Derivatives (all analytic): ``dH_k/dy_i = (K-1) K w_i u_i s_k e^{-u_i s_k + (K-1
 ``dp_k/dy_i = p_k lam (dH_k/dy_i) / (1 + lam - lam H_k)``, ``dF_j/dy = A_j. (dp/dy) - I`` with
 ``A_jk = e^{-u_j s_k} / M_j``, ``dp_k/dlam = p_k (H_k - 1)/(1 + lam - lam H_k)``.  The
 overdetermined system (one more equation than unknowns: ``N`` is nearly implied by ``F`` at the
-first nodes) is solved by Gauss-Newton with a backtracking line search, from the iterates of
-``T`` and, failing that, by continuation in ``theta = lam/(1 + lam)`` from ``p_d`` (``lam = 0``).
+first nodes) is solved by Gauss-Newton with a backtracking line search and, failing that, by
+continuation in ``theta = lam/(1 + lam)`` from ``p_d`` (``lam = 0``).  On grids
+(:func:`solve_t9`) the T9 map ``y -> log M_{p(y)}``, ``c`` from the normalization, iterated
+with Anderson acceleration from two iterates of ``T`` (:meth:`T9System.iterate`) reaches the
+same fixed point for a fraction of the cost (no Jacobian); Newton takes over where it stalls.
+
+Cost: every product is formed once per system (atoms x nodes): ``H_y = kern e^{(K-1) y}``
+and ``M = e^{ref} (W g)`` with ``g = p / p_d`` and each row of ``W`` scaled by its largest
+data term (no underflow, see :meth:`T9System.__init__`), so a residual is a few
+matrix-vector products and a Jacobian one matrix product.
 """
 
 from __future__ import annotations
