@@ -130,7 +130,7 @@ def main():
                 it = (f"iterate: TV {ITERATE_TV:g} not reached in {args.iterate_max} steps"
                       if n_iter is None else
                       f"iterate ({n_iter} steps) {t['iterate'][0] * 1e3:7.1f} ms  limit/iterate "
-                      f"{lim_w / t['iterate'][0]:5.2f} / {lim_c / t['iterate'][1]:5.2f}")
+                      f"{lim_w / t['iterate'][0]:5.3g} / {lim_c / t['iterate'][1]:5.3g}")
                 print(f"{n}^2 K={K:g} lam={lam:g} {th} thread(s): 10 steps {ten_w * 1e3:7.1f} ms"
                       f"  limit {lim_w * 1e3:7.1f} ms  limit/10 steps {lim_w / ten_w:5.2f} / "
                       f"{lim_c / ten_c:5.2f}  {it}", flush=True)

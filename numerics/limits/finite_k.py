@@ -199,7 +199,7 @@ class T9System:
         return p, H, den
 
     # ------------------------------------------------------------------ systems
-    def _state(self, z, mode, lam=None, gap=None):
+    def state(self, z, mode, lam=None, gap=None):
         """The unknowns ``z`` of ``mode`` and everything the residual and the Jacobian share
         (:meth:`residual`), or ``None`` where a denominator is <= 0 or a residual is not
         finite (``gap``: :meth:`gap` of ``y``, if already at hand).
@@ -244,7 +244,7 @@ class T9System:
         return _State(z, mode, lam, y, c, p, H, den, g, S, total, R)
 
     def _jacobian(self, st):
-        """``(J, dR/dlam)`` at the state ``st`` (:meth:`_state`); see :meth:`residual`.
+        """``(J, dR/dlam)`` at the state ``st`` (:meth:`state`); see :meth:`residual`.
 
         ``A_jk = e^{-u_j s_k} / M_j = W_jk / (d_k S_j)``, so ``A X = (W_rest (X / d)) / S`` for
         the rows ``X`` below the top (all proportional to ``p_k = d_k g_k``)."""
@@ -313,7 +313,7 @@ class T9System:
         (``z = (y, lam)``, ``c = 0``).  Returns ``None`` where a denominator is <= 0, else
         ``R`` or, with ``want_jacobian``, ``(R, J, dR/dlam)`` (``dR/dlam`` at fixed ``z``; for
         ``"critical"`` it is the last column of ``J``)."""
-        st = self._state(z, mode, lam)
+        st = self.state(z, mode, lam)
         if st is None:
             return None
         if not want_jacobian:
@@ -325,7 +325,7 @@ class T9System:
         or ``None`` if it does not converge to :data:`RESIDUAL_TOL`.  The Jacobian is formed
         only where another step is needed (the residual alone decides the line search and
         the stop)."""
-        st = self._state(z, mode, lam)
+        st = self.state(z, mode, lam)
         if st is None:
             return None
         R = st.R
@@ -337,7 +337,7 @@ class T9System:
             norm = float(R @ R)
             alpha = 1.0
             while alpha > 1e-6:
-                trial = self._state(z + alpha * step, mode, lam)
+                trial = self.state(z + alpha * step, mode, lam)
                 if trial is not None and float(trial.R @ trial.R) < norm:
                     break
                 alpha *= 0.5
@@ -411,7 +411,7 @@ class T9System:
         returns ``(y, c)``: ``log M`` at the nodes and the top mass of the last iterate.
 
         A start for :meth:`newton`, O(nodes x atoms) per iterate: the law is held as ``p_k =
-        d_k g_k`` (``g = 1`` at ``p_d``) and ``M`` is the scaled product of :meth:`_state`."""
+        d_k g_k`` (``g = 1`` at ``p_d``) and ``M`` is the scaled product of :meth:`state`."""
         sup = np.flatnonzero(self.d > 0)
         d = self.d[sup]
         g = np.ones(sup.size)

@@ -15,8 +15,8 @@ the largest of all the residuals ``F, N, G`` at most
 Anderson's method (type II, depth ``m``; Walker and Ni, *SIAM J. Numer. Anal.* 49, 2011)
 extrapolates from the last ``m`` residuals ``f = Phi(y) - y``: ``gamma = argmin |f_k - Delta F
 gamma|``, ``y_{k+1} = Phi(y_k) - Delta G gamma``; its history is cleared when the residual
-grows.  One iterate costs O(nodes x atoms) (two matrix-vector products, no Jacobian):
-measured on the benchmark grids, 7-11 iterates reach ``1e-13`` where Gauss-Newton took 5-8
+grows.  One iterate costs O(nodes x atoms) (three matrix-vector products, no Jacobian):
+measured on the benchmark grids, 7-11 iterates reach ``1e-13`` where Gauss-Newton took 5-9
 Jacobians and least-squares solves.
 """
 
@@ -57,7 +57,7 @@ def anderson_grid(system, lam, y, c, tol, max_iterates=MAX_ITERATES, depth=ANDER
         with np.errstate(over="ignore", invalid="ignore"):
             gap = system.gap(y)
         c = system.normalized_top_mass(y, lam, c, gap)
-        st = None if c is None else system._state(np.append(y, math.log(c)), "grid", lam, gap)
+        st = None if c is None else system.state(np.append(y, math.log(c)), "grid", lam, gap)
         if st is None:
             break
         res = float(np.abs(st.R).max())
