@@ -30,8 +30,9 @@ class ValidationTypeError(InvalidInput, TypeError):
 EXP_SAFE = 700.0
 
 
-def as_mass(value, name="mass"):
-    """A finite, non-negative float64 array with a positive total (not normalized)."""
+def as_mass(value, name="mass", *, return_total=False):
+    """A finite, non-negative float64 array with a positive total (not normalized); with
+    ``return_total``, ``(array, array.sum())`` (the sum the check takes anyway)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -48,7 +49,7 @@ def as_mass(value, name="mass"):
         raise ValidationError(f"{name} contains a negative value (min {smallest!r})")
     if not total > 0:
         raise ValidationError(f"{name} has zero total mass")
-    return arr
+    return (arr, float(total)) if return_total else arr
 
 
 def _check_finite(arr, name):

@@ -61,7 +61,9 @@ class Limit:
         lam)``, i.e. ``1 + lam - lam H_top`` over ``1 + lam``), ``"Z"`` (``E[e^r]`` at the fixed
         point, T8), ``"eps"`` (T8: ``Z = lam e^{r_*}(1 + eps)/(1 + lam)``), ``"I"`` (T8,
         continuous), ``"I_below_top"`` (T8, grids), ``"lam_c"`` (continuous, T9: the critical
-        lam when the law condenses), ``"iterations"`` (Newton), ``"max_H"``,
+        lam when the law condenses), ``"iterations"`` (T9: iterates of the T9 map plus
+        Newton iterations, if any; continuous laws: Newton), ``"newton_residual"`` (T9: the
+        largest residual of the T9 equations at the solution), ``"max_H"``,
         ``"min_denominator"`` (``min 1 + lam - lam H`` below the top), ``"resolution"``,
         ``"restarts"`` (see :func:`numerics.evolve`), ``"discretization_error"`` (continuous
         laws: the condensate's change between two discretizations).  Limits of curation rules

@@ -17,13 +17,17 @@ from .result import CONDENSED_GAP, Limit, LimitMethod
 
 __all__ = ["limit", "limit_continuous", "critical_lam"]
 
-#: iterations of ``T`` that give Newton its start (T9 on grids)
+#: iterations of ``T`` on the node law that give the T9 solver its start (grids)
 START_ITERATIONS = 2
 #: a T9 fixed point is accepted when one step of ``T`` moves it by less than this (TV)
 ACCEPT_TV = 1e-10
 #: the default ``lam``, compared by identity to tell ``limit(mass, rule, lam, data)`` from the
 #: old positional form
 _DEFAULT_LAM = math.inf
+
+
+_OUTSIDE_SUPPORT = ("mass puts mass outside the support of data; the fixed point solved by "
+                    "limit() is the one supported on supp(data)")
 
 
 def _shift(r_star):
@@ -101,19 +105,26 @@ def limit(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
     lam = check_lam(lam)
     if isinstance(mass, ContinuousRewardLaw):
         raise TypeError("mass is a ContinuousRewardLaw: use limit_continuous(law, K, lam)")
-    m = as_mass(mass)
+    m, m_total = as_mass(mass, return_total=True)
     r = as_reward(reward, m.shape)
+    if not (math.isinf(lam) or lam == 0 or K == 1 or math.isinf(K)):
+        # T9 depends on p_d alone, normalized here once (the engine would normalize it too,
+        # but so the limit of the raw masses and of a normalized copy agree bit for bit
+        # wherever normalizing twice changes nothing, as callers compare); with data = None
+        # (p_d = p_0) the support condition holds by itself, and the sum is the check's: no
+        # further pass over the grid for either
+        d = check_data(data, lam, m.shape, default=m)
+        if d is not m and ((m > 0) & ~(d > 0)).any():
+            raise ValueError(_OUTSIDE_SUPPORT)
+        return _t9_grid(d / (m_total if d is m else d.sum()), r, K, lam, method)
     m = m / m.sum()
     d = check_data(data, lam, m.shape, default=m)
     if math.isinf(lam) or lam == 0 or K == 1:
         return _closed_form(m if math.isinf(lam) else d / d.sum(), r, K, lam)
     d = d / d.sum()
     if ((m > 0) & ~(d > 0)).any():
-        raise ValueError("mass puts mass outside the support of data; the fixed point solved "
-                         "by limit() is the one supported on supp(data)")
-    if math.isinf(K):
-        return _kingman_grid(d, r, lam)
-    return _t9_grid(d, r, K, lam, method)
+        raise ValueError(_OUTSIDE_SUPPORT)
+    return _kingman_grid(d, r, lam)
 
 
 def _closed_form(src, r, K, lam):
@@ -166,13 +177,8 @@ def _t9_grid(d, r, K, lam, method):
         order = np.argsort(-law.log_s, kind="stable")
         depth = -law.log_s[order]
         system = finite_k.T9System(depth, np.exp(law.log_p[order]), K, lam)
-        for _ in range(START_ITERATIONS):     # a start for Newton: iterates of T
-            eng.advance()
-        cur = eng.law()
-        keep = np.isfinite(cur.log_p)
-        y0 = laplace.log_laplace(system.v, cur.log_s[keep], cur.log_p[keep])
-        c0 = float(np.exp(cur.log_p[cur.log_s == 0.0]).sum())
-        sol = finite_k.solve_t9(system, lam, start=(y0, c0))
+        # a start: iterates of T on the node law (the engine's steps, by the system's L2 rule)
+        sol = finite_k.solve_t9(system, lam, start=system.iterate(lam, START_ITERATIONS))
         # the masses on the grid: p_d exp(g), g = -log(1 + lam - lam H) below the top and
         # log(c / d_top) at the top (no cancellation there)
         pts = eng.points()
@@ -188,7 +194,7 @@ def _t9_grid(d, r, K, lam, method):
     p = sol.p.copy()
     p[0] = sol.c
     tv = _one_step_tv(system, p, lam)
-    H = np.exp(system.log_h(sol.y))
+    H = system.h_atoms(sol.y)
     den = 1.0 + lam - lam * H
     top_gap = system.top / ((1.0 + lam) * sol.c)
     r_star = eng.r_max
@@ -197,7 +203,7 @@ def _t9_grid(d, r, K, lam, method):
     top_cells = float(mass.ravel()[flat_r == r_star].sum())
     return Limit(mass.reshape(d.shape), 0.0, top_cells, top_gap <= CONDENSED_GAP,
                  math.exp(r_star - c) * float(p @ system.s), c, r_star,
-                 LimitMethod.FIXED_POINT, f"T9 by Newton ({sol.path})", converged,
+                 LimitMethod.FIXED_POINT, f"T9: {sol.path}", converged,
                  {"residual": tv, "top_gap": top_gap, "iterations": sol.iterations,
                   "newton_residual": sol.residual, "max_H": float(H.max()),
                   "min_denominator": float(den[system.rest].min()),
