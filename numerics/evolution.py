@@ -420,8 +420,11 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         return engine_for_rule(rule, first_r.ravel(), flat_m, flat_d, lam, method, resolution)
 
     def run(eng):
-        sup = (flat_m > 0) if flat_d is None else ((flat_m > 0) | (flat_d > 0))
-        r_star = float(np.max(first_r.ravel()[sup]))
+        if getattr(eng, "first_reward_top", None) is not None:
+            r_star = eng.first_reward_top      # the compressed joint law has it at hand
+        else:
+            sup = (flat_m > 0) if flat_d is None else ((flat_m > 0) | (flat_d > 0))
+            r_star = float(np.max(first_r.ravel()[sup]))
         shift = 0.0 if r_star <= EXP_SAFE else r_star
         mean_r, mean_e, var_e = (np.empty(steps + 1) for _ in range(3))
         by_user = np.empty((steps + 1, len(rule.components())))

@@ -79,7 +79,7 @@ def tensor_value(coef, box, na, nb, ta, tb):
 
 
 #: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
-MOMENT_BLOCK = 1 << 16
+MOMENT_BLOCK = 1 << 20
 
 
 @numba.njit(cache=True)
@@ -390,20 +390,30 @@ def gauss_from_recurrence(alpha, beta, n_used):
     xs = np.empty(total)
     ws = np.empty(total)
     counts = np.zeros(n_panels, dtype=np.int64)
+    m = alpha.shape[1]
+    d = np.empty(m)
+    e = np.empty(m)
+    z = np.empty(m)
     k = 0
     for q in range(n_panels):
         n = n_used[q]
         if n == 0:
             continue
-        d = alpha[q, :n].copy()
-        e = np.zeros(n)
-        for i in range(n - 1):
-            e[i] = math.sqrt(max(beta[q, i + 1], 0.0))
-        z = np.zeros(n)
-        z[0] = 1.0
-        _tridiagonal_ql(d, e, z)
-        order = np.argsort(d)
-        for i in order:
+        for i in range(n):
+            d[i] = alpha[q, i]
+            e[i] = math.sqrt(max(beta[q, i + 1], 0.0)) if i < n - 1 else 0.0
+            z[i] = 1.0 if i == 0 else 0.0
+        _tridiagonal_ql(d[:n], e[:n], z[:n])
+        for i in range(1, n):              # insertion sort by node (n <= 64)
+            di, zi = d[i], z[i]
+            j = i - 1
+            while j >= 0 and d[j] > di:
+                d[j + 1] = d[j]
+                z[j + 1] = z[j]
+                j -= 1
+            d[j + 1] = di
+            z[j + 1] = zi
+        for i in range(n):
             w = z[i] * z[i]
             if w > 0.0:
                 xs[k] = d[i]

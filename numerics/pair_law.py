@@ -338,6 +338,11 @@ class PairEngine:
 
     method = "compressed"
 
+    @property
+    def first_reward_top(self):
+        """The largest reward of the first user type on the support."""
+        return self.r_max[self.parts[0][2]]
+
     def describe(self):
         return (f"joint law of two rewards, {self.n_boxes} boxes of "
                 f"{self.resolution.describe()}")
