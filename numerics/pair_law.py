@@ -237,6 +237,7 @@ class _PairBase:
         self.box_log_mass = None   # log of the base's (untilted, normalized) mass per box
         self.active = active       # carries mass in p_t
         self.finite = active       # and L is finite everywhere
+        self.tilted = False        # T is not 0
 
     def update_flags(self):
         # a sum of finite values of L (at most ~1e3 nats each) is finite; -inf or nan is not
@@ -432,7 +433,7 @@ class PairEngine:
             out, spread = [], 0.0
             with np.errstate(invalid="ignore"):
                 for L, T in zip(b.L, b.T):
-                    g = L - T
+                    g = L - T if b.tilted else L
                     gm = np.max(g, axis=(1, 2))
                     if b.finite:
                         spread = max(spread, float(np.max(gm - np.min(g, axis=(1, 2)))))
@@ -461,7 +462,8 @@ class PairEngine:
             margins = [[], []]
             for c, (g, gm), sc, Pa, Pb in zip(self.classes, gs, b.scale, b.Pa, b.Pb):
                 with np.errstate(invalid="ignore"):
-                    W = np.exp(g - gm[:, None, None])
+                    W = g - gm[:, None, None]
+                    np.exp(W, out=W)
                 if not b.finite:
                     W[~np.isfinite(W)] = 0.0
                 nbox = W.shape[0]
@@ -680,6 +682,7 @@ class PairEngine:
         mom = self._moments([b.mass], tilt=(coef, tmax))[0]
         self._set_cubature(b, mom, tmax)
         b.T = [L.copy() for L in b.L]
+        b.tilted = True
         self.rebuilds += 1
 
     # ------------------------------------------------------------------ state
