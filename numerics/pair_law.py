@@ -229,11 +229,15 @@ class _Class:
 class _PairBase:
     """One base measure: its masses (by reference), per class its cubature as the two
     products that give the marginals (``Pa``, ``Pb``; ``scale`` their log size, tilt
-    included), the tilt ``T`` and the state ``L`` at the state grid."""
+    included), and the tilt ``T`` and the state ``L`` at the state grids (flat arrays, class
+    after class, each class's boxes one after the other, each box row-major ``(n_a, n_b)``:
+    :meth:`PairLayout.view` gives a class's ``(boxes, n_a, n_b)`` view)."""
 
-    def __init__(self, mass, log_total, is_data, active):
+    def __init__(self, mass, log_total, is_data, active, points):
         self.mass, self.log_total, self.is_data = mass, log_total, is_data
-        self.Pa, self.Pb, self.scale, self.T, self.L = [], [], [], [], []
+        self.Pa, self.Pb, self.scale = [], [], []
+        self.L = np.zeros(points) if active else np.full(points, -np.inf)
+        self.T = np.zeros(points)
         self.box_log_mass = None   # log of the base's (untilted, normalized) mass per box
         self.active = active       # carries mass in p_t
         self.finite = active       # and L is finite everywhere
@@ -241,8 +245,8 @@ class _PairBase:
 
     def update_flags(self):
         # a sum of finite values of L (at most ~1e3 nats each) is finite; -inf or nan is not
-        self.finite = all(math.isfinite(float(np.sum(L))) for L in self.L)
-        self.active = self.finite or any(bool(np.any(np.isfinite(L))) for L in self.L)
+        self.finite = math.isfinite(float(np.sum(self.L)))
+        self.active = self.finite or bool(np.any(np.isfinite(self.L)))
 
     def present(self):
         """Whether the base carries mass in ``p_t`` (a separate data base has none before
@@ -261,7 +265,8 @@ class PairLayout:
 
     SHARED = ("ra", "rb", "parts", "resolution", "r_max", "axes", "n_cells", "n_boxes",
               "box_id", "box_qa", "box_qb", "box_na", "box_nb", "box_Na", "box_Nb", "points",
-              "classes", "box_off", "box_slots")
+              "classes", "box_off", "box_slots", "flat_box_starts", "flat_box_order",
+              "point_pa", "point_pb", "point_box")
 
     def __init__(self, rule, model, data, lam, shape, resolution=None, use_numba=True):
         got = pair_rewards(rule, shape)
@@ -314,6 +319,23 @@ class PairLayout:
             self.classes.append(_Class(sel, qa[sel], qb[sel], int(self.box_na[sel[0]]),
                                        int(self.box_nb[sel[0]]), int(self.box_Na[sel[0]]),
                                        int(self.box_Nb[sel[0]]), ax_a, ax_b))
+        # the flat state: class after class (as self.classes), box after box
+        start = 0
+        box_starts, order, pa_idx, pb_idx = [], [], [], []
+        for c in self.classes:
+            n = c.boxes.size * c.na * c.nb
+            c.sl = slice(start, start + n)
+            box_starts.append(start + np.arange(c.boxes.size) * (c.na * c.nb))
+            order.append(c.boxes)
+            pa_idx.append(np.broadcast_to(c.sa[:, :, None], (c.boxes.size, c.na, c.nb)).ravel())
+            pb_idx.append(np.broadcast_to(c.sb[:, None, :], (c.boxes.size, c.na, c.nb)).ravel())
+            start += n
+        self.flat_box_starts = np.concatenate(box_starts).astype(np.int64)
+        self.flat_box_order = np.concatenate(order).astype(np.int64)
+        self.point_pa = np.concatenate(pa_idx).astype(np.int64)   # axis-a state point
+        self.point_pb = np.concatenate(pb_idx).astype(np.int64)
+        self.point_box = np.repeat(self.flat_box_order, np.diff(np.append(
+            self.flat_box_starts, start)))
         sizes = self.box_Na * self.box_Nb          # cubature slots per box
         self.box_off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.box_slots = int(sizes.sum())
@@ -362,19 +384,27 @@ class PairEngine:
         masses = [model] if not two_bases else [model, data]
         single_data = (not math.isinf(lam)) and not two_bases
         self.bases = [_PairBase(m, math.log(float(m.sum())), (i == 1) or single_data,
-                                active=(i == 0)) for i, m in enumerate(masses)]
+                                active=(i == 0), points=self.points)
+                      for i, m in enumerate(masses)]
         moments = self._moments(masses)
-        for i, (b, mom) in enumerate(zip(self.bases, moments)):
+        for b, mom in zip(self.bases, moments):
             with np.errstate(divide="ignore"):
                 b.box_log_mass = np.log(np.maximum(mom[self.box_off], 0.0))
-            for c in self.classes:
-                b.L.append(np.zeros((c.boxes.size, c.na, c.nb)) if i == 0
-                           else np.full((c.boxes.size, c.na, c.nb), -np.inf))
-                b.T.append(np.zeros((c.boxes.size, c.na, c.nb)))
             self._set_cubature(b, mom, np.zeros(self.n_boxes))
         self.steps_done = 0
         self.rebuilds = 0
         self._cache = None
+
+    @staticmethod
+    def view(c, flat):
+        """Class ``c``'s ``(boxes, n_a, n_b)`` view of a flat state array."""
+        return flat[c.sl].reshape(c.boxes.size, c.na, c.nb)
+
+    def _per_box(self, ufunc, flat):
+        """``ufunc.reduceat`` of a flat state array over each box, indexed by box."""
+        out = np.empty(self.n_boxes)
+        out[self.flat_box_order] = ufunc.reduceat(flat, self.flat_box_starts)
+        return out
 
     # ------------------------------------------------------------------ build
     def _moments(self, masses, tilt=None):
@@ -424,24 +454,27 @@ class PairEngine:
             b.scale.append(scale)                                       # Pb: (B, na, Nb)
 
     # ------------------------------------------------------------------ the laws
-    def _tilted_log_weights(self, b):
-        """Per class, ``(L - T, its maximum per box)`` of base ``b``, after re-tilting the base
-        if ``L - T`` varies by more than :data:`numerics.engine.TILT_LIMIT` nats across a box
-        (its cubature is then rebuilt for the measure tilted by the current ``L``: one pass
-        over the grid)."""
+    def _weights(self, b):
+        """``(W, gm)``: ``W = exp(L - T - gm)`` at every state point (flat; ``gm`` the largest
+        ``L - T`` of each box, so ``W <= 1``), after re-tilting the base if ``L - T`` varies
+        by more than :data:`numerics.engine.TILT_LIMIT` nats across a box (its cubature is
+        then rebuilt for the measure tilted by the current ``L``: one pass over the grid)."""
         for _ in range(2):
-            out, spread = [], 0.0
             with np.errstate(invalid="ignore"):
-                for L, T in zip(b.L, b.T):
-                    g = L - T if b.tilted else L
-                    gm = np.max(g, axis=(1, 2))
-                    if b.finite:
-                        spread = max(spread, float(np.max(gm - np.min(g, axis=(1, 2)))))
-                    out.append((g, gm))
+                g = b.L - b.T if b.tilted else b.L.copy()
+                gm = self._per_box(np.maximum, g)
+                spread = 0.0
+                if b.finite:
+                    spread = float(np.max(gm - self._per_box(np.minimum, g)))
             if not spread > TILT_LIMIT:
-                return out
+                break
             self._retilt(b)
-        return out
+        with np.errstate(invalid="ignore"):
+            g -= gm[self.point_box]
+            np.exp(g, out=g)
+        if not b.finite:
+            g[~np.isfinite(g)] = 0.0
+        return g, gm
 
     def _marginals(self):
         """Per axis, the pooled Gauss law of its reward under ``p_t`` and, for ``E[H]``, the
@@ -456,16 +489,13 @@ class PairEngine:
         for b in self.bases:
             if not b.present():
                 continue
-            gs = self._tilted_log_weights(b)
+            Wf, gm_box = self._weights(b)
             gmax = np.full(self.n_boxes, -np.inf)
             box_sum = np.zeros(self.n_boxes)
             margins = [[], []]
-            for c, (g, gm), sc, Pa, Pb in zip(self.classes, gs, b.scale, b.Pa, b.Pb):
-                with np.errstate(invalid="ignore"):
-                    W = g - gm[:, None, None]
-                    np.exp(W, out=W)
-                if not b.finite:
-                    W[~np.isfinite(W)] = 0.0
+            for c, sc, Pa, Pb in zip(self.classes, b.scale, b.Pa, b.Pb):
+                W = self.view(c, Wf)
+                gm = gm_box[c.boxes]
                 nbox = W.shape[0]
                 # E_a W and W E_b^T for all boxes at once (one product each)
                 EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(
@@ -592,34 +622,42 @@ class PairEngine:
         log_eh = math.log(eh)
         lam = self.lam
         log_lam = math.log(lam) if lam > 0 else -math.inf
-        lhs = self._box_log_factor(hs[0][0], hs[1][0])
+        lh = self._point_log_factor(hs[0][0], hs[1][0])
+        lh -= log_z + log_eh
         for b in self.bases:
-            for k, (c, lh) in enumerate(zip(self.classes, lhs)):
-                curated = b.L[k] - log_z + lh - log_eh
-                if math.isinf(lam):
-                    b.L[k] = curated
-                elif b.is_data:   # log((1 + lam e^c) / (1 + lam)), no overflow below 700
-                    if float(np.max(curated)) + log_lam < 700.0:
-                        b.L[k] = np.log1p(lam * np.exp(curated)) - math.log1p(lam)
-                    else:
-                        b.L[k] = np.logaddexp(0.0, log_lam + curated) - math.log1p(lam)
+            curated = b.L + lh
+            if math.isinf(lam):
+                b.L = curated
+            elif b.is_data:   # log((1 + lam e^c) / (1 + lam)), no overflow below 700
+                if float(np.max(curated)) + log_lam < 700.0:
+                    np.exp(curated, out=curated)
+                    curated *= lam
+                    b.L = np.log1p(curated, out=curated)
                 else:
-                    b.L[k] = curated + log_lam - math.log1p(lam)
+                    b.L = np.logaddexp(0.0, log_lam + curated)
+                b.L -= math.log1p(lam)
+            else:
+                curated += log_lam - math.log1p(lam)
+                b.L = curated
         for b in self.bases:
             b.update_flags()
         self.steps_done += 1
         self._check_resolution()
 
-    def _box_log_factor(self, la, lb):
-        """``log(H_a(x_j) + H_b(y_k))`` on every box's state grid, from ``log H_a``, ``log H_b``
-        at the axes' state points: one ``log`` per point after one ``exp`` per axis point when
-        every value lies within 600 nats of the largest (no underflow), else ``logaddexp``."""
+    def _point_log_factor(self, la, lb):
+        """``log(H_a(x_j) + H_b(y_k))`` at every state point (flat), from ``log H_a``,
+        ``log H_b`` at the axes' state points: one ``log`` per point after one ``exp`` per
+        axis point when every value lies within 600 nats of the largest (no underflow), else
+        ``logaddexp``."""
         top = max(float(np.max(la)), float(np.max(lb)))
         if min(float(np.min(la)), float(np.min(lb))) > top - 600.0:
             ha, hb = np.exp(la - top), np.exp(lb - top)
-            return [np.log(ha[c.sa][:, :, None] + hb[c.sb][:, None, :]) + top
-                    for c in self.classes]
-        return [np.logaddexp(la[c.sa][:, :, None], lb[c.sb][:, None, :]) for c in self.classes]
+            out = ha[self.point_pa]
+            out += hb[self.point_pb]
+            np.log(out, out=out)
+            out += top
+            return out
+        return np.logaddexp(la[self.point_pa], lb[self.point_pb])
 
     def _check_resolution(self):
         """Raise :class:`ResolutionLost` where the tensor interpolant of a base's ``L`` errs by
@@ -632,20 +670,19 @@ class PairEngine:
         tops = []
         for b in self.bases:
             ub = np.full(self.n_boxes, -np.inf)
-            top = []
+            big = None
             if b.present():
-                for c, L in zip(self.classes, b.L):
-                    m = np.max(L, axis=(1, 2))
-                    ub[c.boxes] = m
-                    top.append(np.maximum(m, -np.min(L, axis=(1, 2))))
+                ub = self._per_box(np.maximum, b.L)
+                big = np.maximum(ub, -self._per_box(np.minimum, b.L))
             with np.errstate(invalid="ignore"):
                 bound.append(ub + b.box_log_mass)
-            tops.append(top)
+            tops.append(big)
         heaviest = max(float(np.max(np.where(np.isfinite(x), x, -np.inf))) for x in bound)
         for b, ub, top in zip(self.bases, bound, tops):
             if not b.present():
                 continue
-            for c, L, big in zip(self.classes, b.L, top):
+            for c in self.classes:
+                L, big = self.view(c, b.L), top[c.boxes]
                 if c.na <= 2 and c.nb <= 2:
                     continue
                 nbox = L.shape[0]
@@ -675,20 +712,19 @@ class PairEngine:
         """Rebuild base ``b``'s cubature for its measure tilted by the current ``L``."""
         na, nb = int(self.box_na.max()), int(self.box_nb.max())
         coef = np.zeros((self.n_boxes, na, nb))
-        tmax = np.zeros(self.n_boxes)
-        for c, L in zip(self.classes, b.L):
-            coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(L)
-            tmax[c.boxes] = np.max(L, axis=(1, 2))
+        for c in self.classes:
+            coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(self.view(c, b.L))
+        tmax = self._per_box(np.maximum, b.L)
         mom = self._moments([b.mass], tilt=(coef, tmax))[0]
         self._set_cubature(b, mom, tmax)
-        b.T = [L.copy() for L in b.L]
+        b.T = b.L.copy()
         b.tilted = True
         self.rebuilds += 1
 
     # ------------------------------------------------------------------ state
     def log_weights(self):
         """The state: each base's ``L`` at the boxes' state grids (flat copies)."""
-        return tuple(np.concatenate([L.ravel() for L in b.L]) for b in self.bases)
+        return tuple(b.L.copy() for b in self.bases)
 
     def set_log_weights(self, weights):
         """Make ``weights`` (shaped as :meth:`log_weights` returns them) the state."""
@@ -697,11 +733,7 @@ class PairEngine:
             if w.shape != (self.points,):
                 raise ValueError("set_log_weights: the weights do not match the engine's "
                                  "points")
-            off = 0
-            for k, c in enumerate(self.classes):
-                n = c.boxes.size * c.na * c.nb
-                b.L[k] = w[off:off + n].reshape(c.boxes.size, c.na, c.nb).copy()
-                off += n
+            b.L = w.copy()
             b.update_flags()
         self._cache = None
 
