@@ -26,6 +26,9 @@ from .threads import kernel
 __all__ = ["PanelRules", "stieltjes", "stieltjes_numpy", "gauss_from_recurrence",
            "panel_log_mass", "panel_log_mass_numpy"]
 
+#: blocks of panels in :func:`stieltjes`, each with its own scratch (a constant: the kernel is
+#: cached on disk, which ``numba.get_num_threads()`` inside it would prevent)
+_SCRATCH_BLOCKS = 4
 #: relative size of ``||pi_k||^2`` below which the Stieltjes procedure has broken down (the
 #: panel has fewer distinct atoms than steps)
 BREAKDOWN = 1e-26
@@ -195,7 +198,7 @@ def stieltjes(ptr, xs, ws, m_panel, m_max):
     big = 0
     for q in range(n_panels):
         big = max(big, ptr[q + 1] - ptr[q])
-    blocks = max(1, min(n_panels, numba.get_num_threads()))
+    blocks = max(1, min(n_panels, _SCRATCH_BLOCKS))
     scratch = np.empty((blocks, 3, big))
     for blk in numba.prange(blocks):
         for q in range(blk, n_panels, blocks):
