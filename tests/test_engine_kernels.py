@@ -335,3 +335,43 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     assert np.array_equal(outs[0], want) and np.array_equal(outs[1], want)
     assert np.all(outs[2][~has] == -np.inf)
     assert np.allclose(outs[2][has], want[has], rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_count_and_scatter_with_panel_ids_match_locating_again(dtype):
+    """The count pass that keeps each cell's raw panel id and the scatter that reads it
+    (serial, parallel, numpy twins) give the counts and the same bits as the scatter that
+    locates every cell again; the ids are the panels :func:`numerics.panels.locate_numpy`
+    finds (ties, panel edges, graded panels and a subnormal depth included)."""
+    rng = np.random.default_rng(7)
+    n = 60_000
+    reward = np.round(rng.normal(0, 2, n), 3)
+    reward[:6] = reward.max() - np.array([0.0, 1e-4, 3e-4, 0.25, 0.5, 5e-324])
+    m0 = rng.random(n) * (rng.random(n) < 0.8)
+    m1 = rng.random(n) * (rng.random(n) < 0.3)
+    m0[:6] = 1.0
+    lay, n_raw = _layout_args(reward, m0, m1)
+    assert n_raw <= np.iinfo(dtype).max + 1
+    chunks = 3
+    args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
+    want = panels.count_cells_numpy(*args)
+    per = want.sum(axis=0)
+    ptr = np.concatenate([[0], np.cumsum(per)])
+    start = ptr[:-1][None, :] + np.cumsum(want, axis=0) - want
+    ref = [np.full(ptr[-1], np.nan) for _ in range(3)]
+    panels.scatter_cells.serial(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels,
+                                lay.width, start, *ref)
+    sup = (m0 > 0) | (m1 > 0)
+    raw, _ = panels.locate_numpy(np.where(sup, lay.r_max - reward, 0.0), lay.graded_depth,
+                                 lay.levels, lay.width)
+    for count, scatter in ((panels.count_cells_ids.serial, panels.scatter_cells_ids.serial),
+                           (panels.count_cells_ids.parallel, panels.scatter_cells_ids.parallel),
+                           (panels.count_cells_ids_numpy, panels.scatter_cells_ids_numpy)):
+        ids = np.zeros(n, dtype=dtype)
+        assert np.array_equal(count(*args, ids), want)
+        assert np.array_equal(ids[sup], raw[sup])
+        got = [np.full(ptr[-1], np.nan) for _ in range(3)]
+        scatter(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, ids, start,
+                *got)
+        for u, v in zip(ref, got):
+            assert np.array_equal(u, v)
