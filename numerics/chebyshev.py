@@ -25,7 +25,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from .panels import _locate
+from .panels import _locate, _position
 from .threads import kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
@@ -288,9 +288,19 @@ def _four_cells(coeffs, cptr, qs, xs, u0, offset, out, i):
                 out[i + u] = -np.inf
 
 
+@numba.njit(cache=True, inline="always")
+def _cell_panel(ids, i, d, D, J, width):
+    """Raw panel id and position of cell ``i`` at depth ``d``: located, or from ``ids[i]``
+    when ``ids`` is given (``None`` is resolved when the kernel is compiled)."""
+    if ids is None:
+        return _locate(d, D, J, width)
+    raw = np.int64(ids[i])
+    return raw, _position(d, raw, D, J, width)
+
+
 @kernel
 def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
-                         chunks):
+                         chunks, ids=None):
     r"""``out[i] = f(r_i) - offset`` at the cells with ``mass > 0`` (``-inf`` elsewhere), ``f``
     the interpolant of the panel of depth ``r_max - r_i`` (raw panel id -> ``compact[raw]``).
 
@@ -310,7 +320,7 @@ def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs
             for u in range(8):
                 qs[u] = -1
                 if mass[i + u] > 0.0:
-                    raw, x = _locate(r_max - reward[i + u], D, J, width)
+                    raw, x = _cell_panel(ids, i + u, r_max - reward[i + u], D, J, width)
                     qs[u] = compact[raw]
                     xs[u] = x
                 if qs[u] != qs[0]:
@@ -326,7 +336,7 @@ def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs
             i += 8
         while i < hi:
             if mass[i] > 0.0:
-                raw, x = _locate(r_max - reward[i], D, J, width)
+                raw, x = _cell_panel(ids, i, r_max - reward[i], D, J, width)
                 q = compact[raw]
                 out[i] = _clenshaw(coeffs, cptr[q], cptr[q + 1], x) - offset
             else:
@@ -335,8 +345,9 @@ def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs
 
 
 def log_weights_at_cells_numpy(reward, mass, r_max, D, J, width, compact, cptr, coeffs,
-                               offset, out, chunks=1):
-    """Pure numpy twin of :func:`log_weights_at_cells`."""
+                               offset, out, chunks=1, ids=None):
+    """Pure numpy twin of :func:`log_weights_at_cells` (it locates every cell: ``ids``, the
+    panels it finds, is not read)."""
     from .panels import locate_numpy
     has = mass > 0
     raw, x = locate_numpy(np.where(has, r_max - reward, 0.0), D, J, width)
@@ -345,9 +356,10 @@ def log_weights_at_cells_numpy(reward, mass, r_max, D, J, width, compact, cptr, 
 
 
 def accumulate_masses(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
-                      first, chunks, use_numba=True):
+                      first, chunks, use_numba=True, ids=None):
     r"""``out[i] (+)= mass[i] exp(f(r_i) - offset)``, ``f`` as in :func:`log_weights_at_cells`
-    (cells without mass contribute 0); ``first``: overwrite instead of adding.
+    (cells without mass contribute 0); ``first``: overwrite instead of adding; ``ids``: the
+    cells' raw panel ids where known.
 
     The exponent comes from :func:`log_weights_at_cells` (its numpy twin with
     ``use_numba=False``), then numpy's vectorized ``exp`` and product run in place: no
@@ -355,7 +367,7 @@ def accumulate_masses(reward, mass, r_max, D, J, width, compact, cptr, coeffs, o
     target = out if first else np.empty_like(out)
     if use_numba:
         log_weights_at_cells.at(reward.shape[0])(reward, mass, r_max, D, J, width, compact,
-                                                 cptr, coeffs, offset, target, chunks)
+                                                 cptr, coeffs, offset, target, chunks, ids)
     else:
         log_weights_at_cells_numpy(reward, mass, r_max, D, J, width, compact, cptr, coeffs,
                                    offset, target)

@@ -297,8 +297,9 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     """A smooth reward puts runs of neighbouring cells in one panel (the eight-cell path of
     :func:`numerics.chebyshev.log_weights_at_cells`), mixed with cells without mass, panel
     edges and a tail that is not a multiple of eight: the same bits as Clenshaw cell by cell
-    (:func:`numerics.chebyshev.evaluate` at the located cells), serial and parallel, and the
-    numpy twin (T_k recurrence) to 1e-13."""
+    (:func:`numerics.chebyshev.evaluate` at the located cells), serial and parallel, located
+    or given the panel ids of the count pass, and the numpy twin (T_k recurrence) to
+    1e-13."""
     rng = np.random.default_rng(11)
     n = 40_003
     reward = -np.linspace(0.0, 3.0, n) ** 1.5 + 1e-9 * rng.random(n)
@@ -324,17 +325,21 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     runs = sum(bool(has[i:i + 8].all() and np.all(q[i:i + 8] == q[i]))
                for i in range(0, n - 7, 8))
     assert runs > 0.5 * (n // 8)       # the eight-cell path does most of the work
-    outs = []
-    for f, chunks in ((cheb.log_weights_at_cells.serial, 3),
-                      (cheb.log_weights_at_cells.parallel, 3),
-                      (cheb.log_weights_at_cells_numpy, 1)):
-        out = np.full(n, np.nan)
-        f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
-          coeffs, 0.5, out, chunks)
-        outs.append(out)
-    assert np.array_equal(outs[0], want) and np.array_equal(outs[1], want)
-    assert np.all(outs[2][~has] == -np.inf)
-    assert np.allclose(outs[2][has], want[has], rtol=1e-13, atol=1e-13)
+    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass (outside: 0)
+    panels.count_cells_ids.serial(reward, mass, mass, lay.r_max, lay.graded_depth, lay.levels,
+                                  lay.width, n_raw, 1, ids)
+    for panel_ids in (None, ids, ids.astype(np.uint16)):
+        outs = []
+        for f, chunks in ((cheb.log_weights_at_cells.serial, 3),
+                          (cheb.log_weights_at_cells.parallel, 3),
+                          (cheb.log_weights_at_cells_numpy, 1)):
+            out = np.full(n, np.nan)
+            f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
+              coeffs, 0.5, out, chunks, panel_ids)
+            outs.append(out)
+        assert np.array_equal(outs[0], want) and np.array_equal(outs[1], want)
+        assert np.all(outs[2][~has] == -np.inf)
+        assert np.allclose(outs[2][has], want[has], rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
