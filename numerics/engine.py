@@ -14,7 +14,8 @@ Chebyshev points, for interpolation to the cells (:mod:`numerics.chebyshev`), an
 nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments.  A step costs
 O(points x v-nodes), independent of the grid; densities are materialized only when asked, in
 one pass over the grid that reads the caller's ``reward`` and masses (the engine keeps no
-grid-sized array of its own, except the distinct-reward index of the direct mode).
+grid-sized array of its own, except the distinct-reward index of the direct mode and, in the
+compressed mode, each cell's panel id: one byte a cell, two past 256 panels).
 
 Exactness: the weights at the points are exact up to the L2 quadrature (each step applies the
 recurrence pointwise); the interpolation to the cells is checked at every step by the size of
@@ -303,6 +304,7 @@ class CurationEngine:
         if compressed:
             built = self._build_compressed(counts, masses, m1)
         else:
+            self._ids = None
             built = self._build_direct(reward, masses, m1)
         self.bases = []
         self._geometry = None
@@ -318,7 +320,14 @@ class CurationEngine:
         n_raw = layout.raw_panels(self.r_max - self.r_min)
         args = (self.reward, m0, m1, layout.r_max, layout.graded_depth, layout.levels,
                 layout.width, n_raw, self._chunks)
-        if self.use_numba:
+        # each cell's raw panel id, kept for the scatters and materializations (which then do
+        # not locate the cells again): one byte a cell (two past 256 panels)
+        dtype = np.uint8 if n_raw <= 1 << 8 else np.uint16 if n_raw <= 1 << 16 else None
+        self._ids = None if dtype is None else np.empty(self.reward.shape[0], dtype=dtype)
+        if self._ids is not None:
+            counts = (panels.count_cells_ids.at(self.reward.shape[0]) if self.use_numba
+                      else panels.count_cells_ids_numpy)(*args, self._ids)
+        elif self.use_numba:
             counts = panels.count_cells.at(self.reward.shape[0])(*args)
         else:
             counts = panels.count_cells_numpy(*args)
@@ -346,13 +355,21 @@ class CurationEngine:
         center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         self.cheb_depth = center[rows] - half[rows] * self.cheb_x
         self.n_cheb = self.cheb_x.shape[0]
-        xs, ws = self._scatter(masses, m1)
+        xs, ws = self._scatter(masses, m1, self._ids)
         return [self._rules_from(xs, w, float(m.sum())) for w, m in zip(ws, masses)]
 
-    def _scatter(self, masses, m1):
+    def _scatter(self, masses, m1, ids=None):
+        """The support cells' positions and masses, panel by panel (``ids``: their raw panel
+        ids from the count pass, if kept)."""
         n = int(self.ptr[-1])
         xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n if len(masses) == 2 else 0)
         lay = self._layout
+        if ids is not None:
+            args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels,
+                    lay.width, ids, self._start, xs, w0, w1)
+            (panels.scatter_cells_ids.at(self.reward.shape[0]) if self.use_numba
+             else panels.scatter_cells_ids_numpy)(*args)
+            return xs, ([w0, w1] if len(masses) == 2 else [w0])
         args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels, lay.width,
                 self._start, xs, w0, w1)
         if self.use_numba:
@@ -556,7 +573,7 @@ class CurationEngine:
         coeffs = cheb.to_coefficients(new_t, self.cptr)
         tmax = np.maximum.reduceat(new_t, ptr[:-1])
         m1 = self.bases[1].mass if len(self.bases) == 2 else b.mass
-        xs, ws = self._scatter([bb.mass for bb in self.bases], m1)
+        xs, ws = self._scatter([bb.mass for bb in self.bases], m1, self._ids)
         _, rules, _ = self._rules_from(xs, ws[i], math.exp(b.log_total),
                                       tilt=(coeffs, tmax))
         del xs, ws
@@ -634,7 +651,8 @@ class CurationEngine:
             lay = self._layout
             cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
                                    lay.levels, lay.width, self.compact, self.cptr, coeffs,
-                                   shift, out, first, self._chunks, use_numba=self.use_numba)
+                                   shift, out, first, self._chunks, use_numba=self.use_numba,
+                                   ids=self._ids)
             first = False
         total = float(out.sum())
         out /= total

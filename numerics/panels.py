@@ -37,7 +37,8 @@ from .threads import kernel
 __all__ = ["PanelLayout", "make_layout", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "FINE_NODES",
            "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_extremes", "reward_extremes_numpy",
            "count_cells", "count_cells_numpy", "scatter_cells", "scatter_cells_numpy",
-           "locate_numpy"]
+           "count_cells_ids", "count_cells_ids_numpy", "scatter_cells_ids",
+           "scatter_cells_ids_numpy", "locate_numpy"]
 
 #: width in nats of the uniform panels (compressed mode)
 DEFAULT_PANEL_WIDTH = 0.25
@@ -172,6 +173,31 @@ def _locate(d, D, J, width):
     elif x < -1.0:
         x = -1.0
     return raw, x
+
+
+@numba.njit(cache=True, inline="always")
+def _position(d, raw, D, J, width):
+    """The position ``x`` of depth ``d`` in its raw panel ``raw`` (as :func:`_locate` finds
+    both: the same operations, the same bits), without finding the panel again."""
+    if raw == 0:
+        return 0.0
+    if raw == 1:
+        hi = math.ldexp(D, -J)
+        c = 0.5 * hi
+        hw = 0.5 * hi
+    elif raw <= J + 1:
+        hi = math.ldexp(D, -(J + 1 - raw))
+        c = 0.75 * hi
+        hw = 0.25 * hi
+    else:
+        c = D + ((raw - (J + 2)) + 0.5) * width
+        hw = 0.5 * width
+    x = (c - d) / hw
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    return x
 
 
 def locate_numpy(d, D, J, width):
@@ -326,3 +352,55 @@ def scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
         w0[slot] = m0[order]
         if w1.shape[0] > 0:
             w1[slot] = m1[order]
+
+
+@kernel
+def count_cells_ids(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids):
+    """:func:`count_cells`, also writing each support cell's raw panel id into ``ids``
+    (an unsigned integer array wide enough for ``n_raw``; cells outside the support are not
+    written), for :func:`scatter_cells_ids` (which then does not locate the cells again)."""
+    n = reward.shape[0]
+    counts = np.zeros((chunks, n_raw), dtype=np.int64)
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                raw, _ = _locate(r_max - reward[i], D, J, width)
+                counts[c, raw] += 1
+                ids[i] = raw
+    return counts
+
+
+def count_cells_ids_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids):
+    """Pure numpy twin of :func:`count_cells_ids`."""
+    sup = (m0 > 0) | (m1 > 0)
+    raw, _ = locate_numpy(np.where(sup, r_max - reward, 0.0), D, J, width)
+    ids[sup] = raw[sup]
+    return count_cells_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks)
+
+
+@kernel
+def scatter_cells_ids(reward, m0, m1, r_max, D, J, width, ids, start, xs, w0, w1):
+    """:func:`scatter_cells` with the raw panel ids that :func:`count_cells_ids` wrote: each
+    cell's position from its panel (:func:`_position`; the same bits as :func:`_locate`'s)."""
+    n = reward.shape[0]
+    chunks = start.shape[0]
+    two = w1.shape[0] > 0
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        pos = start[c].copy()
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                raw = np.int64(ids[i])
+                k = pos[raw]
+                pos[raw] = k + 1
+                xs[k] = _position(r_max - reward[i], raw, D, J, width)
+                w0[k] = m0[i]
+                if two:
+                    w1[k] = m1[i]
+
+
+def scatter_cells_ids_numpy(reward, m0, m1, r_max, D, J, width, ids, start, xs, w0, w1):
+    """Pure numpy twin of :func:`scatter_cells_ids` (the positions from
+    :func:`locate_numpy`, whose panels are ``ids``)."""
+    scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1)

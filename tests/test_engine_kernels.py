@@ -291,3 +291,92 @@ def test_panel_log_mass_matches_numpy_twin(seed):
     assert np.allclose(a[fin], b[fin], rtol=1e-13, atol=1e-13)
     big = fin & (direct > -700)      # where long double exp does not underflow
     assert np.allclose(a[big], direct[big], rtol=1e-13, atol=1e-13)
+
+
+def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
+    """A smooth reward puts runs of neighbouring cells in one panel (the eight-cell path of
+    :func:`numerics.chebyshev.log_weights_at_cells`), mixed with cells without mass, panel
+    edges and a tail that is not a multiple of eight: the same bits as Clenshaw cell by cell
+    (:func:`numerics.chebyshev.evaluate` at the located cells), serial and parallel, located
+    or given the panel ids of the count pass, and the numpy twin (T_k recurrence) to
+    1e-13."""
+    rng = np.random.default_rng(11)
+    n = 40_003
+    reward = -np.linspace(0.0, 3.0, n) ** 1.5 + 1e-9 * rng.random(n)
+    mass = rng.random(n) * (rng.random(n) < 0.97)
+    mass[:8] = 1.0
+    top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
+    lay = panels.make_layout(top, second)
+    n_raw = lay.raw_panels(top - bottom)
+    counts = panels.count_cells_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                      lay.levels, lay.width, n_raw, 1)
+    raw_used = np.flatnonzero(counts.sum(axis=0))
+    compact = np.full(n_raw, -1, dtype=np.int64)
+    compact[raw_used] = np.arange(raw_used.size)
+    _, _, nodes = lay.geometry(raw_used)
+    cptr, _ = cheb.chebyshev_points(nodes)
+    coeffs = rng.normal(0, 1, cptr[-1]) / (1.0 + np.arange(cptr[-1]) % 7)
+    has = mass > 0
+    raw, x = panels.locate_numpy(np.where(has, lay.r_max - reward, 0.0), lay.graded_depth,
+                                 lay.levels, lay.width)
+    want = np.full(n, -np.inf)
+    want[has] = cheb.evaluate.serial(compact[raw[has]], x[has], cptr, coeffs) - 0.5
+    q = compact[raw]
+    runs = sum(bool(has[i:i + 8].all() and np.all(q[i:i + 8] == q[i]))
+               for i in range(0, n - 7, 8))
+    assert runs > 0.5 * (n // 8)       # the eight-cell path does most of the work
+    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass (outside: 0)
+    panels.count_cells_ids.serial(reward, mass, mass, lay.r_max, lay.graded_depth, lay.levels,
+                                  lay.width, n_raw, 1, ids)
+    for panel_ids in (None, ids, ids.astype(np.uint16)):
+        outs = []
+        for f, chunks in ((cheb.log_weights_at_cells.serial, 3),
+                          (cheb.log_weights_at_cells.parallel, 3),
+                          (cheb.log_weights_at_cells_numpy, 1)):
+            out = np.full(n, np.nan)
+            f(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
+              coeffs, 0.5, out, chunks, panel_ids)
+            outs.append(out)
+        assert np.array_equal(outs[0], want) and np.array_equal(outs[1], want)
+        assert np.all(outs[2][~has] == -np.inf)
+        assert np.allclose(outs[2][has], want[has], rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_count_and_scatter_with_panel_ids_match_locating_again(dtype):
+    """The count pass that keeps each cell's raw panel id and the scatter that reads it
+    (serial, parallel, numpy twins) give the counts and the same bits as the scatter that
+    locates every cell again; the ids are the panels :func:`numerics.panels.locate_numpy`
+    finds (ties, panel edges, graded panels and a subnormal depth included)."""
+    rng = np.random.default_rng(7)
+    n = 60_000
+    reward = np.round(rng.normal(0, 2, n), 3)
+    reward[:6] = reward.max() - np.array([0.0, 1e-4, 3e-4, 0.25, 0.5, 5e-324])
+    m0 = rng.random(n) * (rng.random(n) < 0.8)
+    m1 = rng.random(n) * (rng.random(n) < 0.3)
+    m0[:6] = 1.0
+    lay, n_raw = _layout_args(reward, m0, m1)
+    assert n_raw <= np.iinfo(dtype).max + 1
+    chunks = 3
+    args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
+    want = panels.count_cells_numpy(*args)
+    per = want.sum(axis=0)
+    ptr = np.concatenate([[0], np.cumsum(per)])
+    start = ptr[:-1][None, :] + np.cumsum(want, axis=0) - want
+    ref = [np.full(ptr[-1], np.nan) for _ in range(3)]
+    panels.scatter_cells.serial(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels,
+                                lay.width, start, *ref)
+    sup = (m0 > 0) | (m1 > 0)
+    raw, _ = panels.locate_numpy(np.where(sup, lay.r_max - reward, 0.0), lay.graded_depth,
+                                 lay.levels, lay.width)
+    for count, scatter in ((panels.count_cells_ids.serial, panels.scatter_cells_ids.serial),
+                           (panels.count_cells_ids.parallel, panels.scatter_cells_ids.parallel),
+                           (panels.count_cells_ids_numpy, panels.scatter_cells_ids_numpy)):
+        ids = np.zeros(n, dtype=dtype)
+        assert np.array_equal(count(*args, ids), want)
+        assert np.array_equal(ids[sup], raw[sup])
+        got = [np.full(ptr[-1], np.nan) for _ in range(3)]
+        scatter(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, ids, start,
+                *got)
+        for u, v in zip(ref, got):
+            assert np.array_equal(u, v)
