@@ -31,14 +31,12 @@ from numerics.pair_law import PairEngine
 
 
 def scenario(n):
-    """8 Gaussians on a circle and two smooth rewards (almost every cell distinct)."""
+    """bench_engine.py's grid (8 Gaussians on a circle, a smooth reward with almost every cell
+    distinct) and a second smooth reward."""
+    from bench_engine import scenario as one_reward
+    mass, r1 = one_reward(n)
     x = np.linspace(-6, 6, n)
     X, Y = np.meshgrid(x, x, indexing="ij")
-    mass = np.zeros((n, n))
-    for k in range(8):
-        a = 2 * math.pi * k / 8
-        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
-    r1 = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
     r2 = -0.7 * np.hypot(X + 3.0, Y + 1.5) + 0.05 * np.cos(2 * X)
     return mass / mass.sum(), r1, r2
 

@@ -83,11 +83,47 @@ MOMENT_BLOCK = 1 << 20
 
 
 @numba.njit(cache=True)
+def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb, sxa, sxb,
+                cell):
+    """Locate the cells ``lo:hi`` with ``m0 > 0`` or ``m1 > 0`` (``m1`` may be empty) and sort
+    them by box (a counting sort, keeping their order within a box): afterwards box ``q``'s
+    cells are the slots ``count[q]:count[q+1]``, with positions ``sxa, sxb`` and cell
+    indices ``cell`` (``count``, of length boxes + 1, is zero on entry; ``cbox, cxa, cxb``
+    are scratch).  Returns the number of cells."""
+    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
+    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    two = m1.shape[0] > 0
+    n_boxes = count.shape[0] - 1
+    c = 0
+    for i in range(lo, hi):
+        if not (m0[i] > 0.0 or (two and m1[i] > 0.0)):
+            continue
+        pa, xa = _locate(ta - ra[i], Da, Ja, wa)
+        pb, xb = _locate(tb - rb[i], Db, Jb, wb)
+        box = box_id[pa, pb]
+        cbox[c] = box
+        cxa[c] = xa
+        cxb[c] = xb
+        cell[c] = i          # (moved to its slot below)
+        count[box + 1] += 1
+        c += 1
+    for q in range(n_boxes):
+        count[q + 1] += count[q]
+    pos = count[:n_boxes].copy()
+    idx = cell[:c].copy()
+    for j in range(c):
+        k = pos[cbox[j]]
+        pos[cbox[j]] = k + 1
+        sxa[k] = cxa[j]
+        sxb[k] = cxb[j]
+        cell[k] = idx[j]
+    return c
+
+
+@numba.njit(cache=True)
 def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
                    tn_b, tmax, lo_cell, hi_cell):
     """:func:`box_moments` on the cells ``lo_cell:hi_cell``, into ``out`` (bases, slots)."""
-    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
-    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     two = m1.shape[0] > 0
     n_bases = 2 if two else 1
     tilted = tilt.shape[0] > 0
@@ -96,50 +132,12 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
     Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
     blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
     cbox = np.empty(blk, dtype=np.int64)
-    cxa = np.empty(blk)
-    cxb = np.empty(blk)
-    cw = np.empty((n_bases, blk))
-    sxa = np.empty(blk)
-    sxb = np.empty(blk)
-    sw = np.empty((n_bases, blk))
+    cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
+    cell = np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
-    pos = np.empty(n_boxes, dtype=np.int64)
     for lo in range(lo_cell, hi_cell, blk):
-        hi = min(lo + blk, hi_cell)
-        c = 0
-        for i in range(lo, hi):
-            w0 = m0[i]
-            w1 = m1[i] if two else 0.0
-            if not (w0 > 0.0 or w1 > 0.0):
-                continue
-            pa, xa = _locate(ta - ra[i], Da, Ja, wa)
-            pb, xb = _locate(tb - rb[i], Db, Jb, wb)
-            box = box_id[pa, pb]
-            if tilted:
-                _chebyshev_t(xa, tn_a[box], Ta)
-                _chebyshev_t(xb, tn_b[box], Tb)
-                w = math.exp(tensor_value(tilt, box, tn_a[box], tn_b[box], Ta, Tb) - tmax[box])
-                w0 *= w
-                w1 *= w
-            cbox[c] = box
-            cxa[c] = xa
-            cxb[c] = xb
-            cw[0, c] = w0
-            if two:
-                cw[1, c] = w1
-            count[box + 1] += 1
-            c += 1
-        for q in range(n_boxes):          # prefix sums: each box's segment
-            count[q + 1] += count[q]
-        for q in range(n_boxes):
-            pos[q] = count[q]
-        for j in range(c):
-            k = pos[cbox[j]]
-            pos[cbox[j]] = k + 1
-            sxa[k] = cxa[j]
-            sxb[k] = cxb[j]
-            for b in range(n_bases):
-                sw[b, k] = cw[b, j]
+        _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, min(lo + blk, hi_cell), count,
+                    cbox, cxa, cxb, sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
@@ -148,10 +146,16 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
             A = np.empty((z - a, n_bases * na))
             B = np.empty((z - a, nb))
             for j in range(a, z):
+                w = 1.0
+                if tilted:
+                    _chebyshev_t(sxa[j], tn_a[q], Ta)
+                    _chebyshev_t(sxb[j], tn_b[q], Tb)
+                    w = math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb) - tmax[q])
                 _chebyshev_t(sxa[j], na, Ta)
                 _chebyshev_t(sxb[j], nb, Tb)
                 for b in range(n_bases):
-                    wj = sw[b, j]
+                    m = m0[cell[j]] if b == 0 else m1[cell[j]]
+                    wj = m * w if m > 0.0 else 0.0
                     for d in range(na):
                         A[j - a, b * na + d] = wj * Ta[d]
                 for e in range(nb):
@@ -161,8 +165,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
                 for d in range(na):
                     for e in range(nb):
                         out[b, off[q] + d * nb + e] += P[b * na + d, e]
-        for q in range(n_boxes + 1):
-            count[q] = 0
+        count[:] = 0
 
 
 @kernel
@@ -225,47 +228,20 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, 
 def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
                   hi_cell):
     """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
-    ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
-    tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     n_boxes = coef.shape[0]
     Ta = np.empty(coef.shape[1])
     Tb = np.empty(coef.shape[2])
     blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
     cbox = np.empty(blk, dtype=np.int64)
-    cxa = np.empty(blk)
-    cxb = np.empty(blk)
-    sxa = np.empty(blk)
-    sxb = np.empty(blk)
-    sidx = np.empty(blk, dtype=np.int64)
+    cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
+    cell = np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
-    pos = np.empty(n_boxes, dtype=np.int64)
+    none = np.empty(0)
     for lo in range(lo_cell, hi_cell, blk):
         hi = min(lo + blk, hi_cell)
-        c = 0
-        for i in range(lo, hi):
-            if not mass[i] > 0.0:
-                out[i] = -np.inf
-                continue
-            pa, xa = _locate(ta - ra[i], Da, Ja, wa)
-            pb, xb = _locate(tb - rb[i], Db, Jb, wb)
-            box = box_id[pa, pb]
-            cbox[c] = box
-            cxa[c] = xa
-            cxb[c] = xb
-            sidx[c] = i
-            count[box + 1] += 1
-            c += 1
-        for q in range(n_boxes):
-            count[q + 1] += count[q]
-        for q in range(n_boxes):
-            pos[q] = count[q]
-        cell = np.empty(c, dtype=np.int64)
-        for j in range(c):
-            k = pos[cbox[j]]
-            pos[cbox[j]] = k + 1
-            sxa[k] = cxa[j]
-            sxb[k] = cxb[j]
-            cell[k] = sidx[j]
+        out[lo:hi] = -np.inf
+        _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb,
+                    sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
@@ -283,8 +259,7 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
                 for e in range(nb):
                     acc += V[j - a, e] * Tb[e]
                 out[cell[j]] = acc - offset
-        for q in range(n_boxes + 1):
-            count[q] = 0
+        count[:] = 0
 
 
 @kernel

@@ -37,3 +37,19 @@ def pairwise_k2_step(p, s, lam=math.inf, data=None):
     if math.isinf(lam):
         return c
     return (np.asarray(data) + lam * c) / (1.0 + lam)
+
+
+def benchmark_grid(n, shift=0.0):
+    """The grid of ``benchmarks/bench_engine.py`` and ``bench_pair.py`` on ``n x n`` cells:
+    ``(mass, r1, r2)``, 8 Gaussians on a circle (rotated by ``shift`` radians; not normalized) and
+    two smooth rewards whose values are (almost) all distinct (the compressed laws above 4096
+    cells)."""
+    x = np.linspace(-6, 6, n)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    mass = np.zeros((n, n))
+    for k in range(8):
+        a = 2 * math.pi * k / 8 + shift
+        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
+    r1 = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
+    r2 = -0.7 * np.hypot(X + 3.0, Y + 1.5) + 0.05 * np.cos(2 * X)
+    return mass, r1, r2

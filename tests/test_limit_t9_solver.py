@@ -15,17 +15,12 @@ from numerics.engine import CurationEngine
 from numerics.limits import finite_k, t9_iteration
 from numerics.validation import as_mass
 
+from _references import benchmark_grid
+
 
 def _grid(n=96):
-    """The benchmark scenario (benchmarks/bench_engine.py) on an n x n grid: 8 Gaussians on a
-    circle, a smooth reward with every cell distinct (the compressed law above 4096 cells)."""
-    x = np.linspace(-6, 6, n)
-    X, Y = np.meshgrid(x, x, indexing="ij")
-    mass = np.zeros((n, n))
-    for k in range(8):
-        a = 2 * math.pi * k / 8
-        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
-    reward = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
+    """The benchmark grid (tests/_references.py): ``(mass, reward)``, the first reward."""
+    mass, reward, _ = benchmark_grid(n)
     return mass, reward
 
 

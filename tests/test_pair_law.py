@@ -18,17 +18,12 @@ from numerics.joint import JointEngine
 from numerics.pair_law import (PairEngine, PairLayout, compressed_pair_engine, pair_rewards,
                                tensor_coefficients)
 
+from _references import benchmark_grid
+
 
 def _grid(n, shift=0.0):
-    """8 Gaussians on a circle, two smooth rewards whose values are (almost) all distinct."""
-    x = np.linspace(-6, 6, n)
-    X, Y = np.meshgrid(x, x, indexing="ij")
-    mass = np.zeros((n, n))
-    for k in range(8):
-        a = 2 * math.pi * k / 8 + shift
-        mass += np.exp(-((X - 4 * math.cos(a)) ** 2 + (Y - 4 * math.sin(a)) ** 2) / 0.5)
-    r1 = -np.hypot(X - 2.0, Y - 1.0) + 0.1 * np.sin(3 * X) * np.cos(2 * Y)
-    r2 = -0.7 * np.hypot(X + 3.0, Y + 1.5) + 0.05 * np.cos(2 * X)
+    """The benchmark grid, its mass normalized."""
+    mass, r1, r2 = benchmark_grid(n, shift)
     return mass / mass.sum(), r1, r2
 
 
