@@ -356,7 +356,8 @@ class PairEngine:
     resolution : :class:`numerics.engine.Resolution` (not direct)
 
     Raises :class:`NotForPairs` if the rule is not one for this engine (see
-    :func:`pair_rewards`).  The interface is that of :class:`numerics.joint.JointEngine` used by ``evolve``.
+    :func:`pair_rewards`).  The interface is that of :class:`numerics.joint.JointEngine`
+    used by ``evolve``.
     """
 
     method = "compressed"
@@ -434,8 +435,9 @@ class PairEngine:
 
     def _set_cubature(self, b, mom, tmax):
         """The base's cubature from its moments ``mom`` (slots, :meth:`_moments`) of the
-        measure tilted by ``exp(T - tmax)``: per box the interpolatory weights ``Omega`` (normalized to a
-        largest ``|Omega|`` of 1; ``scale`` their log size, ``tmax`` included), kept as the
+        measure tilted by ``exp(T - tmax)``: per box the interpolatory weights ``Omega``
+        (normalized to a largest ``|Omega|`` of 1; ``scale`` their log size, ``tmax``
+        included), kept as the
         two products a step needs for the marginals of ``W`` (given at the state grid and
         interpolated to the cubature grid, ``E_a W E_b^T``):
         ``c_a[j] = sum_k Omega[j, k] (E_a W E_b^T)[j, k] = sum_l Pa[j, l] (E_a W)[j, l]`` with
