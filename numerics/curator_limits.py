@@ -480,11 +480,11 @@ def _iterated_limit(rule, lam, dd, one):
     from .curation import engine_for_rule
     from .engine import resolved
     from .limits import iterated
-    from .pair_law import compressed_pair_engine, pair_rewards
+    from .pair_law import compressed_pair_engine, smooth_static
     shape = dd.shape
     flat_d = dd.ravel()
     r1 = np.asarray(rule.rewards_at(0, shape)[0], dtype=np.float64).ravel()
-    pairs = not one and pair_rewards(rule, shape) is not None
+    pairs = not one and smooth_static(rule)     # the layout compares the reward arrays
 
     def make(resolution):
         if one:

@@ -398,7 +398,7 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
     """:func:`evolve` for a curation rule other than a fixed Bradley-Terry one."""
     from .curation import _rule_path, engine_for_rule
     from .joint import JointEngine
-    from .pair_law import compressed_pair_engine, pair_rewards
+    from .pair_law import compressed_pair_engine, smooth_static
     m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
     separate_data = d is not None and d is not m
     flat_m = m.ravel()
@@ -410,7 +410,7 @@ def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):
         first_r = as_reward(rule.rewards_at(0, m.shape)[0], m.shape)
     # two static rewards of smooth rules: the compressed joint law (numerics.pair_law), on
     # the ladder of resolutions down to the exact joint-atom engine
-    pairs = joint and pair_rewards(rule, m.shape) is not None
+    pairs = joint and smooth_static(rule)   # the reward arrays are compared once, by the layout
 
     def make(resolution):
         if joint:

@@ -62,7 +62,7 @@ from .engine import (INTERPOLATION_TOL, NEGLIGIBLE_PANEL, TILT_LIMIT, Resolution
 from .threads import serial_blas
 
 __all__ = ["PairEngine", "PairLayout", "NotForPairs", "compressed_pair_engine", "pair_rewards",
-           "PAIR_MIN_CELLS", "MAX_BOXES"]
+           "smooth_static", "PAIR_MIN_CELLS", "MAX_BOXES"]
 
 #: below this many support cells the exact joint-atom engine is used (as the one-reward
 #: engine's direct mode below :data:`numerics.engine.AUTO_DIRECT_CELLS`)
@@ -153,15 +153,20 @@ def _golub_welsch(alpha, beta, n_used):
     return keep.sum(axis=1).astype(np.int64), vals[keep], w[keep]
 
 
+def smooth_static(rule):
+    """Whether every user type of ``rule`` has a rule smooth in its reward (Bradley-Terry,
+    Plackett-Luce) and a reward that does not change with ``t``: what :func:`pair_rewards`
+    asks before comparing the reward arrays (no pass over the grid)."""
+    from .curators import BradleyTerry, PlackettLuce
+    return (not rule.varies
+            and all(isinstance(r, (BradleyTerry, PlackettLuce)) for _, r in rule.components()))
+
+
 def pair_rewards(rule, shape):
     """``(r_a, r_b, axis)`` when ``rule`` is a mixture over exactly two distinct static rewards
     whose user types all have rules smooth in their reward (Bradley-Terry, Plackett-Luce);
     ``axis[u]`` is 0 or 1 for user type ``u``.  ``None`` otherwise (the exact engine)."""
-    from .curators import BradleyTerry, PlackettLuce
-    if rule.varies:
-        return None
-    parts = rule.components()
-    if not all(isinstance(r, (BradleyTerry, PlackettLuce)) for _, r in parts):
+    if not smooth_static(rule):
         return None
     arrays = rule.rewards_at(0, shape)
     distinct, axis = [], []
