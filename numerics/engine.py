@@ -291,7 +291,7 @@ class CurationEngine:
         if method != "direct" and not res.direct:
             layout = panels.make_layout(self.r_max, float(second), res.width, res.nodes,
                                         res.fine_nodes, res.graded_depth, res.fine_depth)
-            counts, n_cells, points = self._count(layout, model, m1, len(masses))
+            per_panel, n_cells, points = self._count(layout, model, m1, len(masses))
             compressed = not (method == "auto" and (n_cells <= AUTO_DIRECT_CELLS
                                                     or points >= n_cells))
         else:
@@ -302,9 +302,9 @@ class CurationEngine:
         self.rebuilds = 0
         single_data = (not math.isinf(lam)) and not two_bases
         if compressed:
-            built = self._build_compressed(counts, masses, m1)
+            built = self._build_compressed(per_panel, masses)
         else:
-            self._ids = None
+            self._ids = self._runs = None
             built = self._build_direct(reward, masses, m1)
         self.bases = []
         self._geometry = None
@@ -316,82 +316,65 @@ class CurationEngine:
 
     # ------------------------------------------------------------------ build
     def _count(self, layout, m0, m1, n_bases):
-        """Count pass: cells per raw panel; returns ``(counts, support cells, points)``."""
+        """Count pass: support cells and runs per raw panel, each cell's raw panel id (kept:
+        the Gauss rules gather the cells run by run, the materializations read the ids
+        instead of locating the cells again); returns ``(per-panel cells, support cells,
+        points)``."""
+        n = self.reward.shape[0]
         n_raw = layout.raw_panels(self.r_max - self.r_min)
-        args = (self.reward, m0, m1, layout.r_max, layout.graded_depth, layout.levels,
-                layout.width, n_raw, self._chunks)
-        # each cell's raw panel id, kept for the scatters and materializations (which then do
-        # not locate the cells again): one byte a cell (two past 256 panels)
-        dtype = np.uint8 if n_raw <= 1 << 8 else np.uint16 if n_raw <= 1 << 16 else None
-        self._ids = None if dtype is None else np.empty(self.reward.shape[0], dtype=dtype)
-        if self._ids is not None:
-            counts = (panels.count_cells_ids.at(self.reward.shape[0]) if self.use_numba
-                      else panels.count_cells_ids_numpy)(*args, self._ids)
-        elif self.use_numba:
-            counts = panels.count_cells.at(self.reward.shape[0])(*args)
-        else:
-            counts = panels.count_cells_numpy(*args)
-        per_panel = counts.sum(axis=0)
+        # one byte a cell (two past 255 panels, four past 65535); the largest value of the
+        # type marks the cells outside the support
+        dtype = np.uint8 if n_raw < 1 << 8 else np.uint16 if n_raw < 1 << 16 else np.uint32
+        self._ids = np.empty(n, dtype=dtype)
+        self._outside = int(np.iinfo(dtype).max)
+        f = panels.count_runs.at(n) if self.use_numba else panels.count_runs_numpy
+        cells, self._runs = f(self.reward, m0, m1, layout.r_max, layout.graded_depth,
+                              layout.levels, layout.width, n_raw, self._chunks, self._ids,
+                              self._outside)
+        per_panel = cells.sum(axis=0)
         raw_used = np.flatnonzero(per_panel)
         _, _, nodes = layout.geometry(raw_used)
         points = 2 * int(nodes.sum()) * n_bases
         self._layout, self._raw_used = layout, raw_used
-        return counts, int(per_panel.sum()), points
+        return per_panel, int(per_panel.sum()), points
 
-    def _build_compressed(self, counts, masses, m1):
+    def _build_compressed(self, per_panel, masses):
         layout, raw_used = self._layout, self._raw_used
         lo, hi, n_nodes = layout.geometry(raw_used)
         self.panel_lo, self.panel_hi = lo, hi
         self.panel_nodes = n_nodes
-        self.compact = np.full(counts.shape[1], -1, dtype=np.int64)
+        self.compact = np.full(per_panel.shape[0], -1, dtype=np.int64)
         self.compact[raw_used] = np.arange(raw_used.size)
-        per_panel = counts[:, raw_used]
-        self.ptr = np.concatenate([[0], np.cumsum(per_panel.sum(axis=0))]).astype(np.int64)
-        start = np.zeros(counts.shape, dtype=np.int64)
-        start[:, raw_used] = self.ptr[:-1][None, :] + np.cumsum(per_panel, axis=0) - per_panel
-        self._start = start
         self.cptr, self.cheb_x = cheb.chebyshev_points(n_nodes)
         rows = np.repeat(np.arange(raw_used.size), n_nodes)
         center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         self.cheb_depth = center[rows] - half[rows] * self.cheb_x
         self.n_cheb = self.cheb_x.shape[0]
-        xs, ws = self._scatter(masses, m1, self._ids)
-        return [self._rules_from(xs, w, float(m.sum())) for w, m in zip(ws, masses)]
+        runs = self._list_runs()
+        return [self._rules_from(runs, m, float(m.sum())) for m in masses]
 
-    def _scatter(self, masses, m1, ids=None):
-        """The support cells' positions and masses, panel by panel (``ids``: their raw panel
-        ids from the count pass, if kept)."""
-        n = int(self.ptr[-1])
-        xs, w0, w1 = np.empty(n), np.empty(n), np.empty(n if len(masses) == 2 else 0)
-        lay = self._layout
-        if ids is not None:
-            args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels,
-                    lay.width, ids, self._start, xs, w0, w1)
-            (panels.scatter_cells_ids.at(self.reward.shape[0]) if self.use_numba
-             else panels.scatter_cells_ids_numpy)(*args)
-            return xs, ([w0, w1] if len(masses) == 2 else [w0])
-        args = (self.reward, masses[0], m1, lay.r_max, lay.graded_depth, lay.levels, lay.width,
-                self._start, xs, w0, w1)
-        if self.use_numba:
-            panels.scatter_cells.at(self.reward.shape[0])(*args)
-        else:
-            panels.scatter_cells_numpy(*args)
-        return xs, ([w0, w1] if len(masses) == 2 else [w0])
+    def _list_runs(self):
+        """The support's runs of cells of one panel, panel by panel (:func:`panels.list_runs`:
+        one read of the ids), as ``(first run, end run, start, length)`` per used panel."""
+        f = (panels.list_runs.at(self.reward.shape[0]) if self.use_numba
+             else panels.list_runs_numpy)
+        rptr, start, length = f(self._ids, self._outside, self._runs)
+        return rptr[self._raw_used], rptr[self._raw_used + 1], start, length
 
-    def _rules_from(self, xs, ws, total, tilt=None):
-        """Gauss rules of the scattered masses ``ws`` (divided by ``total``, times
-        ``exp(tilt)`` where given: ``(coefficients at the Chebyshev points, panel maxima)``)."""
+    def _rules_from(self, runs, mass, total, tilt=None):
+        """Gauss rules of the cells' masses ``mass`` divided by ``total`` (times
+        ``exp(tilt)`` where given: ``(coefficients at the Chebyshev points, panel maxima)``),
+        gathered run by run (``runs``: :meth:`_list_runs`)."""
         m_max = int(self.panel_nodes.max())
-        if tilt is not None:
-            coeffs, tmax = tilt
-            f = cheb.tilt_weights.at(xs.size) if self.use_numba else cheb.tilt_weights_numpy
-            f(self.ptr, xs, ws, self.cptr, coeffs, tmax)
+        coeffs, tmax = tilt if tilt is not None else (np.zeros(0), np.zeros(0))
+        lay = self._layout
+        args = (*runs, self._raw_used, self.reward, mass, lay.r_max, lay.graded_depth,
+                lay.levels, lay.width, self.panel_nodes, m_max, self.cptr, coeffs, tmax)
         if self.use_numba:
-            alpha, beta, n_used, log_scale = gr.stieltjes.at(xs.size * m_max)(
-                self.ptr, xs, ws, self.panel_nodes, m_max)
+            alpha, beta, n_used, log_scale = gr.stieltjes_runs.at(
+                int(self._ids.shape[0]) * m_max)(*args)
         else:
-            alpha, beta, n_used, log_scale = gr.stieltjes_numpy(self.ptr, xs, ws,
-                                                                self.panel_nodes, m_max)
+            alpha, beta, n_used, log_scale = gr.stieltjes_runs_numpy(*args)
         counts, node_x, node_w = gr.gauss_from_recurrence(alpha, beta, n_used)
         rows = np.repeat(np.arange(counts.size), counts)
         with np.errstate(divide="ignore"):
@@ -554,7 +537,7 @@ class CurationEngine:
                                  float(err[q]), float(tol[q]))
 
     def _retilt(self):
-        for i, b in enumerate(self.bases):
+        for b in self.bases:
             g = (b.L - b.T)[:self.n_cheb]
             if not np.all(np.isfinite(g)):
                 continue
@@ -562,21 +545,18 @@ class CurationEngine:
             spread = np.maximum.reduceat(g, ptr[:-1]) - np.minimum.reduceat(g, ptr[:-1])
             if spread.max() <= TILT_LIMIT:
                 continue
-            self._retilt_base(i, b)
+            self._retilt_base(b)
 
     @serial_blas
-    def _retilt_base(self, i, b):
+    def _retilt_base(self, b):
         """Rebuild base ``b``'s Gauss rules for the measure tilted by its current weight (one
         pass over the grid) and put its weight at the new nodes."""
         ptr = self.cptr
         new_t = b.L[:self.n_cheb].copy()
         coeffs = cheb.to_coefficients(new_t, self.cptr)
         tmax = np.maximum.reduceat(new_t, ptr[:-1])
-        m1 = self.bases[1].mass if len(self.bases) == 2 else b.mass
-        xs, ws = self._scatter([bb.mass for bb in self.bases], m1, self._ids)
-        _, rules, _ = self._rules_from(xs, ws[i], math.exp(b.log_total),
+        _, rules, _ = self._rules_from(self._list_runs(), b.mass, math.exp(b.log_total),
                                       tilt=(coeffs, tmax))
-        del xs, ws
         at_nodes = self._at_nodes(coeffs, rules)
         b.set_rules(rules)
         self._geometry = None

@@ -8,10 +8,11 @@ Stieltjes procedure on the atoms (Gautschi, *Orthogonal Polynomials*, 2004, sec.
 rule from the eigen-decomposition of the Jacobi matrix (Golub and Welsch, 1969).  A panel with
 ``n <= m`` distinct atoms is reproduced exactly: the procedure breaks down after ``n`` steps.
 
-The atoms arrive panel-contiguous (:func:`numerics.panels.scatter_cells`): panel ``q`` holds
-slots ``ptr[q]:ptr[q+1]``, and each panel runs its steps on its own slots (in cache), panels in
-parallel.  Masses are scaled per panel by their largest value, so masses spanning thousands of
-nats across panels are fine.
+The atoms arrive panel-contiguous (:func:`stieltjes`: panel ``q`` holds slots
+``ptr[q]:ptr[q+1]``), or are gathered from the grid by runs of cells of one panel
+(:func:`stieltjes_runs`, :func:`numerics.panels.list_runs`); each panel runs its steps on its
+own atoms (in cache), panels in parallel.  Masses are scaled per panel by their largest value,
+so masses spanning thousands of nats across panels are fine.
 """
 
 from __future__ import annotations
@@ -21,14 +22,22 @@ import math
 import numba
 import numpy as np
 
+from .chebyshev import _clenshaw
+from .panels import _in_frame, _panel_frame, locate_numpy
+from .prefetch import prefetch
 from .threads import kernel
 
-__all__ = ["PanelRules", "stieltjes", "stieltjes_numpy", "gauss_from_recurrence",
+__all__ = ["PanelRules", "stieltjes", "stieltjes_numpy", "stieltjes_runs", "stieltjes_runs_numpy",
+           "gather_runs_numpy", "gauss_from_recurrence",
            "panel_log_mass", "panel_log_mass_numpy"]
 
 #: blocks of panels in :func:`stieltjes`, each with its own scratch (a constant: the kernel is
 #: cached on disk, which ``numba.get_num_threads()`` inside it would prevent)
 _SCRATCH_BLOCKS = 4
+#: :func:`stieltjes_runs` prefetches the cells of the run this many runs ahead
+PREFETCH_RUNS = 2
+#: float64 values per cache line
+_LINE = 8
 #: relative size of ``||pi_k||^2`` below which the Stieltjes procedure has broken down (the
 #: panel has fewer distinct atoms than steps)
 BREAKDOWN = 1e-26
@@ -102,17 +111,46 @@ def panel_log_mass_numpy(log_mass, ptr):
 
 
 @numba.njit(cache=True, fastmath={"reassoc"})
+def _scaled_moments(x, w, top):
+    """``w /= top`` in place, returning ``(sum w, sum w x)`` (the sums reassociated: vector
+    lanes)."""
+    den = 0.0
+    num = 0.0
+    for c in range(x.shape[0]):
+        wc = w[c] / top
+        w[c] = wc
+        den += wc
+        num += wc * x[c]
+    return den, num
+
+
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _first_orthogonal(x, w, pi_0, pi_1, a0):
+    """The first Stieltjes pass: ``pi_1 = x - a_0`` into ``pi_1``, ``pi_0 = 1`` into ``pi_0``;
+    returns ``(sum w pi_1^2, sum w x pi_1^2)`` (reassociated, as :func:`_next_orthogonal`)."""
+    den = 0.0
+    num = 0.0
+    for c in range(x.shape[0]):
+        nxt = x[c] - a0
+        pi_0[c] = 1.0
+        pi_1[c] = nxt
+        wp = w[c] * nxt * nxt
+        den += wp
+        num += wp * x[c]
+    return den, num
+
+
+@numba.njit(cache=True, fastmath={"reassoc"})
 def _next_orthogonal(x, w, pi_prev, pi_cur, ak, bk):
-    """One Stieltjes pass, in place: ``pi_{k+1} = (x - a_k) pi_k - b_k pi_{k-1}`` into
-    ``pi_cur`` (``pi_k`` into ``pi_prev``), returning ``(sum w pi_{k+1}^2, sum w x
-    pi_{k+1}^2)``.  The two sums may be reassociated (``fastmath={"reassoc"}``: vector
-    lanes); nothing else is."""
+    """One Stieltjes pass: ``pi_{k+1} = (x - a_k) pi_k - b_k pi_{k-1}`` written over
+    ``pi_{k-1}`` in ``pi_prev`` (the caller then swaps the two arrays: one store a value, not
+    two), returning ``(sum w pi_{k+1}^2, sum w x pi_{k+1}^2)``.  The two sums may be
+    reassociated (``fastmath={"reassoc"}``: vector lanes); nothing else is."""
     den = 0.0
     num = 0.0
     for c in range(x.shape[0]):
         nxt = (x[c] - ak) * pi_cur[c] - bk * pi_prev[c]
-        pi_prev[c] = pi_cur[c]
-        pi_cur[c] = nxt
+        pi_prev[c] = nxt
         wp = w[c] * nxt * nxt
         den += wp
         num += wp * x[c]
@@ -120,30 +158,16 @@ def _next_orthogonal(x, w, pi_prev, pi_cur, ak, bk):
 
 
 @numba.njit(cache=True)
-def _stieltjes_panel(q, ptr, xs, ws, m_panel, alpha, beta, n_used, log_scale, scratch):
-    """:func:`stieltjes` on panel ``q`` (rows ``q`` of the outputs), with ``scratch`` (3, >= n)
-    for the scaled masses and the last two orthogonal polynomials at the atoms."""
-    a = ptr[q]
-    n = ptr[q + 1] - a
-    top = 0.0
-    for c in range(n):
-        if ws[a + c] > top:
-            top = ws[a + c]
+def _stieltjes_atoms(q, x, w, top, pi_a, pi_b, m_panel, alpha, beta, n_used, log_scale):
+    """:func:`stieltjes` on the atoms ``x`` with masses ``w`` (largest ``top``) of panel ``q``
+    (rows ``q`` of the outputs); ``w`` is divided in place by ``top``, ``pi_a, pi_b`` (as long
+    as ``x``) hold the last two orthogonal polynomials at the atoms."""
+    n = x.shape[0]
     if not top > 0.0:
         return
     log_scale[q] = math.log(top)
-    w = scratch[0, :n]
-    x = xs[a:a + n]
-    pi_prev = scratch[1, :n]
-    pi_cur = scratch[2, :n]
-    den = 0.0
-    num = 0.0
-    for c in range(n):
-        w[c] = ws[a + c] / top
-        pi_prev[c] = 0.0
-        pi_cur[c] = 1.0
-        den += w[c]
-        num += w[c] * x[c]
+    den, num = _scaled_moments(x, w, top)
+    pi_prev, pi_cur = pi_a, pi_b
     norm_prev = 1.0
     m = min(m_panel[q], n)  # n atoms: at most n steps before breakdown
     n_used[q] = m
@@ -160,9 +184,18 @@ def _stieltjes_panel(q, ptr, xs, ws, m_panel, alpha, beta, n_used, log_scale, sc
         norm_prev = den
         if k == m - 1:
             break
-        ak = alpha[q, k]
-        bk = beta[q, k] if k > 0 else 0.0
-        den, num = _next_orthogonal(x, w, pi_prev, pi_cur, ak, bk)
+        if k == 0:
+            den, num = _first_orthogonal(x, w, pi_prev, pi_cur, alpha[q, 0])
+        else:
+            den, num = _next_orthogonal(x, w, pi_prev, pi_cur, alpha[q, k], beta[q, k])
+            pi_prev, pi_cur = pi_cur, pi_prev
+
+
+@numba.njit(cache=True)
+def _outputs(n_panels, m_max):
+    """``alpha, beta, n_used, log_scale`` of :func:`stieltjes`, before any step."""
+    return (np.zeros((n_panels, m_max)), np.zeros((n_panels, m_max)),
+            np.zeros(n_panels, dtype=np.int64), np.full(n_panels, -np.inf))
 
 
 @kernel
@@ -187,10 +220,7 @@ def stieltjes(ptr, xs, ws, m_panel, m_max):
         log of the largest mass of each panel (``-inf`` for a panel without mass).
     """
     n_panels = ptr.shape[0] - 1
-    alpha = np.zeros((n_panels, m_max))
-    beta = np.zeros((n_panels, m_max))
-    n_used = np.zeros(n_panels, dtype=np.int64)
-    log_scale = np.full(n_panels, -np.inf)
+    alpha, beta, n_used, log_scale = _outputs(n_panels, m_max)
     # scratch for (w, pi_prev, pi_cur), allocated once per block of panels and reused panel
     # after panel: per-panel arrays were fresh pages each time (measured: half the time of
     # the 2048^2 build's Stieltjes passes went to their page faults).  The blocks only
@@ -202,9 +232,98 @@ def stieltjes(ptr, xs, ws, m_panel, m_max):
     scratch = np.empty((blocks, 3, big))
     for blk in numba.prange(blocks):
         for q in range(blk, n_panels, blocks):
-            _stieltjes_panel(q, ptr, xs, ws, m_panel, alpha, beta, n_used, log_scale,
-                             scratch[blk])
+            a, n = ptr[q], ptr[q + 1] - ptr[q]
+            w = scratch[blk, 0, :n]
+            top = 0.0
+            for c in range(n):
+                w[c] = ws[a + c]
+                top = max(top, w[c])
+            _stieltjes_atoms(q, xs[a:a + n], w, top, scratch[blk, 1, :n], scratch[blk, 2, :n],
+                             m_panel, alpha, beta, n_used, log_scale)
     return alpha, beta, n_used, log_scale
+
+
+@kernel
+def stieltjes_runs(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max, D, J, width,
+                   m_panel, m_max, cptr, coeffs, tmax):
+    r""":func:`stieltjes` of the grid's cells, panel by panel, gathered from the grid run by
+    run (no panel-sorted copy of the grid is made).
+
+    Panel ``q`` (raw panel id ``panel_raw[q]``) holds the cells of the runs
+    ``run_lo[q]:run_hi[q]`` (:func:`numerics.panels.list_runs`: run ``k`` is the cells
+    ``start[k]:start[k] + length[k]``), at the positions ``x`` of their depths
+    ``r_max - reward`` (:func:`numerics.panels._position`), with the masses ``mass`` times,
+    where ``tmax`` is not empty (a re-tilt), ``exp(T_q(x) - tmax[q])``, ``T_q`` the Chebyshev
+    series ``coeffs[cptr[q]:cptr[q + 1]]``.  Each panel's cells are copied once into a scratch
+    reused panel after panel (in cache), then its steps run there: the values are those of
+    :func:`stieltjes` on the same atoms in the same order.  Returns as :func:`stieltjes`."""
+    n_panels = run_lo.shape[0]
+    alpha, beta, n_used, log_scale = _outputs(n_panels, m_max)
+    big = 0
+    for q in range(n_panels):
+        size = 0
+        for k in range(run_lo[q], run_hi[q]):
+            size += length[k]
+        big = max(big, size)
+    blocks = max(1, min(n_panels, _SCRATCH_BLOCKS))
+    scratch = np.empty((blocks, 4, big))
+    tilted = tmax.shape[0] > 0
+    for blk in numba.prange(blocks):
+        for q in range(blk, n_panels, blocks):
+            x = scratch[blk, 3]
+            w = scratch[blk, 0]
+            raw = np.int64(panel_raw[q])
+            c, hw = _panel_frame(raw, D, J, width) if raw > 0 else (0.0, 1.0)
+            n = 0
+            top = 0.0
+            for k in range(run_lo[q], run_hi[q]):
+                ahead = k + PREFETCH_RUNS
+                if ahead < run_hi[q]:   # the run after next: its start is elsewhere in memory
+                    for e in range(start[ahead], start[ahead] + length[ahead], _LINE):
+                        prefetch(reward, e)
+                        prefetch(mass, e)
+                first = start[k]
+                for j in range(length[k]):   # _position's operations, the panel's frame once
+                    x[n + j] = _in_frame(r_max - reward[first + j], c, hw) if raw > 0 else 0.0
+                    w[n + j] = mass[first + j]
+                    top = max(top, w[n + j])
+                n += length[k]
+            if tilted:
+                a, b = cptr[q], cptr[q + 1]
+                top = 0.0
+                for c in range(n):
+                    if w[c] > 0.0:
+                        w[c] *= math.exp(_clenshaw(coeffs, a, b, x[c]) - tmax[q])
+                        top = max(top, w[c])
+            _stieltjes_atoms(q, x[:n], w[:n], top, scratch[blk, 1, :n], scratch[blk, 2, :n],
+                             m_panel, alpha, beta, n_used, log_scale)
+    return alpha, beta, n_used, log_scale
+
+
+def gather_runs_numpy(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max, D, J,
+                      width):
+    """The cells of :func:`stieltjes_runs`'s panels, panel-contiguous: ``(ptr, x, w)``
+    (numpy; positions by :func:`numerics.panels.locate_numpy`)."""
+    counts = np.array([int(length[a:b].sum()) for a, b in zip(run_lo, run_hi)], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    runs = np.concatenate([np.arange(a, b) for a, b in zip(run_lo, run_hi)]
+                          + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    lens = length[runs]
+    offsets = np.repeat(start[runs] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    cells = np.arange(int(lens.sum())) + offsets
+    _, x = locate_numpy(r_max - reward[cells], D, J, width)
+    return ptr, x, mass[cells].astype(np.float64)
+
+
+def stieltjes_runs_numpy(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max, D, J,
+                         width, m_panel, m_max, cptr, coeffs, tmax):
+    """Pure numpy twin of :func:`stieltjes_runs` (gather, tilt, then :func:`stieltjes_numpy`)."""
+    from .chebyshev import tilt_weights_numpy
+    ptr, x, w = gather_runs_numpy(run_lo, run_hi, start, length, panel_raw, reward, mass,
+                                  r_max, D, J, width)
+    if tmax.shape[0] > 0:
+        tilt_weights_numpy(ptr, x, w, cptr, coeffs, tmax)
+    return stieltjes_numpy(ptr, x, w, m_panel, m_max)
 
 
 def stieltjes_numpy(ptr, xs, ws, m_panel, m_max):

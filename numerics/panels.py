@@ -36,9 +36,7 @@ from .threads import kernel
 
 __all__ = ["PanelLayout", "make_layout", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "FINE_NODES",
            "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_extremes", "reward_extremes_numpy",
-           "count_cells", "count_cells_numpy", "scatter_cells", "scatter_cells_numpy",
-           "count_cells_ids", "count_cells_ids_numpy", "scatter_cells_ids",
-           "scatter_cells_ids_numpy", "locate_numpy"]
+           "count_runs", "count_runs_numpy", "list_runs", "list_runs_numpy", "locate_numpy"]
 
 #: width in nats of the uniform panels (compressed mode)
 DEFAULT_PANEL_WIDTH = 0.25
@@ -176,28 +174,37 @@ def _locate(d, D, J, width):
 
 
 @numba.njit(cache=True, inline="always")
-def _position(d, raw, D, J, width):
-    """The position ``x`` of depth ``d`` in its raw panel ``raw`` (as :func:`_locate` finds
-    both: the same operations, the same bits), without finding the panel again."""
-    if raw == 0:
-        return 0.0
+def _panel_frame(raw, D, J, width):
+    """Centre depth and half-width of raw panel ``raw > 0`` (as :func:`_locate` forms them)."""
     if raw == 1:
         hi = math.ldexp(D, -J)
-        c = 0.5 * hi
-        hw = 0.5 * hi
-    elif raw <= J + 1:
+        return 0.5 * hi, 0.5 * hi
+    if raw <= J + 1:
         hi = math.ldexp(D, -(J + 1 - raw))
-        c = 0.75 * hi
-        hw = 0.25 * hi
-    else:
-        c = D + ((raw - (J + 2)) + 0.5) * width
-        hw = 0.5 * width
+        return 0.75 * hi, 0.25 * hi
+    return D + ((raw - (J + 2)) + 0.5) * width, 0.5 * width
+
+
+@numba.njit(cache=True, inline="always")
+def _in_frame(d, c, hw):
+    """The position ``(c - d) / hw`` of depth ``d`` in the panel of centre ``c`` and half-width
+    ``hw``, clipped to ``[-1, 1]`` (:func:`_locate`'s operations)."""
     x = (c - d) / hw
     if x > 1.0:
         x = 1.0
     elif x < -1.0:
         x = -1.0
     return x
+
+
+@numba.njit(cache=True, inline="always")
+def _position(d, raw, D, J, width):
+    """The position ``x`` of depth ``d`` in its raw panel ``raw`` (as :func:`_locate` finds
+    both: the same operations, the same bits), without finding the panel again."""
+    if raw == 0:
+        return 0.0
+    c, hw = _panel_frame(raw, D, J, width)
+    return _in_frame(d, c, hw)
 
 
 def locate_numpy(d, D, J, width):
@@ -281,129 +288,116 @@ def reward_extremes_numpy(reward, m0, m1, chunks=1):
 
 
 @kernel
-def count_cells(reward, m0, m1, r_max, D, J, width, n_raw, chunks):
-    """Cells of the support per (chunk, raw panel): ``counts[c, q]`` (chunks in parallel).
-
-    The chunks are fixed blocks of consecutive cells, so a scatter through the prefix sums
-    of ``counts`` keeps every panel's cells in increasing index order whatever the number of
-    threads (results do not depend on it)."""
+def count_runs(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, outside):
+    """One pass over the cells: each support cell's raw panel id into ``ids`` (``outside``,
+    the largest value of its unsigned type, for cells outside the support ``{m0 > 0} | {m1 >
+    0}``), and per (chunk, raw panel) the number of support cells and of *runs*: maximal
+    blocks of consecutive support cells of one panel within one chunk (the cells of a smooth
+    reward come in long runs: 65 cells on the 2048^2 benchmark).  Returns ``(cells, runs)``,
+    each ``(chunks, n_raw)``; ``chunks`` fixed blocks of cells, in parallel (the counts do
+    not depend on the thread count)."""
     n = reward.shape[0]
-    counts = np.zeros((chunks, n_raw), dtype=np.int64)
+    cells = np.zeros((chunks, n_raw), dtype=np.int64)
+    runs = np.zeros((chunks, n_raw), dtype=np.int64)
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
+        prev = -1   # the panel of the current run (-1: none), and its length so far
+        run = 0
         for i in range(min(c * step, n), min((c + 1) * step, n)):
             if m0[i] > 0.0 or m1[i] > 0.0:
                 raw, _ = _locate(r_max - reward[i], D, J, width)
-                counts[c, raw] += 1
-    return counts
-
-
-def count_cells_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks):
-    """Pure numpy twin of :func:`count_cells`."""
-    n = reward.shape[0]
-    step = (n + chunks - 1) // chunks
-    counts = np.zeros((chunks, n_raw), dtype=np.int64)
-    sup = (m0 > 0) | (m1 > 0)
-    raw, _ = locate_numpy(np.where(sup, r_max - reward, 0.0), D, J, width)
-    for c in range(chunks):
-        sl = slice(min(c * step, n), min((c + 1) * step, n))
-        counts[c] = np.bincount(raw[sl][sup[sl]], minlength=n_raw)
-    return counts
-
-
-@kernel
-def scatter_cells(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
-    """Write each support cell's position ``x`` and masses ``m0, m1`` at its slot: the cells
-    of raw panel ``raw`` in chunk ``c`` go to ``start[c, raw], start[c, raw] + 1, ...`` in index
-    order (chunks in parallel), so each panel's cells end up contiguous.  Fills ``xs, w0,
-    w1`` (``w1`` of length 0: only ``xs, w0``)."""
-    n = reward.shape[0]
-    chunks = start.shape[0]
-    two = w1.shape[0] > 0
-    step = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        pos = start[c].copy()
-        for i in range(min(c * step, n), min((c + 1) * step, n)):
-            if m0[i] > 0.0 or m1[i] > 0.0:
-                raw, x = _locate(r_max - reward[i], D, J, width)
-                k = pos[raw]
-                pos[raw] = k + 1
-                xs[k] = x
-                w0[k] = m0[i]
-                if two:
-                    w1[k] = m1[i]
-
-
-def scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1):
-    """Pure numpy twin of :func:`scatter_cells`."""
-    n = reward.shape[0]
-    chunks = start.shape[0]
-    step = (n + chunks - 1) // chunks
-    sup = (m0 > 0) | (m1 > 0)
-    raw, x = locate_numpy(np.where(sup, r_max - reward, 0.0), D, J, width)
-    for c in range(chunks):
-        idx = np.arange(min(c * step, n), min((c + 1) * step, n))
-        idx = idx[sup[idx]]
-        order = idx[np.argsort(raw[idx], kind="stable")]
-        rr = raw[order]
-        first = np.searchsorted(rr, rr, side="left")
-        slot = start[c, rr] + (np.arange(rr.size) - first)
-        xs[slot] = x[order]
-        w0[slot] = m0[order]
-        if w1.shape[0] > 0:
-            w1[slot] = m1[order]
-
-
-@kernel
-def count_cells_ids(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids):
-    """:func:`count_cells`, also writing each support cell's raw panel id into ``ids``
-    (an unsigned integer array wide enough for ``n_raw``; cells outside the support are not
-    written), for :func:`scatter_cells_ids` (which then does not locate the cells again).
-    Its loop (and :func:`scatter_cells_ids`') repeats the locating kernel's rather than share
-    one with a branch per cell: the shared loops measured 3-4% slower on the 2048^2 build
-    (best of 7, twice)."""
-    n = reward.shape[0]
-    counts = np.zeros((chunks, n_raw), dtype=np.int64)
-    step = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        for i in range(min(c * step, n), min((c + 1) * step, n)):
-            if m0[i] > 0.0 or m1[i] > 0.0:
-                raw, _ = _locate(r_max - reward[i], D, J, width)
-                counts[c, raw] += 1
                 ids[i] = raw
-    return counts
+                if raw != prev:   # counted by runs: no chain of increments through memory
+                    if prev >= 0:
+                        cells[c, prev] += run
+                    runs[c, raw] += 1
+                    prev = raw
+                    run = 0
+                run += 1
+            else:
+                ids[i] = outside
+                if prev >= 0:
+                    cells[c, prev] += run
+                prev = -1
+                run = 0
+        if prev >= 0:
+            cells[c, prev] += run
+    return cells, runs
 
 
-def count_cells_ids_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids):
-    """Pure numpy twin of :func:`count_cells_ids`."""
+def count_runs_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, outside):
+    """Pure numpy twin of :func:`count_runs`."""
+    n = reward.shape[0]
     sup = (m0 > 0) | (m1 > 0)
     raw, _ = locate_numpy(np.where(sup, r_max - reward, 0.0), D, J, width)
-    ids[sup] = raw[sup]
-    return count_cells_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks)
+    ids[:] = np.where(sup, raw, outside)
+    step = (n + chunks - 1) // chunks
+    cells = np.zeros((chunks, n_raw), dtype=np.int64)
+    runs = np.zeros((chunks, n_raw), dtype=np.int64)
+    for c in range(chunks):
+        lo, hi = min(c * step, n), min((c + 1) * step, n)
+        part, here = raw[lo:hi], sup[lo:hi]
+        cells[c] = np.bincount(part[here], minlength=n_raw)
+        first = here.copy()   # a run starts where the previous cell is another panel's or none
+        first[1:] &= ~(here[:-1] & (part[1:] == part[:-1]))
+        runs[c] = np.bincount(part[first], minlength=n_raw)
+    return cells, runs
 
 
 @kernel
-def scatter_cells_ids(reward, m0, m1, r_max, D, J, width, ids, start, xs, w0, w1):
-    """:func:`scatter_cells` with the raw panel ids that :func:`count_cells_ids` wrote: each
-    cell's position from its panel (:func:`_position`; the same bits as :func:`_locate`'s)."""
-    n = reward.shape[0]
-    chunks = start.shape[0]
-    two = w1.shape[0] > 0
+def list_runs(ids, outside, runs):
+    """The runs that :func:`count_runs` counted (``runs``, per (chunk, raw panel); the chunks
+    are its fixed blocks of cells), read back from ``ids``: ``(rptr, start, length)``, the
+    runs of raw panel ``raw`` at ``rptr[raw]:rptr[raw + 1]`` in increasing cell order, run
+    ``k`` the cells ``start[k]:start[k] + length[k]``.  Reads one small integer a cell
+    (chunks in parallel)."""
+    n = ids.shape[0]
+    chunks, n_raw = runs.shape
+    pos = np.empty((chunks, n_raw), dtype=np.int64)
+    rptr = np.empty(n_raw + 1, dtype=np.int64)
+    acc = 0
+    for raw in range(n_raw):
+        rptr[raw] = acc
+        for c in range(chunks):
+            pos[c, raw] = acc
+            acc += runs[c, raw]
+    rptr[n_raw] = acc
+    start = np.empty(acc, dtype=np.int64)
+    length = np.empty(acc, dtype=np.int64)
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
-        pos = start[c].copy()
-        for i in range(min(c * step, n), min((c + 1) * step, n)):
-            if m0[i] > 0.0 or m1[i] > 0.0:
-                raw = np.int64(ids[i])
-                k = pos[raw]
-                pos[raw] = k + 1
-                xs[k] = _position(r_max - reward[i], raw, D, J, width)
-                w0[k] = m0[i]
-                if two:
-                    w1[k] = m1[i]
+        here = pos[c].copy()
+        hi = min((c + 1) * step, n)
+        i = min(c * step, n)
+        while i < hi:
+            raw = ids[i]
+            if raw == outside:
+                i += 1
+                continue
+            j = i + 1
+            while j < hi and ids[j] == raw:
+                j += 1
+            k = here[raw]
+            here[raw] = k + 1
+            start[k] = i
+            length[k] = j - i
+            i = j
+    return rptr, start, length
 
 
-def scatter_cells_ids_numpy(reward, m0, m1, r_max, D, J, width, ids, start, xs, w0, w1):
-    """Pure numpy twin of :func:`scatter_cells_ids` (the positions from
-    :func:`locate_numpy`, whose panels are ``ids``)."""
-    scatter_cells_numpy(reward, m0, m1, r_max, D, J, width, start, xs, w0, w1)
+def list_runs_numpy(ids, outside, runs):
+    """Pure numpy twin of :func:`list_runs`."""
+    n = ids.shape[0]
+    chunks, n_raw = runs.shape
+    step = max(1, (n + chunks - 1) // chunks)
+    sup = ids != outside
+    first = sup.copy()   # a run starts after another panel's cell, a gap or a chunk's edge
+    first[1:] &= ~(sup[:-1] & (ids[1:] == ids[:-1]))
+    first[::step] = sup[::step]
+    begins = np.flatnonzero(first)
+    stops = np.append(np.flatnonzero(first | ~sup), n)
+    ends = stops[np.searchsorted(stops, begins, side="right")]
+    raw = ids[begins].astype(np.int64)
+    order = np.argsort(raw, kind="stable")   # panel by panel, then in cell order
+    rptr = np.concatenate([[0], np.cumsum(np.bincount(raw, minlength=n_raw))]).astype(np.int64)
+    return rptr, begins[order].astype(np.int64), (ends - begins)[order].astype(np.int64)

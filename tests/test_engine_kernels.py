@@ -29,11 +29,15 @@ def _layout_args(reward, m0, m1):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_extremes_count_and_scatter_match_numpy_twins(seed):
+def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
+    """reward_extremes, count_runs, list_runs and stieltjes_runs (with and without a tilt)
+    against their numpy twins; serial and parallel twins give the same bits; the runs cover
+    every support cell once, each in its own panel, in increasing order."""
     rng = np.random.default_rng(seed)
     n = 70_000
     reward = np.round(rng.normal(0, 2, n), 3)  # ties and panel edges hit exactly
     reward[:5] = reward.max() - np.array([0.0, 1e-4, 3e-4, 0.25, 0.5])  # graded panels used
+    reward[1000:3000] = np.sort(reward[1000:3000])   # long runs of one panel, too
     m0 = rng.random(n) * (rng.random(n) < 0.8)
     m1 = rng.random(n) * (rng.random(n) < 0.3)
     chunks = 3
@@ -43,26 +47,82 @@ def test_extremes_count_and_scatter_match_numpy_twins(seed):
     assert a == b == c
     lay, n_raw = _layout_args(reward, m0, m1)
     args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
-    ca = panels.count_cells.serial(*args)
-    cb = panels.count_cells.parallel(*args)
-    cc = panels.count_cells_numpy(*args)
-    assert np.array_equal(ca, cb) and np.array_equal(ca, cc)
-    assert ca.sum() == int(((m0 > 0) | (m1 > 0)).sum())
-    per = ca.sum(axis=0)
-    ptr = np.concatenate([[0], np.cumsum(per)])
-    start = ptr[:-1][None, :] + np.cumsum(ca, axis=0) - ca
-    outs = []
-    for f in (panels.scatter_cells.serial, panels.scatter_cells.parallel,
-              panels.scatter_cells_numpy):
-        xs, w0, w1 = (np.full(ptr[-1], np.nan) for _ in range(3))
-        f(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, start, xs, w0,
-          w1)
-        outs.append((xs, w0, w1))
-    for o in outs[1:]:
-        for u, v in zip(outs[0], o):
+    outside = 255
+    got = []
+    for f in (panels.count_runs.serial, panels.count_runs.parallel, panels.count_runs_numpy):
+        ids = np.zeros(n, dtype=np.uint8)
+        got.append((ids, *f(*args, ids, outside)))
+    for ids, cells, runs in got[1:]:
+        assert np.array_equal(ids, got[0][0])
+        assert np.array_equal(cells, got[0][1]) and np.array_equal(runs, got[0][2])
+    ids, cells, runs = got[0]
+    sup = (m0 > 0) | (m1 > 0)
+    assert cells.sum() == int(sup.sum()) and np.all(ids[~sup] == outside)
+    raw_ref, _ = panels.locate_numpy(lay.r_max - reward[sup], lay.graded_depth, lay.levels,
+                                     lay.width)
+    assert np.array_equal(ids[sup], raw_ref)
+    lists = [f(ids, outside, runs) for f in (panels.list_runs.serial, panels.list_runs.parallel,
+                                            panels.list_runs_numpy)]
+    for other in lists[1:]:
+        for u, v in zip(lists[0], other):
             assert np.array_equal(u, v)
-    xs = outs[0][0]
-    assert np.all(np.abs(xs) <= 1.0)
+    rptr, start, length = lists[0]
+    covered = np.concatenate([np.arange(s, s + k) for s, k in zip(start, length)])
+    assert np.array_equal(np.sort(covered), np.flatnonzero(sup))      # every cell once
+    per_raw = np.repeat(np.arange(n_raw), np.diff(rptr))
+    assert np.all(ids[start] == per_raw)                             # runs in their panel
+    for q in range(n_raw):      # each panel's runs in increasing cell order
+        assert np.all(np.diff(start[rptr[q]:rptr[q + 1]]) > 0)
+    assert length.max() >= 10                                         # the sorted block
+    assert start.size == runs.sum()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_stieltjes_runs_matches_numpy_twin_and_the_sorted_copy(seed):
+    """The Gauss recurrences of each panel's cells gathered run by run (untilted and tilted)
+    against the numpy twin (1e-10, as :func:`gr.stieltjes`'s twin), serial against parallel
+    (same bits), and against :func:`gr.stieltjes` on a panel-sorted copy of the cells (the
+    same atoms in the same order: 1e-12).  Continuous rewards: every panel has more distinct
+    atoms than steps (with fewer, the step at which the procedure breaks down depends on the
+    last bits of a sum, and two summation orders may stop one step apart)."""
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    reward = rng.normal(0, 2, n)
+    reward[:3] = reward.max() + np.array([0.0, -3e-4, -0.3])
+    reward[500:2500] = np.sort(reward[500:2500])
+    mass = rng.random(n) * (rng.random(n) < 0.8)
+    mass[:3] = 1.0
+    lay, n_raw = _layout_args(reward, mass, mass)
+    ids = np.zeros(n, dtype=np.uint8)
+    cells, runs = panels.count_runs_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                          lay.levels, lay.width, n_raw, 3, ids, 255)
+    rptr, start, length = panels.list_runs_numpy(ids, 255, runs)
+    used = np.flatnonzero(cells.sum(axis=0))
+    lo, hi, nodes = lay.geometry(used)
+    cptr, _ = cheb.chebyshev_points(nodes)
+    coeffs = rng.normal(0, 0.3, int(cptr[-1]))
+    tmax = np.full(used.size, 1.5)
+    for tilt in ((np.zeros(0), np.zeros(0)), (coeffs, tmax)):
+        st_args = (rptr[used], rptr[used + 1], start, length, used, reward, mass, lay.r_max,
+                   lay.graded_depth, lay.levels, lay.width, nodes, int(nodes.max()), cptr,
+                   *tilt)
+        a1, b1, n1, s1 = gr.stieltjes_runs.serial(*st_args)
+        a3, b3, n3, s3 = gr.stieltjes_runs.parallel(*st_args)
+        a2, b2, n2, s2 = gr.stieltjes_runs_numpy(*st_args)
+        assert np.array_equal(a1, a3) and np.array_equal(b1, b3)
+        assert np.array_equal(n1, n3) and np.array_equal(n1, n2)
+        assert np.array_equal(n1, np.minimum(nodes, cells.sum(axis=0)[used]))
+        ok = np.arange(a1.shape[1])[None, :] < n1[:, None]
+        assert np.allclose(a1[ok], a2[ok], rtol=1e-10, atol=1e-12)
+        assert np.allclose(b1[ok], b2[ok], rtol=1e-10, atol=1e-12)
+        assert np.allclose(s1, s2, rtol=1e-15) and np.array_equal(s1, s3)
+        ptr, xs, ws = gr.gather_runs_numpy(*st_args[:11])
+        if tilt[1].size:
+            cheb.tilt_weights_numpy(ptr, xs, ws, cptr, coeffs, tmax)
+        a4, b4, n4, _ = gr.stieltjes.serial(ptr, xs, ws, nodes, int(nodes.max()))
+        assert np.array_equal(n4, n1)
+        assert np.allclose(a4[ok], a1[ok], rtol=1e-12, atol=1e-14)
+        assert np.allclose(b4[ok], b1[ok], rtol=1e-12, atol=1e-14)
 
 
 def test_locate_puts_each_depth_in_its_panel():
@@ -199,8 +259,9 @@ def test_tilt_and_accumulate_match_numpy_twins():
     top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
     lay = panels.make_layout(top, second)
     n_raw = lay.raw_panels(top - bottom)
-    counts = panels.count_cells_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
-                                      lay.levels, lay.width, n_raw, 2)
+    counts, _ = panels.count_runs_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                        lay.levels, lay.width, n_raw, 2,
+                                        np.zeros(n, dtype=np.uint16), 65535)
     raw_used = np.flatnonzero(counts.sum(axis=0))
     compact = np.full(n_raw, -1, dtype=np.int64)
     compact[raw_used] = np.arange(raw_used.size)
@@ -294,12 +355,12 @@ def test_panel_log_mass_matches_numpy_twin(seed):
 
 
 def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
-    """A smooth reward puts runs of neighbouring cells in one panel (the eight-cell path of
+    """A smooth reward puts runs of neighbouring cells in one panel (evaluated together by
     :func:`numerics.chebyshev.log_weights_at_cells`), mixed with cells without mass, panel
-    edges and a tail that is not a multiple of eight: the same bits as Clenshaw cell by cell
-    (:func:`numerics.chebyshev.evaluate` at the located cells), serial and parallel, located
-    or given the panel ids of the count pass, and the numpy twin (T_k recurrence) to
-    1e-13."""
+    edges and runs longer than :data:`numerics.chebyshev.RUN_CELLS`: the same bits as
+    Clenshaw cell by cell (:func:`numerics.chebyshev.evaluate` at the located cells), serial
+    and parallel, located or given the panel ids of the count pass, and the numpy twin (T_k
+    recurrence) to 1e-13."""
     rng = np.random.default_rng(11)
     n = 40_003
     reward = -np.linspace(0.0, 3.0, n) ** 1.5 + 1e-9 * rng.random(n)
@@ -308,8 +369,9 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
     lay = panels.make_layout(top, second)
     n_raw = lay.raw_panels(top - bottom)
-    counts = panels.count_cells_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
-                                      lay.levels, lay.width, n_raw, 1)
+    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass
+    counts, _ = panels.count_runs.serial(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                         lay.levels, lay.width, n_raw, 1, ids, 255)
     raw_used = np.flatnonzero(counts.sum(axis=0))
     compact = np.full(n_raw, -1, dtype=np.int64)
     compact[raw_used] = np.arange(raw_used.size)
@@ -324,10 +386,7 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     q = compact[raw]
     runs = sum(bool(has[i:i + 8].all() and np.all(q[i:i + 8] == q[i]))
                for i in range(0, n - 7, 8))
-    assert runs > 0.5 * (n // 8)       # the eight-cell path does most of the work
-    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass (outside: 0)
-    panels.count_cells_ids.serial(reward, mass, mass, lay.r_max, lay.graded_depth, lay.levels,
-                                  lay.width, n_raw, 1, ids)
+    assert runs > 0.5 * (n // 8)       # runs of one panel carry most of the cells
     for panel_ids in (None, ids, ids.astype(np.uint16)):
         outs = []
         for f, chunks in ((cheb.log_weights_at_cells.serial, 3),
@@ -342,12 +401,13 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
         assert np.allclose(outs[2][has], want[has], rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_count_and_scatter_with_panel_ids_match_locating_again(dtype):
-    """The count pass that keeps each cell's raw panel id and the scatter that reads it
-    (serial, parallel, numpy twins) give the counts and the same bits as the scatter that
-    locates every cell again; the ids are the panels :func:`numerics.panels.locate_numpy`
-    finds (ties, panel edges, graded panels and a subnormal depth included)."""
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32])
+def test_count_runs_ids_and_gathered_positions_match_locating_again(dtype):
+    """The ids of the count pass (serial, parallel, numpy) are the panels
+    :func:`numerics.panels.locate_numpy` finds (ties, panel edges, graded panels and a
+    subnormal depth included), cells outside the support marked ``outside``; and the Gauss
+    recurrences of the cells gathered run by run (positions from each panel's frame) have the
+    same bits as those of a panel-sorted copy whose positions were located cell by cell."""
     rng = np.random.default_rng(7)
     n = 60_000
     reward = np.round(rng.normal(0, 2, n), 3)
@@ -356,27 +416,27 @@ def test_count_and_scatter_with_panel_ids_match_locating_again(dtype):
     m1 = rng.random(n) * (rng.random(n) < 0.3)
     m0[:6] = 1.0
     lay, n_raw = _layout_args(reward, m0, m1)
-    assert n_raw <= np.iinfo(dtype).max + 1
-    chunks = 3
-    args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
-    want = panels.count_cells_numpy(*args)
-    per = want.sum(axis=0)
-    ptr = np.concatenate([[0], np.cumsum(per)])
-    start = ptr[:-1][None, :] + np.cumsum(want, axis=0) - want
-    ref = [np.full(ptr[-1], np.nan) for _ in range(3)]
-    panels.scatter_cells.serial(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels,
-                                lay.width, start, *ref)
+    outside = int(np.iinfo(dtype).max)
+    assert n_raw <= outside
+    args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, 3)
     sup = (m0 > 0) | (m1 > 0)
     raw, _ = panels.locate_numpy(np.where(sup, lay.r_max - reward, 0.0), lay.graded_depth,
                                  lay.levels, lay.width)
-    for count, scatter in ((panels.count_cells_ids.serial, panels.scatter_cells_ids.serial),
-                           (panels.count_cells_ids.parallel, panels.scatter_cells_ids.parallel),
-                           (panels.count_cells_ids_numpy, panels.scatter_cells_ids_numpy)):
+    for count in (panels.count_runs.serial, panels.count_runs.parallel,
+                  panels.count_runs_numpy):
         ids = np.zeros(n, dtype=dtype)
-        assert np.array_equal(count(*args, ids), want)
-        assert np.array_equal(ids[sup], raw[sup])
-        got = [np.full(ptr[-1], np.nan) for _ in range(3)]
-        scatter(reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, ids, start,
-                *got)
-        for u, v in zip(ref, got):
-            assert np.array_equal(u, v)
+        cells, runs = count(*args, ids, outside)
+        assert np.array_equal(ids[sup], raw[sup]) and np.all(ids[~sup] == outside)
+        assert np.array_equal(cells.sum(axis=0), np.bincount(raw[sup], minlength=n_raw))
+    rptr, start, length = panels.list_runs.serial(ids, outside, runs)
+    used = np.flatnonzero(cells.sum(axis=0))
+    _, _, nodes = lay.geometry(used)
+    cptr, _ = cheb.chebyshev_points(nodes)
+    st_args = (rptr[used], rptr[used + 1], start, length, used, reward, m0, lay.r_max,
+               lay.graded_depth, lay.levels, lay.width, nodes, int(nodes.max()), cptr,
+               np.zeros(0), np.zeros(0))
+    got = gr.stieltjes_runs.serial(*st_args)
+    ptr, xs, ws = gr.gather_runs_numpy(*st_args[:11])
+    want = gr.stieltjes.serial(ptr, xs, ws, nodes, int(nodes.max()))
+    for u, v in zip(got, want):
+        assert np.array_equal(u, v)
