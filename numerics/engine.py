@@ -440,6 +440,14 @@ class CurationEngine:
             self._geometry = (log_s, at)
         return self._geometry
 
+    def top_cells(self):
+        """Flat indices of the support's cells at the top reward ``r_max`` (read from the
+        cells' panel ids, or distinct-reward index in the direct mode: no pass over the
+        rewards)."""
+        if self.method == "direct":
+            return np.flatnonzero(self.inverse == 0)
+        return np.flatnonzero(self._ids == 0)
+
     def points(self):
         """``log s = r - r_max`` at the Chebyshev points, where functions of the reward are
         given to :meth:`materialize`."""

@@ -200,7 +200,7 @@ def _t9_grid(d, r, K, lam, method):
     r_star = eng.r_max
     c = _shift(r_star)
     converged = tv < ACCEPT_TV
-    top_cells = float(mass.ravel()[flat_r == r_star].sum())
+    top_cells = float(mass.ravel()[eng.top_cells()].sum())
     return Limit(mass.reshape(d.shape), 0.0, top_cells, top_gap <= CONDENSED_GAP,
                  math.exp(r_star - c) * float(p @ system.s), c, r_star,
                  LimitMethod.FIXED_POINT, f"T9: {sol.path}", converged,
