@@ -196,3 +196,22 @@ def test_stacking_the_recorded_masses_makes_no_second_copy():
     assert stacked.shape == (101, 128, 128)
     assert np.array_equal(stacked[0], first) and np.array_equal(stacked[-1], traj.masses[-1])
     assert peak <= 1.1 * stacked.nbytes
+
+
+@pytest.mark.parametrize("method", ["direct", "compressed"])
+def test_top_cells_are_the_supports_cells_at_the_top_reward(method):
+    """CurationEngine.top_cells (read from the panel ids or the distinct-reward index) is the
+    set of support cells whose reward is the top one, ties included; cells at or above that
+    reward outside the support are not in it."""
+    from numerics.engine import CurationEngine
+    rng = np.random.default_rng(3)
+    n = 20_000
+    reward = np.round(rng.normal(0, 1, n), 2)
+    mass = rng.random(n) * (rng.random(n) < 0.7)
+    top_sup = reward[mass > 0].max()
+    reward[np.flatnonzero(mass > 0)[::1000]] = top_sup       # ties at the top
+    reward[np.flatnonzero(mass == 0)[:5]] = top_sup + 1.0   # higher, outside the support
+    eng = CurationEngine(reward, mass, None, 3.0, 0.5, method=method)
+    want = np.flatnonzero((reward == top_sup) & (mass > 0))
+    assert eng.method == method and want.size > 1
+    assert np.array_equal(eng.top_cells(), want)
