@@ -15,7 +15,10 @@ nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments
 O(points x v-nodes), independent of the grid; densities are materialized only when asked, in
 one pass over the grid that reads the caller's ``reward`` and masses (the engine keeps no
 grid-sized array of its own, except the distinct-reward index of the direct mode and, in the
-compressed mode, each cell's panel id: one byte a cell, two past 256 panels).
+compressed mode, each cell's panel id: one byte a cell, two past 255 panels, four past 65535).
+The Gauss rules are built without a panel-sorted copy of the grid: the count pass records the
+runs of consecutive cells of one panel, and each panel's cells are gathered run by run into
+a scratch reused panel after panel (:func:`numerics.gauss_rules.stieltjes_runs`).
 
 Exactness: the weights at the points are exact up to the L2 quadrature (each step applies the
 recurrence pointwise); the interpolation to the cells is checked at every step by the size of

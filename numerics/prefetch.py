@@ -5,7 +5,8 @@ or ignore; it changes no value, only when memory is fetched.  :func:`numerics.ga
 stieltjes_runs` gathers each panel's cells run by run from the grid: every run starts in
 another place of two arrays larger than the cache, and without the hint each start waits on
 memory (measured on the 2048^2 benchmark, one thread: the gather took 1.26 numpy passes, 0.75
-with the runs two ahead prefetched).  Out of numba (pure Python) it does nothing.
+with the runs two ahead prefetched).  Called from pure Python (a kernel's reference loop) it
+does nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ from __future__ import annotations
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 __all__ = ["prefetch"]
 
 
+def prefetch(array, index):
+    """Prefetch the cache line of ``array[index]`` (a 1-d array, an integer index inside it).
+    Compiled by numba into ``llvm.prefetch``; called from Python (a kernel's pure-Python
+    reference), it does nothing."""
+    return None
+
+
 @intrinsic
-def prefetch(typingctx, array, index):
-    """Prefetch the cache line of ``array[index]`` (a 1-d array, an integer index inside it)."""
+def _llvm_prefetch(typingctx, array, index):
     if not (isinstance(array, types.Array) and array.ndim == 1
             and isinstance(index, types.Integer)):
         return None
@@ -41,3 +48,12 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@overload(prefetch, inline="always")
+def _prefetch_in_numba(array, index):
+    if isinstance(array, types.Array) and array.ndim == 1 and isinstance(index, types.Integer):
+        def impl(array, index):
+            _llvm_prefetch(array, index)
+        return impl
+    return None

@@ -440,3 +440,27 @@ def test_count_runs_ids_and_gathered_positions_match_locating_again(dtype):
     want = gr.stieltjes.serial(ptr, xs, ws, nodes, int(nodes.max()))
     for u, v in zip(got, want):
         assert np.array_equal(u, v)
+
+
+def test_prefetch_hint_compiles_and_changes_nothing():
+    """numerics.prefetch.prefetch inside a kernel (float and small-integer arrays, any
+    integer index type, including the last element): a hint only, the kernel's values are
+    those of the same kernel without it; pure Python calls of the kernel's loop are not
+    affected either (the intrinsic is only typed inside numba)."""
+    import numba
+    from numerics.prefetch import prefetch
+
+    @numba.njit
+    def summed(a, b, ahead):
+        acc = 0.0
+        for i in range(a.shape[0]):
+            if ahead and i + 8 < a.shape[0]:
+                prefetch(a, i + 8)
+                prefetch(b, np.int32(i + 8))
+            acc += a[i] * b[i]
+        prefetch(a, a.shape[0] - 1)
+        return acc
+
+    a = np.linspace(0.0, 1.0, 1001)
+    b = (np.arange(1001) % 7).astype(np.uint8)
+    assert summed(a, b, True) == summed(a, b, False) == summed.py_func(a, b, False)
