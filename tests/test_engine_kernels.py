@@ -463,4 +463,4 @@ def test_prefetch_hint_compiles_and_changes_nothing():
 
     a = np.linspace(0.0, 1.0, 1001)
     b = (np.arange(1001) % 7).astype(np.uint8)
-    assert summed(a, b, True) == summed(a, b, False) == summed.py_func(a, b, False)
+    assert summed(a, b, True) == summed(a, b, False) == summed.py_func(a, b, True)
