@@ -396,3 +396,162 @@ def gauss_from_recurrence(alpha, beta, n_used):
                 k += 1
                 counts[q] += 1
     return counts, xs[:k], ws[:k]
+
+
+# ---------------------------------------------------------------------------- the state
+# A step of :class:`numerics.pair_law.PairEngine` works on the state ``L`` held at the tensor
+# grids of the boxes (flat, box after box, each box row-major ``(n_a, n_b)``).  The kernels
+# below take one *slot* per box, in that flat order: ``start`` (its first point), ``n_a``,
+# ``n_b`` (its state grid), and per kernel the offsets of its small matrices in flat tables.
+# Their transcendental functions are left to numpy (whole buffers, SIMD) between them.
+
+
+@numba.njit(cache=True, inline="always")
+def _extremes(v):
+    """``(max, min)`` of a 1-d array (four independent chains: not bound by the latency of
+    one compare per element)."""
+    m0 = m1 = m2 = m3 = -np.inf
+    n0 = n1 = n2 = n3 = np.inf
+    n = v.shape[0]
+    k = n - n % 4
+    for p in range(0, k, 4):
+        a, b, c, d = v[p], v[p + 1], v[p + 2], v[p + 3]
+        m0 = max(m0, a)
+        m1 = max(m1, b)
+        m2 = max(m2, c)
+        m3 = max(m3, d)
+        n0 = min(n0, a)
+        n1 = min(n1, b)
+        n2 = min(n2, c)
+        n3 = min(n3, d)
+    for p in range(k, n):
+        m0 = max(m0, v[p])
+        n0 = min(n0, v[p])
+    return max(max(m0, m1), max(m2, m3)), min(min(n0, n1), min(n2, n3))
+
+
+@numba.njit(cache=True)
+def box_shift(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
+    """Per box (slot ``s``, box ``slot_box[s]``): ``gmax``, ``gmin`` the largest and smallest
+    ``L - T`` over its points, and ``g = L - T - gmax`` there (``T`` of length 0: ``T = 0``).
+    Twin: :func:`box_shift_numpy`."""
+    tilted = T.shape[0] > 0
+    for s in range(start.shape[0]):
+        a = start[s]
+        z = a + n_a[s] * n_b[s]
+        gs = g[a:z]
+        ls = L[a:z]
+        if tilted:
+            ts = T[a:z]
+            for p in range(z - a):
+                gs[p] = ls[p] - ts[p]
+        else:
+            gs[:] = ls
+        mx, mn = _extremes(gs)
+        for p in range(z - a):
+            gs[p] -= mx
+        q = slot_box[s]
+        gmax[q] = mx
+        gmin[q] = mn
+
+
+def box_shift_numpy(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
+    """Pure numpy twin of :func:`box_shift` (``reduceat`` over the boxes)."""
+    v = L - T if T.shape[0] else L.copy()
+    gmax[slot_box] = np.maximum.reduceat(v, start)
+    gmin[slot_box] = np.minimum.reduceat(v, start)
+    g[:] = v - np.repeat(gmax[slot_box], n_a * n_b)
+
+
+@numba.njit(cache=True)
+def point_factor(ha, hb, start, n_a, n_b, a0, b0, W, F, slot_box, out):
+    """``out = ha[a0 + i] + hb[b0 + l]`` at each box's state point ``(i, l)`` (``a0[s]``,
+    ``b0[s]`` the box's first state point on each axis); times ``W`` there and ``F[box]`` when
+    ``W`` has points.  Twin: :func:`point_factor_numpy`."""
+    scaled = W.shape[0] > 0
+    for s in range(start.shape[0]):
+        na, nb, p = n_a[s], n_b[s], start[s]
+        xa = ha[a0[s]:a0[s] + na]
+        xb = hb[b0[s]:b0[s] + nb]
+        o = out[p:p + na * nb]
+        if scaled:
+            f = F[slot_box[s]]
+            w = W[p:p + na * nb]
+            for i in range(na):
+                x = xa[i]
+                for l in range(nb):
+                    o[i * nb + l] = (x + xb[l]) * w[i * nb + l] * f
+        else:
+            for i in range(na):
+                x = xa[i]
+                for l in range(nb):
+                    o[i * nb + l] = x + xb[l]
+
+
+def point_factor_numpy(ha, hb, point_pa, point_pb, point_box, W, F, out):
+    """Pure numpy twin of :func:`point_factor` (from each point's state points and box)."""
+    out[:] = ha[point_pa] + hb[point_pb]
+    if W.shape[0]:
+        out *= W
+        out *= F[point_box]
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def box_check(L, start, n_a, n_b, Q, qa_off, qb_off, slot_box, top, bottom, err_a, err_b):
+    """Per box (slot ``s``, box ``slot_box[s]``): the largest and smallest ``L`` (``top``,
+    ``bottom``) and the tails of the tensor Chebyshev coefficients ``C = Q_a L Q_b^T`` of its
+    interpolant (``Q_u`` ``(n_u, n_u)``, values to coefficients, from ``Q[qa_off[s]]``,
+    ``Q[qb_off[s]]``): ``err_a = sum |C[d, e]|`` over the last two rows ``d`` (when
+    ``n_a > 2``, else 0), ``err_b`` over the last two columns ``e`` (when ``n_b > 2``).
+    Returns the number of finite ``L``.  Twin: :meth:`numerics.pair_law.PairEngine.
+    _box_check_numpy`."""
+    R = np.empty(2 * max(1, np.max(n_a), np.max(n_b)) if n_a.shape[0] else 2)
+    n_finite = 0
+    for s in range(start.shape[0]):
+        na, nb, p0 = n_a[s], n_b[s], start[s]
+        v = L[p0:p0 + na * nb]
+        Qa = Q[qa_off[s]:qa_off[s] + na * na]
+        Qb = Q[qb_off[s]:qb_off[s] + nb * nb]
+        mx, mn = _extremes(v)
+        if math.isfinite(mx) and math.isfinite(mn):
+            n_finite += na * nb
+        else:
+            for p in range(na * nb):
+                if math.isfinite(v[p]):
+                    n_finite += 1
+        q = slot_box[s]
+        top[q] = mx
+        bottom[q] = mn
+        ea = 0.0
+        if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then R Q_b^T
+            R[:2 * nb] = 0.0
+            for r in range(2):
+                row = (na - 2 + r) * na
+                for i in range(na):
+                    c = Qa[row + i]
+                    for l in range(nb):
+                        R[r * nb + l] += c * v[i * nb + l]
+            for r in range(2):
+                for e in range(nb):
+                    acc = 0.0
+                    for l in range(nb):
+                        acc += R[r * nb + l] * Qb[e * nb + l]
+                    ea += abs(acc)
+        eb = 0.0
+        if nb > 2:     # columns nb-2, nb-1: X = L Q_b[-2:]^T (na, 2), then Q_a X
+            for i in range(na):
+                for r in range(2):
+                    acc = 0.0
+                    row = (nb - 2 + r) * nb
+                    for l in range(nb):
+                        acc += v[i * nb + l] * Qb[row + l]
+                    R[i * 2 + r] = acc
+            for d in range(na):
+                for r in range(2):
+                    acc = 0.0
+                    for i in range(na):
+                        acc += Qa[d * na + i] * R[i * 2 + r]
+                    eb += abs(acc)
+        err_a[q] = ea
+        err_b[q] = eb
+    return n_finite
