@@ -292,6 +292,16 @@ def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_
     out[idx] = np.einsum("ide,id,ie->i", coef[box], Ta, Tb) - offset
 
 
+@numba.njit(cache=True, inline="always")
+def _hypot(a, b):
+    """``sqrt(a^2 + b^2)``: ``math.hypot``'s value (to an ulp) at a fraction of its cost
+    where the squares neither overflow nor underflow, else ``math.hypot``."""
+    m = max(abs(a), abs(b))
+    if 1e-150 < m < 1e150:
+        return math.sqrt(a * a + b * b)
+    return math.hypot(a, b)
+
+
 @numba.njit(cache=True)
 def _tridiagonal_ql(d, e, z):
     """Eigenvalues of the symmetric tridiagonal matrix with diagonal ``d`` and off-diagonal
@@ -316,7 +326,7 @@ def _tridiagonal_ql(d, e, z):
             if it > 60:
                 break
             g = (d[l + 1] - d[l]) / (2.0 * e[l])
-            r = math.hypot(g, 1.0)
+            r = _hypot(g, 1.0)
             g = d[m] - d[l] + e[l] / (g + (r if g >= 0.0 else -r))
             s = 1.0
             c = 1.0
@@ -326,7 +336,7 @@ def _tridiagonal_ql(d, e, z):
             while i >= l:
                 f = s * e[i]
                 b = c * e[i]
-                r = math.hypot(f, g)
+                r = _hypot(f, g)
                 e[i + 1] = r
                 if r == 0.0:
                     d[i + 1] -= p
@@ -497,21 +507,25 @@ def point_factor_numpy(ha, hb, point_pa, point_pb, point_box, W, F, out):
 
 
 @numba.njit(cache=True, fastmath={"contract"})
-def box_check(L, start, n_a, n_b, Q, qa_off, qb_off, slot_box, top, bottom, err_a, err_b):
+def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, err_a, err_b):
     """Per box (slot ``s``, box ``slot_box[s]``): the largest and smallest ``L`` (``top``,
     ``bottom``) and the tails of the tensor Chebyshev coefficients ``C = Q_a L Q_b^T`` of its
     interpolant (``Q_u`` ``(n_u, n_u)``, values to coefficients, from ``Q[qa_off[s]]``,
-    ``Q[qb_off[s]]``): ``err_a = sum |C[d, e]|`` over the last two rows ``d`` (when
-    ``n_a > 2``, else 0), ``err_b`` over the last two columns ``e`` (when ``n_b > 2``).
-    Returns the number of finite ``L``.  Twin: :meth:`numerics.pair_law.PairEngine.
-    _box_check_numpy`."""
-    R = np.empty(2 * max(1, np.max(n_a), np.max(n_b)) if n_a.shape[0] else 2)
+    ``Q[qb_off[s]]``; ``QT`` their transposes at the same offsets): ``err_a = sum |C[d, e]|``
+    over the last two rows ``d`` (when ``n_a > 2``, else 0), ``err_b`` over the last two
+    columns ``e`` (when ``n_b > 2``).  Every product is a sum of rows (the inner loops run
+    along rows, independent: no chain of dependent additions).  Returns the number of finite
+    ``L``.  Twin: :meth:`numerics.pair_law.PairEngine._box_check_numpy`."""
+    m = max(1, np.max(n_a), np.max(n_b)) if n_a.shape[0] else 1
+    R0, R1, C0, C1 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     n_finite = 0
     for s in range(start.shape[0]):
         na, nb, p0 = n_a[s], n_b[s], start[s]
-        v = L[p0:p0 + na * nb]
+        v = L[p0:p0 + na * nb]        # slices: indices from 0, no wraparound
         Qa = Q[qa_off[s]:qa_off[s] + na * na]
         Qb = Q[qb_off[s]:qb_off[s] + nb * nb]
+        QaT = QT[qa_off[s]:qa_off[s] + na * na]
+        QbT = QT[qb_off[s]:qb_off[s] + nb * nb]
         mx, mn = _extremes(v)
         if math.isfinite(mx) and math.isfinite(mn):
             n_finite += na * nb
@@ -523,35 +537,49 @@ def box_check(L, start, n_a, n_b, Q, qa_off, qb_off, slot_box, top, bottom, err_
         top[q] = mx
         bottom[q] = mn
         ea = 0.0
-        if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then R Q_b^T
-            R[:2 * nb] = 0.0
-            for r in range(2):
-                row = (na - 2 + r) * na
-                for i in range(na):
-                    c = Qa[row + i]
-                    for l in range(nb):
-                        R[r * nb + l] += c * v[i * nb + l]
-            for r in range(2):
-                for e in range(nb):
-                    acc = 0.0
-                    for l in range(nb):
-                        acc += R[r * nb + l] * Qb[e * nb + l]
-                    ea += abs(acc)
-        eb = 0.0
-        if nb > 2:     # columns nb-2, nb-1: X = L Q_b[-2:]^T (na, 2), then Q_a X
+        if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then C = R Q_b^T
+            R0[:nb] = 0.0
+            R1[:nb] = 0.0
             for i in range(na):
-                for r in range(2):
-                    acc = 0.0
-                    row = (nb - 2 + r) * nb
-                    for l in range(nb):
-                        acc += v[i * nb + l] * Qb[row + l]
-                    R[i * 2 + r] = acc
+                c0 = Qa[(na - 2) * na + i]
+                c1 = Qa[(na - 1) * na + i]
+                for l in range(nb):
+                    x = v[i * nb + l]
+                    R0[l] += c0 * x
+                    R1[l] += c1 * x
+            C0[:nb] = 0.0
+            C1[:nb] = 0.0
+            for l in range(nb):
+                c0 = R0[l]
+                c1 = R1[l]
+                for e in range(nb):
+                    x = QbT[l * nb + e]
+                    C0[e] += c0 * x
+                    C1[e] += c1 * x
+            for e in range(nb):
+                ea += abs(C0[e]) + abs(C1[e])
+        eb = 0.0
+        if nb > 2:     # columns nb-2, nb-1: X = L Q_b[-2:]^T (na, 2), then C = Q_a X
+            R0[:na] = 0.0
+            R1[:na] = 0.0
+            for l in range(nb):
+                c0 = Qb[(nb - 2) * nb + l]
+                c1 = Qb[(nb - 1) * nb + l]
+                for i in range(na):
+                    x = v[i * nb + l]
+                    R0[i] += x * c0
+                    R1[i] += x * c1
+            C0[:na] = 0.0
+            C1[:na] = 0.0
+            for i in range(na):
+                c0 = R0[i]
+                c1 = R1[i]
+                for d in range(na):
+                    x = QaT[i * na + d]
+                    C0[d] += x * c0
+                    C1[d] += x * c1
             for d in range(na):
-                for r in range(2):
-                    acc = 0.0
-                    for i in range(na):
-                        acc += Qa[d * na + i] * R[i * 2 + r]
-                    eb += abs(acc)
+                eb += abs(C0[d]) + abs(C1[d])
         err_a[q] = ea
         err_b[q] = eb
     return n_finite

@@ -358,7 +358,7 @@ class PairLayout:
         :mod:`numerics.pair_kernels` take them): per slot its box, first point, grid sizes,
         first state point on each axis, class, the offset of its marginal on axis a (``N_a``
         values per slot) and of its values-to-coefficients matrices ``Q_u`` in one table of
-        them (every size)."""
+        them (every size; ``coef_table``: that table and the one of their transposes)."""
         order = self.flat_box_order
         ax_a, ax_b = self.axes
         self.slot_box = order
@@ -378,9 +378,10 @@ class PairLayout:
         size = 0
         for n in sorted(set(self.slot_na.tolist()) | set(self.slot_nb.tolist())):
             q_off[n] = size
-            q_tab.append(_coefficients(n).ravel())
+            q_tab.append(_coefficients(n))
             size += n * n
-        self.coef_table = np.concatenate(q_tab)
+        self.coef_table = (np.concatenate([Q.ravel() for Q in q_tab]),
+                           np.concatenate([Q.T.ravel() for Q in q_tab]))
         self.slot_qa_off = np.array([q_off[n] for n in self.slot_na.tolist()], np.int64)
         self.slot_qb_off = np.array([q_off[n] for n in self.slot_nb.tolist()], np.int64)
         # each slot's cubature points on each axis (the marginals' places) and its box
@@ -785,7 +786,7 @@ class PairEngine:
             return self._box_check_numpy(L)
         out = [np.empty(self.n_boxes) for _ in range(4)]
         n_finite = pk.box_check(L, self.slot_start, self.slot_na, self.slot_nb,
-                                self.coef_table, self.slot_qa_off, self.slot_qb_off,
+                                *self.coef_table, self.slot_qa_off, self.slot_qb_off,
                                 self.slot_box, *out)
         return (*out, int(n_finite))
 
