@@ -67,6 +67,18 @@ def _chebyshev_t(x, n, out):
 
 
 @numba.njit(cache=True, inline="always")
+def _scaled_chebyshev_t(x, n, m, out):
+    """``out[d] = m T_d(x)`` for ``d < n`` (the three-term recurrence started from ``m``,
+    ``m x``: no second pass to scale)."""
+    out[0] = m
+    if n > 1:
+        out[1] = m * x
+        x2 = 2.0 * x
+        for d in range(2, n):
+            out[d] = x2 * out[d - 1] - out[d - 2]
+
+
+@numba.njit(cache=True, inline="always")
 def tensor_value(coef, box, na, nb, ta, tb):
     """``sum_{d < na, e < nb} coef[box, d, e] ta[d] tb[e]``."""
     acc = 0.0
@@ -151,15 +163,11 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
                     _chebyshev_t(sxa[j], tn_a[q], Ta)
                     _chebyshev_t(sxb[j], tn_b[q], Tb)
                     w = math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb) - tmax[q])
-                _chebyshev_t(sxa[j], na, Ta)
-                _chebyshev_t(sxb[j], nb, Tb)
-                for b in range(n_bases):
+                for b in range(n_bases):   # m T_d(x_a): the recurrence scaled by m
                     m = m0[cell[j]] if b == 0 else m1[cell[j]]
-                    wj = m * w if m > 0.0 else 0.0
-                    for d in range(na):
-                        A[j - a, b * na + d] = wj * Ta[d]
-                for e in range(nb):
-                    B[j - a, e] = Tb[e]
+                    _scaled_chebyshev_t(sxa[j], na, m * w if m > 0.0 else 0.0,
+                                        A[j - a, b * na:(b + 1) * na])
+                _scaled_chebyshev_t(sxb[j], nb, 1.0, B[j - a])
             P = np.dot(A.T, B)
             for b in range(n_bases):
                 for d in range(na):

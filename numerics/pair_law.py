@@ -442,6 +442,7 @@ class PairEngine:
         self.steps_done = 0
         self.rebuilds = 0
         self._cache = None
+        self._weights_of = [None] * len(self.bases)
 
     @staticmethod
     def view(c, flat):
