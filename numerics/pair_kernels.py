@@ -13,8 +13,19 @@ the *box* (panel of ``d_a``) x (panel of ``d_b``), at the position ``(x_a, x_b)`
   coefficients, ``f(x_a, x_b) = sum_{d, e} C[box, d, e] T_d(x_a) T_e(x_b)``, at every cell with
   mass (the materialization).
 
-Every kernel has a pure numpy twin (``*_numpy``) that the tests compare it with.  The kernels
-run serially (fixed cell order: their sums do not depend on the thread count).
+and, for each step of :class:`numerics.pair_law.PairEngine`, passes over the state (its values
+at the boxes' tensor grids, ``O(boxes x n_a n_b)``), each one scan of every box while it sits
+in cache, the exponentials and logarithms left to numpy on whole buffers between them:
+
+- :func:`box_shift`: per box the extremes of ``L - T`` and ``L - T - max`` (then ``W = exp``);
+- :func:`point_factor`: ``H_a(x_j) + H_b(y_k)`` at every state point (times ``W F[box]`` for
+  the data base's update, then ``log1p``);
+- :func:`box_check`: per box the extremes of ``L`` and the tails of its tensor Chebyshev
+  coefficients (the resolution check).
+
+Every kernel has a pure numpy twin (``*_numpy``, or a ``_numpy`` method of the engine) that
+the tests compare it with.  The kernels run serially (fixed cell order: their sums do not
+depend on the thread count).
 """
 
 from __future__ import annotations
@@ -28,7 +39,9 @@ from .panels import _locate, locate_numpy
 from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
-           "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value"]
+           "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
+           "box_shift_numpy", "point_factor", "point_factor_numpy", "box_check",
+           "gauss_from_recurrence"]
 
 
 @numba.njit(cache=True)
@@ -90,46 +103,85 @@ def tensor_value(coef, box, na, nb, ta, tb):
     return acc
 
 
-#: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
-MOMENT_BLOCK = 1 << 20
+#: cells per block of :func:`box_moments` (its buffers: a few arrays of this length; measured
+#: on 2048^2, one thread: 1 << 14 to 1 << 16 equally fast, 1 << 20 1.3x slower, its sort
+#: leaving the caches)
+MOMENT_BLOCK = 1 << 15
+#: cells per block of :func:`log_weights_at_cells` (the same measure)
+VALUES_BLOCK = 1 << 15
 
 
 @numba.njit(cache=True)
-def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb, sxa, sxb,
-                cell):
+def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb, ccell,
+                sxa, sxb, cell):
     """Locate the cells ``lo:hi`` with ``m0 > 0`` or ``m1 > 0`` (``m1`` may be empty) and sort
     them by box (a counting sort, keeping their order within a box): afterwards box ``q``'s
     cells are the slots ``count[q]:count[q+1]``, with positions ``sxa, sxb`` and cell
-    indices ``cell`` (``count``, of length boxes + 1, is zero on entry; ``cbox, cxa, cxb``
-    are scratch).  Returns the number of cells."""
+    indices ``cell`` (``count``, of length boxes + 1, is zero on entry; ``runs`` (length
+    ``2 (hi - lo) + 2``), ``cxa, cxb, ccell`` are scratch).  Returns the number of cells.
+
+    The cells are located in grid order, where neighbours mostly share a box (runs of ~40
+    cells on a smooth reward at 2048^2): the first pass records the runs of one box, the
+    second moves each run to its box's slots as a contiguous copy (no per-cell scatter)."""
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     two = m1.shape[0] > 0
     n_boxes = count.shape[0] - 1
     c = 0
+    n_runs = 0
+    current = -1
     for i in range(lo, hi):
         if not (m0[i] > 0.0 or (two and m1[i] > 0.0)):
             continue
         pa, xa = _locate(ta - ra[i], Da, Ja, wa)
         pb, xb = _locate(tb - rb[i], Db, Jb, wb)
         box = box_id[pa, pb]
-        cbox[c] = box
+        if box != current:
+            runs[2 * n_runs] = box
+            runs[2 * n_runs + 1] = c
+            n_runs += 1
+            current = box
         cxa[c] = xa
         cxb[c] = xb
-        cell[c] = i          # (moved to its slot below)
+        ccell[c] = i
         count[box + 1] += 1
         c += 1
+    runs[2 * n_runs + 1] = c
     for q in range(n_boxes):
         count[q + 1] += count[q]
     pos = count[:n_boxes].copy()
-    idx = cell[:c].copy()
-    for j in range(c):
-        k = pos[cbox[j]]
-        pos[cbox[j]] = k + 1
-        sxa[k] = cxa[j]
-        sxb[k] = cxb[j]
-        cell[k] = idx[j]
+    for r in range(n_runs):
+        box = runs[2 * r]
+        a, z = runs[2 * r + 1], runs[2 * r + 3]
+        k = pos[box]
+        pos[box] = k + (z - a)
+        sxa[k:k + (z - a)] = cxa[a:z]
+        sxb[k:k + (z - a)] = cxb[a:z]
+        cell[k:k + (z - a)] = ccell[a:z]
     return c
+
+
+@numba.njit(cache=True, inline="always")
+def _chebyshev_columns(x, m, n, out):
+    """``out[d, j] = m[j] T_d(x[j])`` for ``d < n`` (``m`` of length 0: ``m = 1``): the
+    recurrence run down the rows, each row one pass over the cells (no dependence between
+    cells: vectorized)."""
+    k = x.shape[0]
+    if m.shape[0]:
+        out[0, :k] = m
+    else:
+        out[0, :k] = 1.0
+    if n > 1:
+        r0 = out[0]
+        r1 = out[1]
+        for j in range(k):
+            r1[j] = r0[j] * x[j]
+        for d in range(2, n):
+            r2 = out[d]
+            r1 = out[d - 1]
+            r0 = out[d - 2]
+            for j in range(k):
+                r2[j] = 2.0 * x[j] * r1[j] - r0[j]
 
 
 @numba.njit(cache=True)
@@ -143,32 +195,40 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
     Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
     Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
     blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
-    cbox = np.empty(blk, dtype=np.int64)
+    runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    cell = np.empty(blk, dtype=np.int64)
+    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
+    # one box's rows at a time, reused: A^T (bases n_a, cells), B^T (n_b, cells), masses
+    a_buf = np.empty(blk * n_bases * np.max(n_a))
+    b_buf = np.empty(blk * np.max(n_b))
+    w_buf = np.empty(blk)
     for lo in range(lo_cell, hi_cell, blk):
         _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, min(lo + blk, hi_cell), count,
-                    cbox, cxa, cxb, sxa, sxb, cell)
+                    runs, cxa, cxb, ccell, sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
                 continue
+            k = z - a
             na, nb = n_a[q], n_b[q]
-            A = np.empty((z - a, n_bases * na))
-            B = np.empty((z - a, nb))
-            for j in range(a, z):
-                w = 1.0
+            At = a_buf[:k * n_bases * na].reshape((n_bases * na, k))
+            Bt = b_buf[:k * nb].reshape((nb, k))
+            w = w_buf[:k]
+            for b in range(n_bases):
+                mb = m0 if b == 0 else m1
+                for j in range(k):
+                    m = mb[cell[a + j]]
+                    w[j] = m if m > 0.0 else 0.0
                 if tilted:
-                    _chebyshev_t(sxa[j], tn_a[q], Ta)
-                    _chebyshev_t(sxb[j], tn_b[q], Tb)
-                    w = math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb) - tmax[q])
-                for b in range(n_bases):   # m T_d(x_a): the recurrence scaled by m
-                    m = m0[cell[j]] if b == 0 else m1[cell[j]]
-                    _scaled_chebyshev_t(sxa[j], na, m * w if m > 0.0 else 0.0,
-                                        A[j - a, b * na:(b + 1) * na])
-                _scaled_chebyshev_t(sxb[j], nb, 1.0, B[j - a])
-            P = np.dot(A.T, B)
+                    for j in range(k):
+                        _chebyshev_t(sxa[a + j], tn_a[q], Ta)
+                        _chebyshev_t(sxb[a + j], tn_b[q], Tb)
+                        w[j] *= math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb)
+                                         - tmax[q])
+                _chebyshev_columns(sxa[a:z], w, na, At[b * na:(b + 1) * na])
+            _chebyshev_columns(sxb[a:z], w_buf[:0], nb, Bt)
+            P = np.dot(At, Bt.T)
             for b in range(n_bases):
                 for d in range(na):
                     for e in range(nb):
@@ -237,36 +297,49 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
                   hi_cell):
     """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
     n_boxes = coef.shape[0]
-    Ta = np.empty(coef.shape[1])
-    Tb = np.empty(coef.shape[2])
-    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
-    cbox = np.empty(blk, dtype=np.int64)
+    blk = min(VALUES_BLOCK, max(hi_cell - lo_cell, 1))
+    runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    cell = np.empty(blk, dtype=np.int64)
+    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
     none = np.empty(0)
+    a_buf = np.empty(blk * coef.shape[1])
+    t_buf = np.empty(3 * blk)
+    acc_buf = np.empty(blk)
     for lo in range(lo_cell, hi_cell, blk):
         hi = min(lo + blk, hi_cell)
         out[lo:hi] = -np.inf
-        _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb,
-                    sxa, sxb, cell)
+        _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb,
+                    ccell, sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
                 continue
+            k = z - a
             na, nb = n_a[q], n_b[q]
-            A = np.empty((z - a, na))
-            for j in range(a, z):
-                _chebyshev_t(sxa[j], na, Ta)
-                for d in range(na):
-                    A[j - a, d] = Ta[d]
-            V = np.dot(A, np.ascontiguousarray(coef[q, :na, :nb]))
-            for j in range(a, z):
-                _chebyshev_t(sxb[j], nb, Tb)
-                acc = 0.0
-                for e in range(nb):
-                    acc += V[j - a, e] * Tb[e]
-                out[cell[j]] = acc - offset
+            At = a_buf[:k * na].reshape((na, k))
+            _chebyshev_columns(sxa[a:z], none, na, At)
+            Vt = np.dot(np.ascontiguousarray(coef[q, :na, :nb].T), At)    # (nb, cells)
+            # sum_e Vt[e] T_e(x_b), the recurrence carried along, row by row over the cells
+            x = sxb[a:z]
+            acc = acc_buf[:k]
+            t0, t1 = t_buf[:k], t_buf[blk:blk + k]
+            t0[:] = 1.0
+            acc[:] = Vt[0]
+            if nb > 1:
+                t1[:] = x
+                r = Vt[1]
+                for j in range(k):
+                    acc[j] += r[j] * x[j]
+            for e in range(2, nb):
+                r = Vt[e]
+                for j in range(k):
+                    t2 = 2.0 * x[j] * t1[j] - t0[j]
+                    acc[j] += r[j] * t2
+                    t0[j] = t1[j]
+                    t1[j] = t2
+            for j in range(k):
+                out[cell[a + j]] = acc[j] - offset
         count[:] = 0
 
 

@@ -45,7 +45,11 @@ is re-tilted (the cubature rebuilt for the current weight, one pass over the gri
 
 Cost: the build and each re-tilt ``O(cells x N_a N_b)`` (one matrix product per box and
 block of cells), a step ``O(boxes x N_a n_a n_b)`` plus the users' rules at the panels'
-points, the materialization ``O(cells x n_a n_b)``.
+points, the materialization ``O(cells x n_a n_b)``.  A step reads the state in a few passes:
+the per-box scans of :mod:`numerics.pair_kernels` (extremes and shift, the point factor, the
+check), one ``exp`` and one ``log1p`` (or ``log``) by numpy, and the per-class products of
+the marginals (BLAS); the data base's new state comes from the step's weights ``W``
+(``e^L = W e^{max}``), not from a second ``exp`` of ``L``.
 """
 
 from __future__ import annotations
@@ -351,7 +355,6 @@ class PairLayout:
             c.slots = self.box_off[c.boxes][:, None] + np.arange(c.Na * c.Nb)[None, :]
         self._slots()
         self.worth_it = self.n_cells > PAIR_MIN_CELLS and self.points < self.n_cells
-
 
     def _slots(self):
         """The boxes in the flat state's order (*slots*, as the kernels of
