@@ -40,7 +40,7 @@ from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
-           "box_shift_numpy", "point_factor", "point_factor_numpy", "box_check",
+           "box_shift_numpy", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
            "gauss_from_recurrence"]
 
 
@@ -552,6 +552,26 @@ def box_shift_numpy(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
     gmax[slot_box] = np.maximum.reduceat(v, start)
     gmin[slot_box] = np.minimum.reduceat(v, start)
     g[:] = v - np.repeat(gmax[slot_box], n_a * n_b)
+
+
+@numba.njit(cache=True)
+def middle_dots(X, Y, out):
+    """``out[p, k] = sum_i X[p, i, k] Y[p, i, k]`` (3-d arrays, C order; the inner loop along
+    ``k``).  Twin: ``np.einsum("pik,pik->pk", X, Y)``."""
+    P, I, K = X.shape
+    if K == 1:
+        for p in range(P):
+            acc = 0.0
+            for i in range(I):
+                acc += X[p, i, 0] * Y[p, i, 0]
+            out[p, 0] = acc
+        return
+    for p in range(P):
+        for k in range(K):
+            out[p, k] = 0.0
+        for i in range(I):
+            for k in range(K):
+                out[p, k] += X[p, i, k] * Y[p, i, k]
 
 
 @numba.njit(cache=True)

@@ -237,14 +237,14 @@ class _Class:
 
 class _PairBase:
     """One base measure: its masses (by reference), per class its cubature as the two
-    products that give the marginals (``Pa``, ``Pb``; ``scale`` their log size, tilt
+    products that give the marginals (``Pa`` as ``PaN``, ``Pb``; ``scale`` their log size, tilt
     included), and the tilt ``T`` and the state ``L`` at the state grids (flat arrays, class
     after class, each class's boxes one after the other, each box row-major ``(n_a, n_b)``:
     :meth:`PairLayout.view` gives a class's ``(boxes, n_a, n_b)`` view)."""
 
     def __init__(self, mass, log_total, is_data, active, points):
         self.mass, self.log_total, self.is_data = mass, log_total, is_data
-        self.Pa, self.Pb, self.scale = [], [], []
+        self.PaN, self.Pb, self.scale = [], [], []
         self.L = np.zeros(points) if active else np.full(points, -np.inf)
         self.T = np.zeros(points)
         self.box_log_mass = None   # log of the base's (untilted, normalized) mass per box
@@ -494,7 +494,7 @@ class PairEngine:
         ``c_a[j] = sum_k Omega[j, k] (E_a W E_b^T)[j, k] = sum_l Pa[j, l] (E_a W)[j, l]`` with
         ``Pa = Omega E_b``, and ``c_b[k] = sum_i Pb[k, i] (W E_b^T)[i, k]``,
         ``Pb = Omega^T E_a``."""
-        b.Pa, b.Pb, b.scale = [], [], []
+        b.PaN, b.Pb, b.scale = [], [], []
         b.scale_box = np.empty(self.n_boxes)
         for c in self.classes:
             M = mom[c.slots].reshape(c.boxes.size, c.Na, c.Nb)
@@ -503,7 +503,8 @@ class PairEngine:
             with np.errstate(divide="ignore"):
                 scale = np.log(big) + tmax[c.boxes]
             omega = omega / np.where(big > 0, big, 1.0)[:, None, None]
-            b.Pa.append(omega @ c.Eb)                                   # (B, Na, nb)
+            Pa = omega @ c.Eb                                           # (B, Na, nb)
+            b.PaN.append(Pa.transpose(1, 0, 2).reshape(-1, c.nb, 1).copy())  # (Na B, nb, 1)
             b.Pb.append((omega.transpose(0, 2, 1) @ c.Ea).transpose(0, 2, 1).copy())
             b.scale.append(scale)                                       # Pb: (B, na, Nb)
             b.scale_box[c.boxes] = scale
@@ -535,17 +536,26 @@ class PairEngine:
         """``(ca, cb)``: each box's marginals of its cubature of ``W`` at its cubature points
         on each axis, flat in slot order: per class, the products ``E_a W`` and ``W E_b^T`` of
         all its boxes at once (BLAS), then the contractions ``ca[j] = sum_l Pa[j, l] (E_a
-        W)[j, l]``, ``cb[k] = sum_i Pb[i, k] (W E_b^T)[i, k]`` (measured: faster than a numba
-        loop over the boxes, whose rows of 10-18 are too short to vectorize well)."""
+        W)[j, l]``, ``cb[k] = sum_i Pb[i, k] (W E_b^T)[i, k]`` (:func:`numerics.pair_kernels.
+        middle_dots`, or their twin ``np.einsum``; measured: faster than a numba loop over the
+        boxes for the products, whose rows of 10-18 are too short to vectorize well).  ``Pa``
+        is kept as ``(N_a, boxes, n_b)``, the layout of ``E_a W`` from one product."""
         cas, cbs = [], []
-        for c, Pa, Pb in zip(self.classes, b.Pa, b.Pb):
+        for c, PaN, Pb in zip(self.classes, b.PaN, b.Pb):
             W = self.view(c, Wf)
             nbox = W.shape[0]
-            EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(
-                c.Na, nbox, c.nb).transpose(1, 0, 2)
+            EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(c.Na * nbox, c.nb, 1)
             WEb = (W.reshape(-1, c.nb) @ c.Eb.T).reshape(nbox, c.na, c.Nb)
-            cas.append(np.einsum("bjl,bjl->bj", Pa, EaW).ravel())
-            cbs.append(np.einsum("bik,bik->bk", Pb, WEb).ravel())
+            if self.use_numba:
+                ca = np.empty((c.Na * nbox, 1))
+                cb = np.empty((nbox, c.Nb))
+                pk.middle_dots(PaN, EaW, ca)
+                pk.middle_dots(Pb, WEb, cb)
+            else:
+                ca = np.einsum("pik,pik->pk", PaN, EaW)
+                cb = np.einsum("pik,pik->pk", Pb, WEb)
+            cas.append(ca.reshape(c.Na, nbox).T.ravel())
+            cbs.append(cb.ravel())
         return np.concatenate(cas), np.concatenate(cbs)
 
     def _marginals(self):
@@ -813,14 +823,14 @@ class PairEngine:
                 bound.append(ub + b.box_log_mass)
         heaviest = max(float(np.max(np.where(np.isfinite(x), x, -np.inf))) for x in bound)
         resolved = (self.box_na > 2) | (self.box_nb > 2)
-        for b, (ub, low, err_a, err_b, _) in zip(self.bases, stats):
+        for b, (ub, low, err_a, err_b, _), bnd in zip(self.bases, stats, bound):
             if not b.present():
                 continue
             big = np.maximum(ub, -low)
             err = err_a + err_b
             tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
             with np.errstate(invalid="ignore"):
-                rel = ub > heaviest + math.log(NEGLIGIBLE_PANEL)
+                rel = bnd > heaviest + math.log(NEGLIGIBLE_PANEL)
                 bad = resolved & rel & ~(err <= tol)
             if bad.any():
                 # the first class (in the flat order) with a bad box, its worst one

@@ -198,6 +198,15 @@ def test_box_shift_matches_numpy_twin(tilted):
     assert np.isneginf(outs[0][1]).sum() == 1 and np.isnan(outs[0][0]).sum() > 0
 
 
+@pytest.mark.parametrize("shape", [(5, 7, 1), (3, 10, 12), (0, 4, 4)])
+def test_middle_dots_match_einsum(shape):
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=shape), rng.normal(size=shape)
+    got = np.full((shape[0], shape[2]), np.nan)
+    pk.middle_dots(X, Y, got)
+    np.testing.assert_allclose(got, np.einsum("pik,pik->pk", X, Y), rtol=1e-14, atol=1e-14)
+
+
 @pytest.mark.parametrize("scaled", [False, True])
 def test_point_factor_matches_numpy_twin(scaled):
     """``H_a + H_b`` at the state points (times ``W F[box]``): the same bits as the gather
@@ -341,10 +350,17 @@ def test_resolution_loss_is_raised_where_the_layout_fails():
     """A condensing run (lam (K-1) = 6) on the standard layout loses the front near the top
     within a few steps: the check raises, naming the step and the depth."""
     mass, r1, r2 = _grid(96)
-    pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 2.0, mass.shape)
-    with pytest.raises(ResolutionLost, match="step"):
-        for _ in range(200):
-            pe.advance()
+    lost = []
+    for use_numba in (True, False):    # the check's kernel and its numpy twin agree
+        pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 2.0, mass.shape,
+                        use_numba=use_numba)
+        with pytest.raises(ResolutionLost, match="step") as info:
+            for _ in range(200):
+                pe.advance()
+        lost.append(info.value)
+    assert lost[0].step == lost[1].step and lost[0].panel_depth == lost[1].panel_depth
+    assert lost[0].tolerance == pytest.approx(lost[1].tolerance, rel=1e-12)
+    assert lost[0].error == pytest.approx(lost[1].error, rel=1e-6)
 
 
 # ------------------------------------------------------------------------- evolve
