@@ -44,22 +44,29 @@ __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy
            "gauss_from_recurrence"]
 
 
-@numba.njit(cache=True)
-def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+@kernel
+def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks):
     """``counts[raw_a, raw_b]``: support cells (``m0 > 0`` or ``m1 > 0``) per pair of raw
-    panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``."""
-    counts = np.zeros((n_raw_a, n_raw_b), dtype=np.int64)
+    panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``.  ``chunks`` fixed
+    ranges of cells (in parallel), each with its own table, added in order."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    parts = np.zeros((chunks, n_raw_a, n_raw_b), dtype=np.int64)
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
-    for i in range(ra.shape[0]):
-        if m0[i] > 0.0 or m1[i] > 0.0:
-            pa, _ = _locate(ta - ra[i], Da, Ja, wa)
-            pb, _ = _locate(tb - rb[i], Db, Jb, wb)
-            counts[pa, pb] += 1
-    return counts
+    for c in numba.prange(chunks):
+        counts = parts[c]
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                pa, _ = _locate(ta - ra[i], Da, Ja, wa)
+                pb, _ = _locate(tb - rb[i], Db, Jb, wb)
+                counts[pa, pb] += 1
+    for c in range(1, chunks):
+        parts[0] += parts[c]
+    return parts[0]
 
 
-def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks=1):
     """Pure numpy twin of :func:`count_boxes`."""
     sup = (m0 > 0) | (m1 > 0)
     pa, _ = locate_numpy(geo_a[0] - ra[sup], geo_a[1], int(geo_a[2]), geo_a[3])

@@ -306,8 +306,12 @@ class PairLayout:
             raise NotForPairs("PairEngine: too many pairs of panels (rewards spanning too "
                               "many nats): use the exact engine")
         geo = [np.array([lay.r_max, lay.graded_depth, lay.levels, lay.width]) for lay in layouts]
-        count = pk.count_boxes if use_numba else pk.count_boxes_numpy
-        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1])
+        n = self.ra.shape[0]
+        # chunks in parallel, each with its own table of pairs (when that table is small)
+        chunks = max(1, min(_MOMENT_CHUNKS, n // (1 << 18))) if n_raw[0] * n_raw[1] <= (
+            1 << 16) else 1
+        count = pk.count_boxes.at(n) if use_numba else pk.count_boxes_numpy
+        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks)
         self.n_cells = int(counts.sum())
         used_a = np.flatnonzero(counts.sum(axis=1))
         used_b = np.flatnonzero(counts.sum(axis=0))

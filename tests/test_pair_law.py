@@ -86,8 +86,11 @@ def test_count_boxes_matches_numpy_twin():
     lay, m0, m1 = _layout_and_masses()
     args = (lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo,
             lay.box_id.shape[0], lay.box_id.shape[1])
-    np.testing.assert_array_equal(pk.count_boxes(*args), pk.count_boxes_numpy(*args))
-    assert int(pk.count_boxes(*args).sum()) == lay.n_cells == m0.size
+    want = pk.count_boxes_numpy(*args)
+    for f, chunks in ((pk.count_boxes.serial, 1), (pk.count_boxes.serial, 3),
+                      (pk.count_boxes.parallel, 3)):
+        np.testing.assert_array_equal(f(*args, chunks), want)
+    assert int(want.sum()) == lay.n_cells == m0.size
 
 
 def _moments_with(f, lay, m0, m1, coef, tmax, *extra):
