@@ -40,7 +40,7 @@ from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
-           "box_shift_numpy", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
+           "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
            "gauss_from_recurrence"]
 
 
@@ -559,6 +559,25 @@ def box_shift_numpy(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
     gmax[slot_box] = np.maximum.reduceat(v, start)
     gmin[slot_box] = np.minimum.reduceat(v, start)
     g[:] = v - np.repeat(gmax[slot_box], n_a * n_b)
+
+
+@numba.njit(cache=True)
+def panel_marginal(gmax, box_q, marg, cub, cub_box, n_panels, n_points, s_panel, w):
+    """One axis' signed marginal at its panels' cubature points from the boxes' marginals
+    ``marg`` (at the points ``cub``, of the boxes ``cub_box``; box ``q`` scaled by
+    ``e^{gmax[q]}``): ``s_panel[p]`` the largest ``gmax`` over the boxes on panel ``p``
+    (``box_q``), ``w[cub[i]] += marg[i] e^{gmax - s_panel}`` (a non-finite factor counts 0).
+    Twin: the numpy lines of :meth:`numerics.pair_law.PairEngine._marginals`."""
+    s_panel[:n_panels] = -np.inf
+    for q in range(gmax.shape[0]):
+        s_panel[box_q[q]] = max(s_panel[box_q[q]], gmax[q])
+    f = np.empty(gmax.shape[0])
+    for q in range(gmax.shape[0]):
+        v = math.exp(gmax[q] - s_panel[box_q[q]])
+        f[q] = v if math.isfinite(v) else 0.0
+    w[:n_points] = 0.0
+    for i in range(marg.shape[0]):
+        w[cub[i]] += marg[i] * f[cub_box[i]]
 
 
 @numba.njit(cache=True)

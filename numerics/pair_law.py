@@ -589,6 +589,12 @@ class PairEngine:
             totals.append(top + math.log(float(np.sum(box_sum[finite]
                                                       * np.exp(gmax[finite] - top)))))
             for u, (ax, box_q) in enumerate(zip(self.axes, (self.box_qa, self.box_qb))):
+                if self.use_numba:
+                    s_panel, w = np.empty(ax.size), np.empty(int(ax.nptr[-1]))
+                    pk.panel_marginal(gmax, box_q, margins[u], self.slot_cub[u],
+                                      self.slot_cub_box[u], ax.size, w.size, s_panel, w)
+                    per_axis[u].append((w, s_panel))
+                    continue
                 s_panel = np.full(ax.size, -np.inf)
                 np.maximum.at(s_panel, box_q, gmax)
                 with np.errstate(invalid="ignore"):

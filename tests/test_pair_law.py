@@ -201,6 +201,28 @@ def test_box_shift_matches_numpy_twin(tilted):
     assert np.isneginf(outs[0][1]).sum() == 1 and np.isnan(outs[0][0]).sum() > 0
 
 
+def test_panel_marginal_matches_numpy_lines():
+    """The kernel against the scatter-max, exp and bincount it replaces (a box without mass,
+    ``gmax = -inf``, contributes nothing)."""
+    lay, _, _ = _layout_and_masses()
+    rng = np.random.default_rng(8)
+    gmax = rng.normal(scale=5.0, size=lay.n_boxes)
+    gmax[3] = -np.inf
+    for u, (ax, box_q) in enumerate(zip(lay.axes, (lay.box_qa, lay.box_qb))):
+        marg = rng.normal(size=lay.slot_cub[u].size)
+        s_panel, w = np.empty(ax.size), np.empty(int(ax.nptr[-1]))
+        pk.panel_marginal(gmax, box_q, marg, lay.slot_cub[u], lay.slot_cub_box[u], ax.size,
+                          w.size, s_panel, w)
+        want_s = np.full(ax.size, -np.inf)
+        np.maximum.at(want_s, box_q, gmax)
+        f = np.exp(gmax - want_s[box_q])
+        f[~np.isfinite(f)] = 0.0
+        want_w = np.bincount(lay.slot_cub[u], weights=marg * f[lay.slot_cub_box[u]],
+                             minlength=w.size)
+        np.testing.assert_array_equal(s_panel, want_s)
+        np.testing.assert_allclose(w, want_w, rtol=1e-15, atol=1e-15 * np.abs(want_w).max())
+
+
 @pytest.mark.parametrize("shape", [(5, 7, 1), (3, 10, 12), (0, 4, 4)])
 def test_middle_dots_match_einsum(shape):
     rng = np.random.default_rng(4)
