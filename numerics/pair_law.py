@@ -77,7 +77,8 @@ MAX_BOXES = 1 << 22
 #: (measured on 7 runs against the exact engine: the same errors, 2e-15 to 2e-12 per cell, for
 #: every extra from 0 to n; 2 keeps a margin at 1.4x the moments of ``N = n``)
 CUBATURE_EXTRA = 2
-#: at most this many fixed ranges of cells for the moments (each with its own sums)
+#: at most this many fixed ranges of cells for the passes over the grid (each with its own
+#: sums)
 _MOMENT_CHUNKS = 4
 #: ``beta_k`` (on ``[-1, 1]``, where a spread-out measure has ``beta_k ~ 1/4``) below which
 #: the Stieltjes procedure on a cubature's signed marginal has broken down: rounding leaves
@@ -91,6 +92,12 @@ NODE_EXCURSION = 0.5
 class NotForPairs(ValueError):
     """The rule or the support is not one for :class:`PairEngine` (the exact joint-atom
     engine takes it)."""
+
+
+def _chunks(n):
+    """Fixed ranges of cells for a pass over ``n`` cells in parallel (at most
+    :data:`_MOMENT_CHUNKS`, of at least ``2^18`` cells)."""
+    return max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
 
 
 def _lse(a):
@@ -294,8 +301,9 @@ class PairLayout:
         two_bases = data is not None and not math.isinf(lam)
         m1 = data if two_bases else model
         tops = []
+        n = self.ra.shape[0]
         for r in (self.ra, self.rb):
-            top, second, bottom = panels.reward_extremes.at(r.shape[0])(r, model, m1, 1)
+            top, second, bottom = panels.reward_extremes.at(n)(r, model, m1, _chunks(n))
             if not (np.isfinite(top) and np.isfinite(bottom)):
                 raise NotForPairs("PairEngine needs finite rewards on the support")
             tops.append((float(top), float(second), float(bottom)))
@@ -306,10 +314,8 @@ class PairLayout:
             raise NotForPairs("PairEngine: too many pairs of panels (rewards spanning too "
                               "many nats): use the exact engine")
         geo = [np.array([lay.r_max, lay.graded_depth, lay.levels, lay.width]) for lay in layouts]
-        n = self.ra.shape[0]
         # chunks in parallel, each with its own table of pairs (when that table is small)
-        chunks = max(1, min(_MOMENT_CHUNKS, n // (1 << 18))) if n_raw[0] * n_raw[1] <= (
-            1 << 16) else 1
+        chunks = _chunks(n) if n_raw[0] * n_raw[1] <= (1 << 16) else 1
         count = pk.count_boxes.at(n) if use_numba else pk.count_boxes_numpy
         counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks)
         self.n_cells = int(counts.sum())
@@ -478,7 +484,7 @@ class PairEngine:
                 self.box_Na, self.box_Nb, self.box_off, out, coef, self.box_na, self.box_nb,
                 tmax)
         n = self.ra.shape[0]
-        chunks = max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
+        chunks = _chunks(n)
         if self.use_numba:
             pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(*args,
                                                                                    chunks)
