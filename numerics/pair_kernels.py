@@ -646,15 +646,19 @@ def point_factor_numpy(ha, hb, point_pa, point_pb, point_box, W, F, out):
 
 
 @numba.njit(cache=True, fastmath={"contract"})
-def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, err_a, err_b):
+def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, err_a, err_b,
+              g):
     """Per box (slot ``s``, box ``slot_box[s]``): the largest and smallest ``L`` (``top``,
     ``bottom``) and the tails of the tensor Chebyshev coefficients ``C = Q_a L Q_b^T`` of its
     interpolant (``Q_u`` ``(n_u, n_u)``, values to coefficients, from ``Q[qa_off[s]]``,
     ``Q[qb_off[s]]``; ``QT`` their transposes at the same offsets): ``err_a = sum |C[d, e]|``
     over the last two rows ``d`` (when ``n_a > 2``, else 0), ``err_b`` over the last two
     columns ``e`` (when ``n_b > 2``).  Every product is a sum of rows (the inner loops run
-    along rows, independent: no chain of dependent additions).  Returns the number of finite
-    ``L``.  Twin: :meth:`numerics.pair_law.PairEngine._box_check_numpy`."""
+    along rows, independent: no chain of dependent additions).  Where ``g`` has points, also
+    ``g = L - top`` per box (what :func:`box_shift` gives the next step of an untilted base).
+    Returns the number of finite ``L``.  Twin: :meth:`numerics.pair_law.PairEngine.
+    _box_check_numpy`."""
+    shift = g.shape[0] > 0
     m = max(1, np.max(n_a), np.max(n_b)) if n_a.shape[0] else 1
     R0, R1, C0, C1 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     n_finite = 0
@@ -675,6 +679,10 @@ def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, 
         q = slot_box[s]
         top[q] = mx
         bottom[q] = mn
+        if shift:
+            gs = g[p0:p0 + na * nb]
+            for p in range(na * nb):
+                gs[p] = v[p] - mx
         ea = 0.0
         if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then C = R Q_b^T
             R0[:nb] = 0.0

@@ -258,6 +258,7 @@ class _PairBase:
         self.active = active       # carries mass in p_t
         self.finite = active       # and L is finite everywhere
         self.tilted = False        # T is not 0
+        self.shifted = None        # (L, L - max per box, max, min) from the last check
 
     def update_flags(self):
         # a sum of finite values of L (at most ~1e3 nats each) is finite; -inf or nan is not
@@ -526,12 +527,20 @@ class PairEngine:
         by more than :data:`numerics.engine.TILT_LIMIT` nats across a box (its cubature is
         then rebuilt for the measure tilted by the current ``L``: one pass over the grid)."""
         shift = pk.box_shift if self.use_numba else pk.box_shift_numpy
-        g = np.empty(self.points)
-        gm, gmin = np.empty(self.n_boxes), np.empty(self.n_boxes)
+        # the check of the last step gave this L's shift (untilted: the same bits)
+        done = b.shifted if (b.shifted is not None and b.shifted[0] is b.L
+                             and not b.tilted) else None
+        b.shifted = None
         for _ in range(2):
             with np.errstate(invalid="ignore"):
-                shift(b.L, b.T if b.tilted else np.empty(0), self.slot_start, self.slot_na,
-                      self.slot_nb, self.slot_box, g, gm, gmin)
+                if done is not None:
+                    _, g, gm, gmin = done
+                    done = None
+                else:
+                    g = np.empty(self.points)
+                    gm, gmin = np.empty(self.n_boxes), np.empty(self.n_boxes)
+                    shift(b.L, b.T if b.tilted else np.empty(0), self.slot_start,
+                          self.slot_na, self.slot_nb, self.slot_box, g, gm, gmin)
                 spread = float(np.max(gm - gmin)) if b.finite else 0.0
             if not spread > TILT_LIMIT:
                 break
@@ -809,15 +818,16 @@ class PairEngine:
                     err_b[c.boxes] = np.abs(Y).reshape(c.na, nbox, 2).sum(axis=(0, 2))
         return top, bottom, err_a, err_b, int(np.count_nonzero(np.isfinite(L)))
 
-    def _box_check(self, L):
+    def _box_check(self, L, g=None):
         """``(top, bottom, err_a, err_b, n_finite)`` of a state ``L``
-        (:func:`numerics.pair_kernels.box_check`)."""
+        (:func:`numerics.pair_kernels.box_check`; with it ``g = L - top`` per box where ``g``
+        is given)."""
         if not self.use_numba:
             return self._box_check_numpy(L)
         out = [np.empty(self.n_boxes) for _ in range(4)]
         n_finite = pk.box_check(L, self.slot_start, self.slot_na, self.slot_nb,
                                 *self.coef_table, self.slot_qa_off, self.slot_qb_off,
-                                self.slot_box, *out)
+                                self.slot_box, *out, np.empty(0) if g is None else g)
         return (*out, int(n_finite))
 
     def _check_resolution(self):
@@ -830,9 +840,12 @@ class PairEngine:
         flags (whether ``L`` is finite everywhere, somewhere)."""
         stats, bound = [], []
         for b in self.bases:
-            st = self._box_check(b.L)
+            g = np.empty(self.points) if self.use_numba and not b.tilted else None
+            st = self._box_check(b.L, g)
             b.finite = st[4] == self.points
             b.active = st[4] > 0
+            # the next step's shift of an untilted base (see _weights)
+            b.shifted = None if g is None else (b.L, g, st[0], st[1])
             stats.append(st)
             ub = st[0] if b.present() else np.full(self.n_boxes, -np.inf)
             with np.errstate(invalid="ignore"):

@@ -257,9 +257,16 @@ def test_box_check_matches_numpy_twin():
     eng = PairEngine(_rule(r1, r2), mass.ravel(), None, 0.5, mass.shape)
     assert {(c.na > 2, c.nb > 2) for c in eng.classes} >= {(True, True)}
     L = _state(eng)
-    got, want = eng._box_check(L), eng._box_check_numpy(L)
+    g = np.empty(eng.points)
+    with np.errstate(invalid="ignore"):
+        got, want = eng._box_check(L, g), eng._box_check_numpy(L)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+    shifted = np.empty(eng.points)       # the shift of the next step: box_shift's bits
+    with np.errstate(invalid="ignore"):
+        pk.box_shift_numpy(L, np.empty(0), eng.slot_start, eng.slot_na, eng.slot_nb,
+                           eng.slot_box, shifted, np.empty(eng.n_boxes), np.empty(eng.n_boxes))
+    np.testing.assert_array_equal(g, shifted)
     ok = np.isfinite(want[2]) & np.isfinite(want[3])
     assert ok.sum() == eng.n_boxes - 2
     for k in (2, 3):
