@@ -87,18 +87,6 @@ def _chebyshev_t(x, n, out):
 
 
 @numba.njit(cache=True, inline="always")
-def _scaled_chebyshev_t(x, n, m, out):
-    """``out[d] = m T_d(x)`` for ``d < n`` (the three-term recurrence started from ``m``,
-    ``m x``: no second pass to scale)."""
-    out[0] = m
-    if n > 1:
-        out[1] = m * x
-        x2 = 2.0 * x
-        for d in range(2, n):
-            out[d] = x2 * out[d - 1] - out[d - 2]
-
-
-@numba.njit(cache=True, inline="always")
 def tensor_value(coef, box, na, nb, ta, tb):
     """``sum_{d < na, e < nb} coef[box, d, e] ta[d] tb[e]``."""
     acc = 0.0
@@ -193,15 +181,16 @@ def _chebyshev_columns(x, m, n, out):
 
 @numba.njit(cache=True)
 def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                   tn_b, tmax, lo_cell, hi_cell):
-    """:func:`box_moments` on the cells ``lo_cell:hi_cell``, into ``out`` (bases, slots)."""
+                   tn_b, tmax, lo_cell, hi_cell, block):
+    """:func:`box_moments` on the cells ``lo_cell:hi_cell`` in blocks of ``block`` cells, into
+    ``out`` (bases, slots)."""
     two = m1.shape[0] > 0
     n_bases = 2 if two else 1
     tilted = tilt.shape[0] > 0
     n_boxes = n_a.shape[0]
     Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
     Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
-    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
+    blk = min(block, max(hi_cell - lo_cell, 1))
     runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
     ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
@@ -245,7 +234,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
 
 @kernel
 def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a, tn_b,
-                tmax, chunks):
+                tmax, chunks, block):
     r"""``out[k, off[box] + d n_b[box] + e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for
     ``d < n_a[box]``, ``e < n_b[box]``, over the cells with ``m_k[i] > 0``;
     ``box_id[raw_a, raw_b]`` the box of a pair of raw panels.  ``w_i = exp(f(x_a, x_b) -
@@ -253,17 +242,18 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, 
     :tn_b[box]]`` when ``tilt`` has boxes (the re-tilted measure), else 1.  ``m1`` of length
     0: one base (``out[0]`` only).
 
-    ``chunks`` fixed ranges of cells (in parallel), each in blocks of :data:`MOMENT_BLOCK`
-    cells sorted by box (a counting sort); each box's cells of a block add ``A^T B`` to its
-    moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix product (BLAS) per
-    box and block.  The chunks' sums are added in order: the result does not depend on the
+    ``chunks`` fixed ranges of cells (in parallel), each in blocks of ``block`` cells
+    (:data:`MOMENT_BLOCK`) sorted by box (a counting sort); each box's cells of a block add
+    ``A^T B`` to its moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix
+    product (BLAS) per box and block, the rows of ``A^T`` and ``B^T`` by the recurrence run
+    over the box's cells.  The chunks' sums are added in order: the result does not depend on the
     number of threads."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     parts = np.zeros((chunks, out.shape[0], out.shape[1]))
     for c in numba.prange(chunks):
         _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, parts[c], tilt,
-                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n))
+                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n), block)
     for c in range(chunks):
         out += parts[c]
 
@@ -274,7 +264,7 @@ def _chebyshev_t_numpy(x, n):
 
 
 def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                      tn_b, tmax, chunks=1):
+                      tn_b, tmax, chunks=1, block=None):
     """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``)."""
     masses = [m0] if m1.shape[0] == 0 else [m0, m1]
     sup = np.any([m > 0 for m in masses], axis=0)
@@ -301,10 +291,11 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, 
 
 @numba.njit(cache=True)
 def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
-                  hi_cell):
-    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
+                  hi_cell, block):
+    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell`` in blocks of ``block``
+    cells."""
     n_boxes = coef.shape[0]
-    blk = min(VALUES_BLOCK, max(hi_cell - lo_cell, 1))
+    blk = min(block, max(hi_cell - lo_cell, 1))
     runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
     ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
@@ -352,22 +343,23 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
 
 @kernel
 def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                         chunks):
+                         chunks, block):
     """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
     elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
 
-    ``chunks`` ranges of cells in parallel, each in blocks sorted by box as in
-    :func:`box_moments`; each box's cells of a block are evaluated together: ``V = A C``
-    (one matrix product, ``A = [T_d(x_a(i))]``), then ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
+    ``chunks`` ranges of cells in parallel, each in blocks of ``block`` cells
+    (:data:`VALUES_BLOCK`) sorted by box as in :func:`box_moments`; each box's cells of a
+    block are evaluated together: ``V = A C`` (one matrix product, ``A = [T_d(x_a(i))]``), then
+    ``f_i = sum_e V[i, e] T_e(x_b(i))`` (the recurrence in ``x_b`` run over the cells)."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
         _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                      min(c * step, n), min((c + 1) * step, n))
+                      min(c * step, n), min((c + 1) * step, n), block)
 
 
 def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,
-                               out, chunks=1):
+                               out, chunks=1, block=None):
     """Pure numpy twin of :func:`log_weights_at_cells`."""
     out[:] = -np.inf
     idx = np.flatnonzero(mass > 0)

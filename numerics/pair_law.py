@@ -487,8 +487,8 @@ class PairEngine:
         n = self.ra.shape[0]
         chunks = _chunks(n)
         if self.use_numba:
-            pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(*args,
-                                                                                   chunks)
+            pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(
+                *args, chunks, pk.MOMENT_BLOCK)
         else:
             pk.box_moments_numpy(*args)
         for k, m in enumerate(masses):
@@ -947,7 +947,7 @@ class PairEngine:
                 continue
             target = out if first else np.empty_like(out)
             f(self.ra, self.rb, b.mass, self.axes[0].geo, self.axes[1].geo, self.box_id, coef,
-              self.box_na, self.box_nb, offset + b.log_total, target, chunks)
+              self.box_na, self.box_nb, offset + b.log_total, target, chunks, pk.VALUES_BLOCK)
             with np.errstate(over="ignore"):
                 np.exp(target, out=target)
             target *= b.mass

@@ -115,7 +115,7 @@ def test_box_moments_match_numpy_twin(tilted):
         coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
     want = _moments_with(pk.box_moments_numpy, lay, m0, m1, coef, tmax)
     scale = np.max(np.abs(want))
-    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks) for f, chunks in
+    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks, pk.MOMENT_BLOCK) for f, chunks in
            ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3), (pk.box_moments.parallel, 3))]
     for g in got:
         assert np.max(np.abs(g - want)) <= 1e-13 * scale
@@ -125,14 +125,19 @@ def test_box_moments_match_numpy_twin(tilted):
         assert abs(got[0, lay.box_off].sum() - m0.sum()) <= 1e-13
 
 
-def test_box_moments_blocks_do_not_change_the_sums(monkeypatch):
-    """Sums over blocks of 64 cells equal those over one block (to rounding)."""
+def test_box_moments_blocks_do_not_change_the_sums():
+    """Sums over blocks of 64 cells (several blocks, each box's cells split) equal those over
+    one block (to rounding), one base and two, with and without a tilt."""
     lay, m0, m1 = _layout_and_masses(24)
-    none = (np.zeros((0, 1, 1)), np.zeros(0))
-    one = _moments_with(pk.box_moments.serial, lay, m0, m1, *none, 1)
-    monkeypatch.setattr(pk, "MOMENT_BLOCK", 64)
-    small = _moments_with(pk.box_moments.py_func, lay, m0, m1, *none, 1)
-    assert np.max(np.abs(small - one)) <= 1e-15
+    assert m0.size > 8 * 64
+    rng = np.random.default_rng(3)
+    tilt = (rng.normal(scale=0.3, size=(lay.n_boxes, int(lay.box_na.max()),
+                                        int(lay.box_nb.max()))), rng.normal(size=lay.n_boxes))
+    for masses in ((m0, m1), (m0, np.empty(0))):
+        for t in ((np.zeros((0, 1, 1)), np.zeros(0)), tilt):
+            one = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, m0.size)
+            small = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, 64)
+            assert np.max(np.abs(small - one)) <= 1e-15 * max(1.0, np.max(np.abs(one)))
 
 
 def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
@@ -144,14 +149,17 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
     rng = np.random.default_rng(7)
     coef = rng.normal(size=(lay.n_boxes, na, nb))
     outs = []
-    for f, chunks in ((pk.log_weights_at_cells.serial, 3), (pk.log_weights_at_cells.parallel, 3),
-                      (pk.log_weights_at_cells_numpy, 1)):
+    for f, chunks, block in ((pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK),
+                             (pk.log_weights_at_cells.parallel, 3, pk.VALUES_BLOCK),
+                             (pk.log_weights_at_cells_numpy, 1, None),
+                             (pk.log_weights_at_cells.serial, 1, 64)):   # many blocks
         out = np.empty(m0.size)
         f(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, coef, lay.box_na,
-          lay.box_nb, 0.5, out, chunks)
+          lay.box_nb, 0.5, out, chunks, block)
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_allclose(outs[0], outs[2], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(outs[3], outs[2], rtol=0, atol=1e-12)
     # f = d_a^2 - 3 d_a d_b (depths below the tops): a polynomial of degree 2 in each box
     da, db = lay.axes[0].geo[0] - lay.ra, lay.axes[1].geo[0] - lay.rb
     values = np.zeros((lay.n_boxes, na, nb))
@@ -164,7 +172,7 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
         coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(values[c.boxes, :c.na, :c.nb])
     out = np.empty(m0.size)
     pk.log_weights_at_cells(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id,
-                            coef, lay.box_na, lay.box_nb, 0.0, out, 1)
+                            coef, lay.box_na, lay.box_nb, 0.0, out, 1, pk.VALUES_BLOCK)
     np.testing.assert_allclose(out, da ** 2 - 3 * da * db, rtol=0, atol=1e-11)
 
 
