@@ -667,12 +667,13 @@ class PairEngine:
         ``E[H]`` only)."""
         ax = self.axes[u]
         log_s, log_p = laws[u]
-        acc = np.full(ax.sdepth.size, -np.inf)
+        acc = None
         for pi, rule_u, a in self.parts:
             if a != u:
                 continue
             lh = rule_u.log_factor(-ax.sdepth, log_s, log_p, use_numba=self.use_numba)
-            acc = np.logaddexp(acc, math.log(pi) + lh)
+            lh = lh + math.log(pi)
+            acc = lh if acc is None else np.logaddexp(acc, lh)
         at_n = np.empty(ax.ndepth.size)
         for (n, N), (panels_, rows_n, rows_N) in ax.by_count().items():
             at_n[rows_N] = acc[rows_n] @ _interpolation_matrix(n, N).T
