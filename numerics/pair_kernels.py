@@ -13,8 +13,19 @@ the *box* (panel of ``d_a``) x (panel of ``d_b``), at the position ``(x_a, x_b)`
   coefficients, ``f(x_a, x_b) = sum_{d, e} C[box, d, e] T_d(x_a) T_e(x_b)``, at every cell with
   mass (the materialization).
 
-Every kernel has a pure numpy twin (``*_numpy``) that the tests compare it with.  The kernels
-run serially (fixed cell order: their sums do not depend on the thread count).
+and, for each step of :class:`numerics.pair_law.PairEngine`, passes over the state (its values
+at the boxes' tensor grids, ``O(boxes x n_a n_b)``), each one scan of every box while it sits
+in cache, the exponentials and logarithms left to numpy on whole buffers between them:
+
+- :func:`box_shift`: per box the extremes of ``L - T`` and ``L - T - max`` (then ``W = exp``);
+- :func:`point_factor`: ``H_a(x_j) + H_b(y_k)`` at every state point (times ``W F[box]`` for
+  the data base's update, then ``log1p``);
+- :func:`box_check`: per box the extremes of ``L`` and the tails of its tensor Chebyshev
+  coefficients (the resolution check).
+
+Every kernel has a pure numpy twin (``*_numpy``, or a ``_numpy`` method of the engine) that
+the tests compare it with.  The kernels run serially (fixed cell order: their sums do not
+depend on the thread count).
 """
 
 from __future__ import annotations
@@ -28,25 +39,34 @@ from .panels import _locate, locate_numpy
 from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
-           "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value"]
+           "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
+           "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
+           "gauss_from_recurrence"]
 
 
-@numba.njit(cache=True)
-def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+@kernel
+def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks):
     """``counts[raw_a, raw_b]``: support cells (``m0 > 0`` or ``m1 > 0``) per pair of raw
-    panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``."""
-    counts = np.zeros((n_raw_a, n_raw_b), dtype=np.int64)
+    panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``.  ``chunks`` fixed
+    ranges of cells (in parallel), each with its own table, added in order."""
+    n = ra.shape[0]
+    step = (n + chunks - 1) // chunks
+    parts = np.zeros((chunks, n_raw_a, n_raw_b), dtype=np.int64)
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
-    for i in range(ra.shape[0]):
-        if m0[i] > 0.0 or m1[i] > 0.0:
-            pa, _ = _locate(ta - ra[i], Da, Ja, wa)
-            pb, _ = _locate(tb - rb[i], Db, Jb, wb)
-            counts[pa, pb] += 1
-    return counts
+    for c in numba.prange(chunks):
+        counts = parts[c]
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                pa, _ = _locate(ta - ra[i], Da, Ja, wa)
+                pb, _ = _locate(tb - rb[i], Db, Jb, wb)
+                counts[pa, pb] += 1
+    for c in range(1, chunks):
+        parts[0] += parts[c]
+    return parts[0]
 
 
-def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b):
+def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks=1):
     """Pure numpy twin of :func:`count_boxes`."""
     sup = (m0 > 0) | (m1 > 0)
     pa, _ = locate_numpy(geo_a[0] - ra[sup], geo_a[1], int(geo_a[2]), geo_a[3])
@@ -78,89 +98,133 @@ def tensor_value(coef, box, na, nb, ta, tb):
     return acc
 
 
-#: cells per block of :func:`box_moments` (its buffers: a few arrays of this length)
-MOMENT_BLOCK = 1 << 20
+#: cells per block of :func:`box_moments` (its buffers: a few arrays of this length; measured
+#: on 2048^2, one thread: 1 << 14 to 1 << 16 equally fast, 1 << 20 1.3x slower, its sort
+#: leaving the caches)
+MOMENT_BLOCK = 1 << 15
+#: cells per block of :func:`log_weights_at_cells` (the same measure)
+VALUES_BLOCK = 1 << 15
 
 
 @numba.njit(cache=True)
-def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb, sxa, sxb,
-                cell):
+def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb, ccell,
+                sxa, sxb, cell):
     """Locate the cells ``lo:hi`` with ``m0 > 0`` or ``m1 > 0`` (``m1`` may be empty) and sort
     them by box (a counting sort, keeping their order within a box): afterwards box ``q``'s
     cells are the slots ``count[q]:count[q+1]``, with positions ``sxa, sxb`` and cell
-    indices ``cell`` (``count``, of length boxes + 1, is zero on entry; ``cbox, cxa, cxb``
-    are scratch).  Returns the number of cells."""
+    indices ``cell`` (``count``, of length boxes + 1, is zero on entry; ``runs`` (length
+    ``2 (hi - lo) + 2``), ``cxa, cxb, ccell`` are scratch).  Returns the number of cells.
+
+    The cells are located in grid order, where neighbours mostly share a box (runs of ~40
+    cells on a smooth reward at 2048^2): the first pass records the runs of one box, the
+    second moves each run to its box's slots as a contiguous copy (no per-cell scatter)."""
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
     two = m1.shape[0] > 0
     n_boxes = count.shape[0] - 1
     c = 0
+    n_runs = 0
+    current = -1
     for i in range(lo, hi):
         if not (m0[i] > 0.0 or (two and m1[i] > 0.0)):
             continue
         pa, xa = _locate(ta - ra[i], Da, Ja, wa)
         pb, xb = _locate(tb - rb[i], Db, Jb, wb)
         box = box_id[pa, pb]
-        cbox[c] = box
+        if box != current:
+            runs[2 * n_runs] = box
+            runs[2 * n_runs + 1] = c
+            n_runs += 1
+            current = box
         cxa[c] = xa
         cxb[c] = xb
-        cell[c] = i          # (moved to its slot below)
+        ccell[c] = i
         count[box + 1] += 1
         c += 1
+    runs[2 * n_runs + 1] = c
     for q in range(n_boxes):
         count[q + 1] += count[q]
     pos = count[:n_boxes].copy()
-    idx = cell[:c].copy()
-    for j in range(c):
-        k = pos[cbox[j]]
-        pos[cbox[j]] = k + 1
-        sxa[k] = cxa[j]
-        sxb[k] = cxb[j]
-        cell[k] = idx[j]
+    for r in range(n_runs):
+        box = runs[2 * r]
+        a, z = runs[2 * r + 1], runs[2 * r + 3]
+        k = pos[box]
+        pos[box] = k + (z - a)
+        sxa[k:k + (z - a)] = cxa[a:z]
+        sxb[k:k + (z - a)] = cxb[a:z]
+        cell[k:k + (z - a)] = ccell[a:z]
     return c
+
+
+@numba.njit(cache=True, inline="always")
+def _chebyshev_columns(x, m, n, out):
+    """``out[d, j] = m[j] T_d(x[j])`` for ``d < n`` (``m`` of length 0: ``m = 1``): the
+    recurrence run down the rows, each row one pass over the cells (no dependence between
+    cells: vectorized)."""
+    k = x.shape[0]
+    if m.shape[0]:
+        out[0, :k] = m
+    else:
+        out[0, :k] = 1.0
+    if n > 1:
+        r0 = out[0]
+        r1 = out[1]
+        for j in range(k):
+            r1[j] = r0[j] * x[j]
+        for d in range(2, n):
+            r2 = out[d]
+            r1 = out[d - 1]
+            r0 = out[d - 2]
+            for j in range(k):
+                r2[j] = 2.0 * x[j] * r1[j] - r0[j]
 
 
 @numba.njit(cache=True)
 def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                   tn_b, tmax, lo_cell, hi_cell):
-    """:func:`box_moments` on the cells ``lo_cell:hi_cell``, into ``out`` (bases, slots)."""
+                   tn_b, tmax, lo_cell, hi_cell, block):
+    """:func:`box_moments` on the cells ``lo_cell:hi_cell`` in blocks of ``block`` cells, into
+    ``out`` (bases, slots)."""
     two = m1.shape[0] > 0
     n_bases = 2 if two else 1
     tilted = tilt.shape[0] > 0
     n_boxes = n_a.shape[0]
     Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
     Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
-    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
-    cbox = np.empty(blk, dtype=np.int64)
+    blk = min(block, max(hi_cell - lo_cell, 1))
+    runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    cell = np.empty(blk, dtype=np.int64)
+    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
+    # one box's rows at a time, reused: A^T (bases n_a, cells), B^T (n_b, cells), masses
+    a_buf = np.empty(blk * n_bases * np.max(n_a))
+    b_buf = np.empty(blk * np.max(n_b))
+    w_buf = np.empty(blk)
     for lo in range(lo_cell, hi_cell, blk):
         _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, min(lo + blk, hi_cell), count,
-                    cbox, cxa, cxb, sxa, sxb, cell)
+                    runs, cxa, cxb, ccell, sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
                 continue
+            k = z - a
             na, nb = n_a[q], n_b[q]
-            A = np.empty((z - a, n_bases * na))
-            B = np.empty((z - a, nb))
-            for j in range(a, z):
-                w = 1.0
+            At = a_buf[:k * n_bases * na].reshape((n_bases * na, k))
+            Bt = b_buf[:k * nb].reshape((nb, k))
+            w = w_buf[:k]
+            for b in range(n_bases):
+                mb = m0 if b == 0 else m1
+                for j in range(k):
+                    m = mb[cell[a + j]]
+                    w[j] = m if m > 0.0 else 0.0
                 if tilted:
-                    _chebyshev_t(sxa[j], tn_a[q], Ta)
-                    _chebyshev_t(sxb[j], tn_b[q], Tb)
-                    w = math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb) - tmax[q])
-                _chebyshev_t(sxa[j], na, Ta)
-                _chebyshev_t(sxb[j], nb, Tb)
-                for b in range(n_bases):
-                    m = m0[cell[j]] if b == 0 else m1[cell[j]]
-                    wj = m * w if m > 0.0 else 0.0
-                    for d in range(na):
-                        A[j - a, b * na + d] = wj * Ta[d]
-                for e in range(nb):
-                    B[j - a, e] = Tb[e]
-            P = np.dot(A.T, B)
+                    for j in range(k):
+                        _chebyshev_t(sxa[a + j], tn_a[q], Ta)
+                        _chebyshev_t(sxb[a + j], tn_b[q], Tb)
+                        w[j] *= math.exp(tensor_value(tilt, q, tn_a[q], tn_b[q], Ta, Tb)
+                                         - tmax[q])
+                _chebyshev_columns(sxa[a:z], w, na, At[b * na:(b + 1) * na])
+            _chebyshev_columns(sxb[a:z], w_buf[:0], nb, Bt)
+            P = np.dot(At, Bt.T)
             for b in range(n_bases):
                 for d in range(na):
                     for e in range(nb):
@@ -170,7 +234,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
 
 @kernel
 def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a, tn_b,
-                tmax, chunks):
+                tmax, chunks, block):
     r"""``out[k, off[box] + d n_b[box] + e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for
     ``d < n_a[box]``, ``e < n_b[box]``, over the cells with ``m_k[i] > 0``;
     ``box_id[raw_a, raw_b]`` the box of a pair of raw panels.  ``w_i = exp(f(x_a, x_b) -
@@ -178,17 +242,18 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, 
     :tn_b[box]]`` when ``tilt`` has boxes (the re-tilted measure), else 1.  ``m1`` of length
     0: one base (``out[0]`` only).
 
-    ``chunks`` fixed ranges of cells (in parallel), each in blocks of :data:`MOMENT_BLOCK`
-    cells sorted by box (a counting sort); each box's cells of a block add ``A^T B`` to its
-    moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix product (BLAS) per
-    box and block.  The chunks' sums are added in order: the result does not depend on the
+    ``chunks`` fixed ranges of cells (in parallel), each in blocks of ``block`` cells
+    (:data:`MOMENT_BLOCK`) sorted by box (a counting sort); each box's cells of a block add
+    ``A^T B`` to its moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix
+    product (BLAS) per box and block, the rows of ``A^T`` and ``B^T`` by the recurrence run
+    over the box's cells.  The chunks' sums are added in order: the result does not depend on the
     number of threads."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     parts = np.zeros((chunks, out.shape[0], out.shape[1]))
     for c in numba.prange(chunks):
         _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, parts[c], tilt,
-                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n))
+                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n), block)
     for c in range(chunks):
         out += parts[c]
 
@@ -199,7 +264,7 @@ def _chebyshev_t_numpy(x, n):
 
 
 def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                      tn_b, tmax, chunks=1):
+                      tn_b, tmax, chunks=1, block=None):
     """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``)."""
     masses = [m0] if m1.shape[0] == 0 else [m0, m1]
     sup = np.any([m > 0 for m in masses], axis=0)
@@ -226,60 +291,75 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, 
 
 @numba.njit(cache=True)
 def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
-                  hi_cell):
-    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell``."""
+                  hi_cell, block):
+    """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell`` in blocks of ``block``
+    cells."""
     n_boxes = coef.shape[0]
-    Ta = np.empty(coef.shape[1])
-    Tb = np.empty(coef.shape[2])
-    blk = min(MOMENT_BLOCK, max(hi_cell - lo_cell, 1))
-    cbox = np.empty(blk, dtype=np.int64)
+    blk = min(block, max(hi_cell - lo_cell, 1))
+    runs = np.empty(2 * blk + 2, dtype=np.int64)
     cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    cell = np.empty(blk, dtype=np.int64)
+    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
     count = np.zeros(n_boxes + 1, dtype=np.int64)
     none = np.empty(0)
+    a_buf = np.empty(blk * coef.shape[1])
+    t_buf = np.empty(3 * blk)
+    acc_buf = np.empty(blk)
     for lo in range(lo_cell, hi_cell, blk):
         hi = min(lo + blk, hi_cell)
         out[lo:hi] = -np.inf
-        _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, cbox, cxa, cxb,
-                    sxa, sxb, cell)
+        _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb,
+                    ccell, sxa, sxb, cell)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
                 continue
+            k = z - a
             na, nb = n_a[q], n_b[q]
-            A = np.empty((z - a, na))
-            for j in range(a, z):
-                _chebyshev_t(sxa[j], na, Ta)
-                for d in range(na):
-                    A[j - a, d] = Ta[d]
-            V = np.dot(A, np.ascontiguousarray(coef[q, :na, :nb]))
-            for j in range(a, z):
-                _chebyshev_t(sxb[j], nb, Tb)
-                acc = 0.0
-                for e in range(nb):
-                    acc += V[j - a, e] * Tb[e]
-                out[cell[j]] = acc - offset
+            At = a_buf[:k * na].reshape((na, k))
+            _chebyshev_columns(sxa[a:z], none, na, At)
+            Vt = np.dot(np.ascontiguousarray(coef[q, :na, :nb].T), At)    # (nb, cells)
+            # sum_e Vt[e] T_e(x_b), the recurrence carried along, row by row over the cells
+            x = sxb[a:z]
+            acc = acc_buf[:k]
+            t0, t1 = t_buf[:k], t_buf[blk:blk + k]
+            t0[:] = 1.0
+            acc[:] = Vt[0]
+            if nb > 1:
+                t1[:] = x
+                r = Vt[1]
+                for j in range(k):
+                    acc[j] += r[j] * x[j]
+            for e in range(2, nb):
+                r = Vt[e]
+                for j in range(k):
+                    t2 = 2.0 * x[j] * t1[j] - t0[j]
+                    acc[j] += r[j] * t2
+                    t0[j] = t1[j]
+                    t1[j] = t2
+            for j in range(k):
+                out[cell[a + j]] = acc[j] - offset
         count[:] = 0
 
 
 @kernel
 def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                         chunks):
+                         chunks, block):
     """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
     elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
 
-    ``chunks`` ranges of cells in parallel, each in blocks sorted by box as in
-    :func:`box_moments`; each box's cells of a block are evaluated together: ``V = A C``
-    (one matrix product, ``A = [T_d(x_a(i))]``), then ``f_i = sum_e V[i, e] T_e(x_b(i))``."""
+    ``chunks`` ranges of cells in parallel, each in blocks of ``block`` cells
+    (:data:`VALUES_BLOCK`) sorted by box as in :func:`box_moments`; each box's cells of a
+    block are evaluated together: ``V = A C`` (one matrix product, ``A = [T_d(x_a(i))]``), then
+    ``f_i = sum_e V[i, e] T_e(x_b(i))`` (the recurrence in ``x_b`` run over the cells)."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
         _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                      min(c * step, n), min((c + 1) * step, n))
+                      min(c * step, n), min((c + 1) * step, n), block)
 
 
 def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,
-                               out, chunks=1):
+                               out, chunks=1, block=None):
     """Pure numpy twin of :func:`log_weights_at_cells`."""
     out[:] = -np.inf
     idx = np.flatnonzero(mass > 0)
@@ -290,6 +370,16 @@ def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_
     Ta = _chebyshev_t_numpy(xa, NA) * (np.arange(NA)[None, :] < n_a[box][:, None])
     Tb = _chebyshev_t_numpy(xb, NB) * (np.arange(NB)[None, :] < n_b[box][:, None])
     out[idx] = np.einsum("ide,id,ie->i", coef[box], Ta, Tb) - offset
+
+
+@numba.njit(cache=True, inline="always")
+def _hypot(a, b):
+    """``sqrt(a^2 + b^2)``: ``math.hypot``'s value (to an ulp) at a fraction of its cost
+    where the squares neither overflow nor underflow, else ``math.hypot``."""
+    m = max(abs(a), abs(b))
+    if 1e-150 < m < 1e150:
+        return math.sqrt(a * a + b * b)
+    return math.hypot(a, b)
 
 
 @numba.njit(cache=True)
@@ -316,7 +406,7 @@ def _tridiagonal_ql(d, e, z):
             if it > 60:
                 break
             g = (d[l + 1] - d[l]) / (2.0 * e[l])
-            r = math.hypot(g, 1.0)
+            r = _hypot(g, 1.0)
             g = d[m] - d[l] + e[l] / (g + (r if g >= 0.0 else -r))
             s = 1.0
             c = 1.0
@@ -326,7 +416,7 @@ def _tridiagonal_ql(d, e, z):
             while i >= l:
                 f = s * e[i]
                 b = c * e[i]
-                r = math.hypot(f, g)
+                r = _hypot(f, g)
                 e[i + 1] = r
                 if r == 0.0:
                     d[i + 1] -= p
@@ -396,3 +486,239 @@ def gauss_from_recurrence(alpha, beta, n_used):
                 k += 1
                 counts[q] += 1
     return counts, xs[:k], ws[:k]
+
+
+# ---------------------------------------------------------------------------- the state
+# A step of :class:`numerics.pair_law.PairEngine` works on the state ``L`` held at the tensor
+# grids of the boxes (flat, box after box, each box row-major ``(n_a, n_b)``).  The kernels
+# below take one *slot* per box, in that flat order: ``start`` (its first point), ``n_a``,
+# ``n_b`` (its state grid), and per kernel the offsets of its small matrices in flat tables.
+# Their transcendental functions are left to numpy (whole buffers, SIMD) between them.
+
+
+@numba.njit(cache=True, inline="always")
+def _extremes(v):
+    """``(max, min)`` of a 1-d array (four independent chains: not bound by the latency of
+    one compare per element)."""
+    m0 = m1 = m2 = m3 = -np.inf
+    n0 = n1 = n2 = n3 = np.inf
+    n = v.shape[0]
+    k = n - n % 4
+    for p in range(0, k, 4):
+        a, b, c, d = v[p], v[p + 1], v[p + 2], v[p + 3]
+        m0 = max(m0, a)
+        m1 = max(m1, b)
+        m2 = max(m2, c)
+        m3 = max(m3, d)
+        n0 = min(n0, a)
+        n1 = min(n1, b)
+        n2 = min(n2, c)
+        n3 = min(n3, d)
+    for p in range(k, n):
+        m0 = max(m0, v[p])
+        n0 = min(n0, v[p])
+    return max(max(m0, m1), max(m2, m3)), min(min(n0, n1), min(n2, n3))
+
+
+@numba.njit(cache=True)
+def box_shift(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
+    """Per box (slot ``s``, box ``slot_box[s]``): ``gmax``, ``gmin`` the largest and smallest
+    ``L - T`` over its points, and ``g = L - T - gmax`` there (``T`` of length 0: ``T = 0``).
+    Twin: :func:`box_shift_numpy`."""
+    tilted = T.shape[0] > 0
+    for s in range(start.shape[0]):
+        a = start[s]
+        z = a + n_a[s] * n_b[s]
+        gs = g[a:z]
+        ls = L[a:z]
+        if tilted:
+            ts = T[a:z]
+            for p in range(z - a):
+                gs[p] = ls[p] - ts[p]
+        else:
+            gs[:] = ls
+        mx, mn = _extremes(gs)
+        for p in range(z - a):
+            gs[p] -= mx
+        q = slot_box[s]
+        gmax[q] = mx
+        gmin[q] = mn
+
+
+def box_shift_numpy(L, T, start, n_a, n_b, slot_box, g, gmax, gmin):
+    """Pure numpy twin of :func:`box_shift` (``reduceat`` over the boxes)."""
+    v = L - T if T.shape[0] else L.copy()
+    gmax[slot_box] = np.maximum.reduceat(v, start)
+    gmin[slot_box] = np.minimum.reduceat(v, start)
+    g[:] = v - np.repeat(gmax[slot_box], n_a * n_b)
+
+
+@numba.njit(cache=True)
+def panel_marginal(gmax, box_q, marg, cub, cub_box, n_panels, n_points, s_panel, w):
+    """One axis' signed marginal at its panels' cubature points from the boxes' marginals
+    ``marg`` (at the points ``cub``, of the boxes ``cub_box``; box ``q`` scaled by
+    ``e^{gmax[q]}``): ``s_panel[p]`` the largest ``gmax`` over the boxes on panel ``p``
+    (``box_q``), ``w[cub[i]] += marg[i] e^{gmax - s_panel}`` (a non-finite factor counts 0).
+    Twin: the numpy lines of :meth:`numerics.pair_law.PairEngine._marginals`."""
+    s_panel[:n_panels] = -np.inf
+    for q in range(gmax.shape[0]):
+        s_panel[box_q[q]] = max(s_panel[box_q[q]], gmax[q])
+    f = np.empty(gmax.shape[0])
+    for q in range(gmax.shape[0]):
+        v = math.exp(gmax[q] - s_panel[box_q[q]])
+        f[q] = v if math.isfinite(v) else 0.0
+    w[:n_points] = 0.0
+    for i in range(marg.shape[0]):
+        w[cub[i]] += marg[i] * f[cub_box[i]]
+
+
+@numba.njit(cache=True)
+def middle_dots(X, Y, out):
+    """``out[p, k] = sum_i X[p, i, k] Y[p, i, k]`` (3-d arrays, C order; the inner loop along
+    ``k``).  Twin: ``np.einsum("pik,pik->pk", X, Y)``."""
+    P, I, K = X.shape
+    if K == 1:    # four rows at a time: four independent sums (not one chain of additions)
+        q = P - P % 4
+        for p in range(0, q, 4):
+            a0 = a1 = a2 = a3 = 0.0
+            for i in range(I):
+                a0 += X[p, i, 0] * Y[p, i, 0]
+                a1 += X[p + 1, i, 0] * Y[p + 1, i, 0]
+                a2 += X[p + 2, i, 0] * Y[p + 2, i, 0]
+                a3 += X[p + 3, i, 0] * Y[p + 3, i, 0]
+            out[p, 0] = a0
+            out[p + 1, 0] = a1
+            out[p + 2, 0] = a2
+            out[p + 3, 0] = a3
+        for p in range(q, P):
+            acc = 0.0
+            for i in range(I):
+                acc += X[p, i, 0] * Y[p, i, 0]
+            out[p, 0] = acc
+        return
+    for p in range(P):
+        for k in range(K):
+            out[p, k] = 0.0
+        for i in range(I):
+            for k in range(K):
+                out[p, k] += X[p, i, k] * Y[p, i, k]
+
+
+@numba.njit(cache=True)
+def point_factor(ha, hb, start, n_a, n_b, a0, b0, W, F, slot_box, out):
+    """``out = ha[a0 + i] + hb[b0 + l]`` at each box's state point ``(i, l)`` (``a0[s]``,
+    ``b0[s]`` the box's first state point on each axis); times ``W`` there and ``F[box]`` when
+    ``W`` has points.  Twin: :func:`point_factor_numpy`."""
+    scaled = W.shape[0] > 0
+    for s in range(start.shape[0]):
+        na, nb, p = n_a[s], n_b[s], start[s]
+        xa = ha[a0[s]:a0[s] + na]
+        xb = hb[b0[s]:b0[s] + nb]
+        o = out[p:p + na * nb]
+        if scaled:
+            f = F[slot_box[s]]
+            w = W[p:p + na * nb]
+            for i in range(na):
+                x = xa[i]
+                for l in range(nb):
+                    o[i * nb + l] = (x + xb[l]) * w[i * nb + l] * f
+        else:
+            for i in range(na):
+                x = xa[i]
+                for l in range(nb):
+                    o[i * nb + l] = x + xb[l]
+
+
+def point_factor_numpy(ha, hb, point_pa, point_pb, point_box, W, F, out):
+    """Pure numpy twin of :func:`point_factor` (from each point's state points and box)."""
+    out[:] = ha[point_pa] + hb[point_pb]
+    if W.shape[0]:
+        out *= W
+        out *= F[point_box]
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, err_a, err_b,
+              g):
+    """Per box (slot ``s``, box ``slot_box[s]``): the largest and smallest ``L`` (``top``,
+    ``bottom``) and the tails of the tensor Chebyshev coefficients ``C = Q_a L Q_b^T`` of its
+    interpolant (``Q_u`` ``(n_u, n_u)``, values to coefficients, from ``Q[qa_off[s]]``,
+    ``Q[qb_off[s]]``; ``QT`` their transposes at the same offsets): ``err_a = sum |C[d, e]|``
+    over the last two rows ``d`` (when ``n_a > 2``, else 0), ``err_b`` over the last two
+    columns ``e`` (when ``n_b > 2``).  Every product is a sum of rows (the inner loops run
+    along rows, independent: no chain of dependent additions).  Where ``g`` has points, also
+    ``g = L - top`` per box (what :func:`box_shift` gives the next step of an untilted base).
+    Returns the number of finite ``L``.  Twin: :meth:`numerics.pair_law.PairEngine.
+    _box_check_numpy`."""
+    shift = g.shape[0] > 0
+    m = max(1, np.max(n_a), np.max(n_b)) if n_a.shape[0] else 1
+    R0, R1, C0, C1 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    n_finite = 0
+    for s in range(start.shape[0]):
+        na, nb, p0 = n_a[s], n_b[s], start[s]
+        v = L[p0:p0 + na * nb]        # slices: indices from 0, no wraparound
+        Qa = Q[qa_off[s]:qa_off[s] + na * na]
+        Qb = Q[qb_off[s]:qb_off[s] + nb * nb]
+        QaT = QT[qa_off[s]:qa_off[s] + na * na]
+        QbT = QT[qb_off[s]:qb_off[s] + nb * nb]
+        mx, mn = _extremes(v)
+        if math.isfinite(mx) and math.isfinite(mn):
+            n_finite += na * nb
+        else:
+            for p in range(na * nb):
+                if math.isfinite(v[p]):
+                    n_finite += 1
+        q = slot_box[s]
+        top[q] = mx
+        bottom[q] = mn
+        if shift:
+            gs = g[p0:p0 + na * nb]
+            for p in range(na * nb):
+                gs[p] = v[p] - mx
+        ea = 0.0
+        if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then C = R Q_b^T
+            R0[:nb] = 0.0
+            R1[:nb] = 0.0
+            for i in range(na):
+                c0 = Qa[(na - 2) * na + i]
+                c1 = Qa[(na - 1) * na + i]
+                for l in range(nb):
+                    x = v[i * nb + l]
+                    R0[l] += c0 * x
+                    R1[l] += c1 * x
+            C0[:nb] = 0.0
+            C1[:nb] = 0.0
+            for l in range(nb):
+                c0 = R0[l]
+                c1 = R1[l]
+                for e in range(nb):
+                    x = QbT[l * nb + e]
+                    C0[e] += c0 * x
+                    C1[e] += c1 * x
+            for e in range(nb):
+                ea += abs(C0[e]) + abs(C1[e])
+        eb = 0.0
+        if nb > 2:     # columns nb-2, nb-1: X = L Q_b[-2:]^T (na, 2), then C = Q_a X
+            R0[:na] = 0.0
+            R1[:na] = 0.0
+            for l in range(nb):
+                c0 = Qb[(nb - 2) * nb + l]
+                c1 = Qb[(nb - 1) * nb + l]
+                for i in range(na):
+                    x = v[i * nb + l]
+                    R0[i] += x * c0
+                    R1[i] += x * c1
+            C0[:na] = 0.0
+            C1[:na] = 0.0
+            for i in range(na):
+                c0 = R0[i]
+                c1 = R1[i]
+                for d in range(na):
+                    x = QaT[i * na + d]
+                    C0[d] += x * c0
+                    C1[d] += x * c1
+            for d in range(na):
+                eb += abs(C0[d]) + abs(C1[d])
+        err_a[q] = ea
+        err_b[q] = eb
+    return n_finite

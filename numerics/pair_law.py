@@ -45,7 +45,11 @@ is re-tilted (the cubature rebuilt for the current weight, one pass over the gri
 
 Cost: the build and each re-tilt ``O(cells x N_a N_b)`` (one matrix product per box and
 block of cells), a step ``O(boxes x N_a n_a n_b)`` plus the users' rules at the panels'
-points, the materialization ``O(cells x n_a n_b)``.
+points, the materialization ``O(cells x n_a n_b)``.  A step reads the state in a few passes:
+the per-box scans of :mod:`numerics.pair_kernels` (extremes and shift, the point factor, the
+check), one ``exp`` and one ``log1p`` (or ``log``) by numpy, and the per-class products of
+the marginals (BLAS); the data base's new state comes from the step's weights ``W``
+(``e^L = W e^{max}``), not from a second ``exp`` of ``L``.
 """
 
 from __future__ import annotations
@@ -73,7 +77,8 @@ MAX_BOXES = 1 << 22
 #: (measured on 7 runs against the exact engine: the same errors, 2e-15 to 2e-12 per cell, for
 #: every extra from 0 to n; 2 keeps a margin at 1.4x the moments of ``N = n``)
 CUBATURE_EXTRA = 2
-#: at most this many fixed ranges of cells for the moments (each with its own sums)
+#: at most this many fixed ranges of cells for the passes over the grid (each with its own
+#: sums)
 _MOMENT_CHUNKS = 4
 #: ``beta_k`` (on ``[-1, 1]``, where a spread-out measure has ``beta_k ~ 1/4``) below which
 #: the Stieltjes procedure on a cubature's signed marginal has broken down: rounding leaves
@@ -87,6 +92,12 @@ NODE_EXCURSION = 0.5
 class NotForPairs(ValueError):
     """The rule or the support is not one for :class:`PairEngine` (the exact joint-atom
     engine takes it)."""
+
+
+def _chunks(n):
+    """Fixed ranges of cells for a pass over ``n`` cells in parallel (at most
+    :data:`_MOMENT_CHUNKS`, of at least ``2^18`` cells)."""
+    return max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
 
 
 def _lse(a):
@@ -233,20 +244,21 @@ class _Class:
 
 class _PairBase:
     """One base measure: its masses (by reference), per class its cubature as the two
-    products that give the marginals (``Pa``, ``Pb``; ``scale`` their log size, tilt
+    products that give the marginals (``Pa`` as ``PaN``, ``Pb``; ``scale`` their log size, tilt
     included), and the tilt ``T`` and the state ``L`` at the state grids (flat arrays, class
     after class, each class's boxes one after the other, each box row-major ``(n_a, n_b)``:
     :meth:`PairLayout.view` gives a class's ``(boxes, n_a, n_b)`` view)."""
 
     def __init__(self, mass, log_total, is_data, active, points):
         self.mass, self.log_total, self.is_data = mass, log_total, is_data
-        self.Pa, self.Pb, self.scale = [], [], []
+        self.PaN, self.Pb, self.scale = [], [], []
         self.L = np.zeros(points) if active else np.full(points, -np.inf)
         self.T = np.zeros(points)
         self.box_log_mass = None   # log of the base's (untilted, normalized) mass per box
         self.active = active       # carries mass in p_t
         self.finite = active       # and L is finite everywhere
         self.tilted = False        # T is not 0
+        self.shifted = None        # (L, L - max per box, max, min) from the last check
 
     def update_flags(self):
         # a sum of finite values of L (at most ~1e3 nats each) is finite; -inf or nan is not
@@ -271,7 +283,10 @@ class PairLayout:
     SHARED = ("ra", "rb", "parts", "resolution", "r_max", "axes", "n_cells", "n_boxes",
               "box_id", "box_qa", "box_qb", "box_na", "box_nb", "box_Na", "box_Nb", "points",
               "classes", "box_off", "box_slots", "flat_box_starts", "flat_box_order",
-              "point_pa", "point_pb", "point_box")
+              "point_pa", "point_pb", "point_box", "slot_box", "slot_start", "slot_na",
+              "slot_nb", "slot_Na", "slot_Nb", "slot_a0", "slot_b0", "slot_ca_off",
+              "slot_class", "coef_table", "slot_qa_off", "slot_qb_off",
+              "slot_cub", "slot_cub_box")
 
     def __init__(self, rule, model, data, lam, shape, resolution=None, use_numba=True):
         got = pair_rewards(rule, shape)
@@ -287,8 +302,9 @@ class PairLayout:
         two_bases = data is not None and not math.isinf(lam)
         m1 = data if two_bases else model
         tops = []
+        n = self.ra.shape[0]
         for r in (self.ra, self.rb):
-            top, second, bottom = panels.reward_extremes.at(r.shape[0])(r, model, m1, 1)
+            top, second, bottom = panels.reward_extremes.at(n)(r, model, m1, _chunks(n))
             if not (np.isfinite(top) and np.isfinite(bottom)):
                 raise NotForPairs("PairEngine needs finite rewards on the support")
             tops.append((float(top), float(second), float(bottom)))
@@ -299,8 +315,10 @@ class PairLayout:
             raise NotForPairs("PairEngine: too many pairs of panels (rewards spanning too "
                               "many nats): use the exact engine")
         geo = [np.array([lay.r_max, lay.graded_depth, lay.levels, lay.width]) for lay in layouts]
-        count = pk.count_boxes if use_numba else pk.count_boxes_numpy
-        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1])
+        # chunks in parallel, each with its own table of pairs (when that table is small)
+        chunks = _chunks(n) if n_raw[0] * n_raw[1] <= (1 << 16) else 1
+        count = pk.count_boxes.at(n) if use_numba else pk.count_boxes_numpy
+        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks)
         self.n_cells = int(counts.sum())
         used_a = np.flatnonzero(counts.sum(axis=1))
         used_b = np.flatnonzero(counts.sum(axis=0))
@@ -346,7 +364,45 @@ class PairLayout:
         self.box_slots = int(sizes.sum())
         for c in self.classes:
             c.slots = self.box_off[c.boxes][:, None] + np.arange(c.Na * c.Nb)[None, :]
+        self._slots()
         self.worth_it = self.n_cells > PAIR_MIN_CELLS and self.points < self.n_cells
+
+    def _slots(self):
+        """The boxes in the flat state's order (*slots*, as the kernels of
+        :mod:`numerics.pair_kernels` take them): per slot its box, first point, grid sizes,
+        first state point on each axis, class, the offset of its marginal on axis a (``N_a``
+        values per slot) and of its values-to-coefficients matrices ``Q_u`` in one table of
+        them (every size; ``coef_table``: that table and the one of their transposes)."""
+        order = self.flat_box_order
+        ax_a, ax_b = self.axes
+        self.slot_box = order
+        self.slot_start = self.flat_box_starts
+        self.slot_na, self.slot_nb = self.box_na[order], self.box_nb[order]
+        self.slot_Na, self.slot_Nb = self.box_Na[order], self.box_Nb[order]
+        self.slot_a0 = ax_a.sptr[self.box_qa[order]].astype(np.int64)
+        self.slot_b0 = ax_b.sptr[self.box_qb[order]].astype(np.int64)
+
+        def offsets(sizes):
+            return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+        self.slot_ca_off = offsets(self.slot_Na)
+        self.slot_class = np.repeat(np.arange(len(self.classes)),
+                                    [c.boxes.size for c in self.classes])
+        q_tab, q_off = [], {}
+        size = 0
+        for n in sorted(set(self.slot_na.tolist()) | set(self.slot_nb.tolist())):
+            q_off[n] = size
+            q_tab.append(_coefficients(n))
+            size += n * n
+        self.coef_table = (np.concatenate([Q.ravel() for Q in q_tab]),
+                           np.concatenate([Q.T.ravel() for Q in q_tab]))
+        self.slot_qa_off = np.array([q_off[n] for n in self.slot_na.tolist()], np.int64)
+        self.slot_qb_off = np.array([q_off[n] for n in self.slot_nb.tolist()], np.int64)
+        # each slot's cubature points on each axis (the marginals' places) and its box
+        # repeated per cubature point
+        self.slot_cub = (np.concatenate([c.ca.ravel() for c in self.classes]),
+                         np.concatenate([c.cb.ravel() for c in self.classes]))
+        self.slot_cub_box = (np.repeat(order, self.slot_Na), np.repeat(order, self.slot_Nb))
 
 
 class PairEngine:
@@ -400,6 +456,7 @@ class PairEngine:
         self.steps_done = 0
         self.rebuilds = 0
         self._cache = None
+        self._weights_of = [None] * len(self.bases)
 
     @staticmethod
     def view(c, flat):
@@ -428,10 +485,10 @@ class PairEngine:
                 self.box_Na, self.box_Nb, self.box_off, out, coef, self.box_na, self.box_nb,
                 tmax)
         n = self.ra.shape[0]
-        chunks = max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
+        chunks = _chunks(n)
         if self.use_numba:
-            pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(*args,
-                                                                                   chunks)
+            pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(
+                *args, chunks, pk.MOMENT_BLOCK)
         else:
             pk.box_moments_numpy(*args)
         for k, m in enumerate(masses):
@@ -448,7 +505,8 @@ class PairEngine:
         ``c_a[j] = sum_k Omega[j, k] (E_a W E_b^T)[j, k] = sum_l Pa[j, l] (E_a W)[j, l]`` with
         ``Pa = Omega E_b``, and ``c_b[k] = sum_i Pb[k, i] (W E_b^T)[i, k]``,
         ``Pb = Omega^T E_a``."""
-        b.Pa, b.Pb, b.scale = [], [], []
+        b.PaN, b.Pb, b.scale = [], [], []
+        b.scale_box = np.empty(self.n_boxes)
         for c in self.classes:
             M = mom[c.slots].reshape(c.boxes.size, c.Na, c.Nb)
             omega = _coefficients(c.Na).T @ M @ _coefficients(c.Nb)
@@ -456,9 +514,11 @@ class PairEngine:
             with np.errstate(divide="ignore"):
                 scale = np.log(big) + tmax[c.boxes]
             omega = omega / np.where(big > 0, big, 1.0)[:, None, None]
-            b.Pa.append(omega @ c.Eb)                                   # (B, Na, nb)
+            Pa = omega @ c.Eb                                           # (B, Na, nb)
+            b.PaN.append(Pa.transpose(1, 0, 2).reshape(-1, c.nb, 1).copy())  # (Na B, nb, 1)
             b.Pb.append((omega.transpose(0, 2, 1) @ c.Ea).transpose(0, 2, 1).copy())
             b.scale.append(scale)                                       # Pb: (B, na, Nb)
+            b.scale_box[c.boxes] = scale
 
     # ------------------------------------------------------------------ the laws
     def _weights(self, b):
@@ -466,69 +526,96 @@ class PairEngine:
         ``L - T`` of each box, so ``W <= 1``), after re-tilting the base if ``L - T`` varies
         by more than :data:`numerics.engine.TILT_LIMIT` nats across a box (its cubature is
         then rebuilt for the measure tilted by the current ``L``: one pass over the grid)."""
+        shift = pk.box_shift if self.use_numba else pk.box_shift_numpy
+        # the check of the last step gave this L's shift (untilted: the same bits)
+        done = b.shifted if (b.shifted is not None and b.shifted[0] is b.L
+                             and not b.tilted) else None
+        b.shifted = None
         for _ in range(2):
             with np.errstate(invalid="ignore"):
-                g = b.L - b.T if b.tilted else b.L.copy()
-                gm = self._per_box(np.maximum, g)
-                spread = 0.0
-                if b.finite:
-                    spread = float(np.max(gm - self._per_box(np.minimum, g)))
+                if done is not None:
+                    _, g, gm, gmin = done
+                    done = None
+                else:
+                    g = np.empty(self.points)
+                    gm, gmin = np.empty(self.n_boxes), np.empty(self.n_boxes)
+                    shift(b.L, b.T if b.tilted else np.empty(0), self.slot_start,
+                          self.slot_na, self.slot_nb, self.slot_box, g, gm, gmin)
+                spread = float(np.max(gm - gmin)) if b.finite else 0.0
             if not spread > TILT_LIMIT:
                 break
             self._retilt(b)
         with np.errstate(invalid="ignore"):
-            g -= gm[self.point_box]
             np.exp(g, out=g)
         if not b.finite:
             g[~np.isfinite(g)] = 0.0
         return g, gm
+
+    def _box_marginals(self, b, Wf):
+        """``(ca, cb)``: each box's marginals of its cubature of ``W`` at its cubature points
+        on each axis, flat in slot order: per class, the products ``E_a W`` and ``W E_b^T`` of
+        all its boxes at once (BLAS), then the contractions ``ca[j] = sum_l Pa[j, l] (E_a
+        W)[j, l]``, ``cb[k] = sum_i Pb[i, k] (W E_b^T)[i, k]`` (:func:`numerics.pair_kernels.
+        middle_dots`, or their twin ``np.einsum``; measured: faster than a numba loop over the
+        boxes for the products, whose rows of 10-18 are too short to vectorize well).  ``Pa``
+        is kept as ``(N_a, boxes, n_b)``, the layout of ``E_a W`` from one product."""
+        cas, cbs = [], []
+        for c, PaN, Pb in zip(self.classes, b.PaN, b.Pb):
+            W = self.view(c, Wf)
+            nbox = W.shape[0]
+            EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(c.Na * nbox, c.nb, 1)
+            WEb = (W.reshape(-1, c.nb) @ c.Eb.T).reshape(nbox, c.na, c.Nb)
+            if self.use_numba:
+                ca = np.empty((c.Na * nbox, 1))
+                cb = np.empty((nbox, c.Nb))
+                pk.middle_dots(PaN, EaW, ca)
+                pk.middle_dots(Pb, WEb, cb)
+            else:
+                ca = np.einsum("pik,pik->pk", PaN, EaW)
+                cb = np.einsum("pik,pik->pk", Pb, WEb)
+            cas.append(ca.reshape(c.Na, nbox).T.ravel())
+            cbs.append(cb.ravel())
+        return np.concatenate(cas), np.concatenate(cbs)
 
     def _marginals(self):
         """Per axis, the pooled Gauss law of its reward under ``p_t`` and, for ``E[H]``, the
         signed cubature weights at the panels' ``N`` points; cached until the state changes.
 
         Returns ``(laws, signed, log_z)``: ``laws[u] = (log_s, log_p)`` normalized;
-        ``signed[u] = [(weights, panel log scales)]`` per base; ``log_z`` the total mass."""
+        ``signed[u] = [(weights, panel log scales)]`` per base; ``log_z`` the total mass.
+        ``self._weights_of[i]``: the ``(W, gm)`` of base ``i`` at this step (None where it
+        carries no mass), for :meth:`advance`."""
         if self._cache is not None and self._cache[0] == self.steps_done:
             return self._cache[1]
         per_axis = [[], []]
         totals = []
-        for b in self.bases:
+        self._weights_of = [None] * len(self.bases)
+        for i, b in enumerate(self.bases):
             if not b.present():
                 continue
             Wf, gm_box = self._weights(b)
-            gmax = np.full(self.n_boxes, -np.inf)
-            box_sum = np.zeros(self.n_boxes)
-            margins = [[], []]
-            for c, sc, Pa, Pb in zip(self.classes, b.scale, b.Pa, b.Pb):
-                W = self.view(c, Wf)
-                gm = gm_box[c.boxes]
-                nbox = W.shape[0]
-                # E_a W and W E_b^T for all boxes at once (one product each)
-                EaW = (c.Ea @ W.transpose(1, 0, 2).reshape(c.na, -1)).reshape(
-                    c.Na, nbox, c.nb).transpose(1, 0, 2)
-                WEb = (W.reshape(-1, c.nb) @ c.Eb.T).reshape(nbox, c.na, c.Nb)
-                ca = np.einsum("bjl,bjl->bj", Pa, EaW)
-                cb = np.einsum("bik,bik->bk", Pb, WEb)
-                gmax[c.boxes] = gm + sc
-                box_sum[c.boxes] = ca.sum(axis=1)
-                margins[0].append((c, ca))
-                margins[1].append((c, cb))
+            self._weights_of[i] = (Wf, gm_box)
+            margins = self._box_marginals(b, Wf)
+            gmax = gm_box + b.scale_box
+            box_sum = np.empty(self.n_boxes)
+            box_sum[self.slot_box] = np.add.reduceat(margins[0], self.slot_ca_off)
             finite = np.isfinite(gmax)
             top = float(np.max(gmax[finite]))
             totals.append(top + math.log(float(np.sum(box_sum[finite]
                                                       * np.exp(gmax[finite] - top)))))
             for u, (ax, box_q) in enumerate(zip(self.axes, (self.box_qa, self.box_qb))):
+                if self.use_numba:
+                    s_panel, w = np.empty(ax.size), np.empty(int(ax.nptr[-1]))
+                    pk.panel_marginal(gmax, box_q, margins[u], self.slot_cub[u],
+                                      self.slot_cub_box[u], ax.size, w.size, s_panel, w)
+                    per_axis[u].append((w, s_panel))
+                    continue
                 s_panel = np.full(ax.size, -np.inf)
                 np.maximum.at(s_panel, box_q, gmax)
-                idx, vals = [], []
-                for c, marg in margins[u]:
-                    q = c.qa if u == 0 else c.qb
-                    with np.errstate(invalid="ignore"):
-                        f = np.exp(gmax[c.boxes] - s_panel[q])
-                    idx.append((c.ca if u == 0 else c.cb).ravel())
-                    vals.append((marg * np.where(np.isfinite(f), f, 0.0)[:, None]).ravel())
-                w = np.bincount(np.concatenate(idx), weights=np.concatenate(vals),
+                with np.errstate(invalid="ignore"):
+                    f = np.exp(gmax - s_panel[box_q])
+                f[~np.isfinite(f)] = 0.0
+                w = np.bincount(self.slot_cub[u], weights=margins[u] * f[self.slot_cub_box[u]],
                                 minlength=int(ax.nptr[-1]))
                 per_axis[u].append((w, s_panel))
         log_z = _lse(np.array(totals))
@@ -580,12 +667,13 @@ class PairEngine:
         ``E[H]`` only)."""
         ax = self.axes[u]
         log_s, log_p = laws[u]
-        acc = np.full(ax.sdepth.size, -np.inf)
+        acc = None
         for pi, rule_u, a in self.parts:
             if a != u:
                 continue
             lh = rule_u.log_factor(-ax.sdepth, log_s, log_p, use_numba=self.use_numba)
-            acc = np.logaddexp(acc, math.log(pi) + lh)
+            lh = lh + math.log(pi)
+            acc = lh if acc is None else np.logaddexp(acc, lh)
         at_n = np.empty(ax.ndepth.size)
         for (n, N), (panels_, rows_n, rows_N) in ax.by_count().items():
             at_n[rows_N] = acc[rows_n] @ _interpolation_matrix(n, N).T
@@ -629,9 +717,18 @@ class PairEngine:
         log_eh = math.log(eh)
         lam = self.lam
         log_lam = math.log(lam) if lam > 0 else -math.inf
-        lh = self._point_log_factor(hs[0][0], hs[1][0])
-        lh -= log_z + log_eh
-        for b in self.bases:
+        shift = -(log_z + log_eh)
+        la, lb = hs[0][0], hs[1][0]
+        lh = None
+        for i, b in enumerate(self.bases):
+            if b.is_data and not math.isinf(lam):
+                new = self._data_update(i, la, lb, shift + log_lam)
+                if new is not None:
+                    b.L = new
+                    continue
+            if lh is None:
+                lh = self._point_log_factor(la, lb)
+                lh += shift
             curated = b.L + lh
             if math.isinf(lam):
                 b.L = curated
@@ -646,10 +743,36 @@ class PairEngine:
             else:
                 curated += log_lam - math.log1p(lam)
                 b.L = curated
-        for b in self.bases:
-            b.update_flags()
         self.steps_done += 1
         self._check_resolution()
+
+    def _data_update(self, i, la, lb, shift):
+        """The new ``L`` of the data base ``i``, ``log(1 + e^{L + log H + shift}) -
+        log(1 + lam)`` (``shift`` with ``log lam``), with ``e^L = W e^{gm}`` from this step's
+        weights (:meth:`_marginals`): ``e^{L + log H + shift} = W (H_a + H_b) F[box]``,
+        ``F = e^{gm + top + shift}`` (``H_u = e^{l_u - top}``), one pass
+        (:func:`numerics.pair_kernels.point_factor`) and one ``log1p``.  None where that form
+        does not apply (numpy twins, a tilted or massless base, ``H`` spanning more than 600
+        nats, or ``F`` near overflow): the caller then takes the general route."""
+        got = self._weights_of[i] if self.use_numba else None
+        b = self.bases[i]
+        if got is None or b.tilted:
+            return None
+        W, gm = got
+        top = max(float(np.max(la)), float(np.max(lb)))
+        if min(float(np.min(la)), float(np.min(lb))) <= top - 600.0:
+            return None
+        with np.errstate(invalid="ignore"):
+            e = gm + (top + shift)
+        if not float(np.max(e, initial=-np.inf, where=np.isfinite(e))) < 700.0:
+            return None
+        F = np.exp(np.where(np.isnan(e), -np.inf, e))
+        out = np.empty(self.points)
+        pk.point_factor(np.exp(la - top), np.exp(lb - top), self.slot_start, self.slot_na,
+                        self.slot_nb, self.slot_a0, self.slot_b0, W, F, self.slot_box, out)
+        np.log1p(out, out=out)
+        out -= math.log1p(self.lam)
+        return out
 
     def _point_log_factor(self, la, lb):
         """``log(H_a(x_j) + H_b(y_k))`` at every state point (flat), from ``log H_a``,
@@ -659,12 +782,54 @@ class PairEngine:
         top = max(float(np.max(la)), float(np.max(lb)))
         if min(float(np.min(la)), float(np.min(lb))) > top - 600.0:
             ha, hb = np.exp(la - top), np.exp(lb - top)
-            out = ha[self.point_pa]
-            out += hb[self.point_pb]
+            out = np.empty(self.points)
+            if self.use_numba:
+                pk.point_factor(ha, hb, self.slot_start, self.slot_na, self.slot_nb,
+                                self.slot_a0, self.slot_b0, np.empty(0), np.empty(0),
+                                self.slot_box, out)
+            else:
+                pk.point_factor_numpy(ha, hb, self.point_pa, self.point_pb, self.point_box,
+                                      np.empty(0), np.empty(0), out)
             np.log(out, out=out)
             out += top
             return out
         return np.logaddexp(la[self.point_pa], lb[self.point_pb])
+
+    def _box_check_numpy(self, L):
+        """Pure numpy twin of :func:`numerics.pair_kernels.box_check` (per class, the tails of
+        ``Q_a L Q_b^T`` for all its boxes at once): ``(top, bottom, err_a, err_b, n_finite)``,
+        per box."""
+        top = np.empty(self.n_boxes)
+        bottom = np.empty(self.n_boxes)
+        err_a = np.zeros(self.n_boxes)
+        err_b = np.zeros(self.n_boxes)
+        top[self.slot_box] = np.maximum.reduceat(L, self.slot_start)
+        bottom[self.slot_box] = np.minimum.reduceat(L, self.slot_start)
+        for c in self.classes:
+            V = self.view(c, L)
+            nbox = V.shape[0]
+            Qa, Qb = _coefficients(c.na), _coefficients(c.nb)
+            with np.errstate(invalid="ignore"):    # boxes with -inf: nan, as the kernel
+                if c.na > 2:    # rows na-2, na-1 of Qa L Qb^T
+                    R = (Qa[-2:] @ V.transpose(1, 0, 2).reshape(c.na, -1)).reshape(-1, c.nb)
+                    err_a[c.boxes] = np.abs(R @ Qb.T).reshape(2, nbox, c.nb).sum(axis=(0, 2))
+                if c.nb > 2:    # columns nb-2, nb-1
+                    X = (V.reshape(-1, c.nb) @ Qb[-2:].T).reshape(nbox, c.na, 2)
+                    Y = Qa @ X.transpose(1, 0, 2).reshape(c.na, -1)
+                    err_b[c.boxes] = np.abs(Y).reshape(c.na, nbox, 2).sum(axis=(0, 2))
+        return top, bottom, err_a, err_b, int(np.count_nonzero(np.isfinite(L)))
+
+    def _box_check(self, L, g=None):
+        """``(top, bottom, err_a, err_b, n_finite)`` of a state ``L``
+        (:func:`numerics.pair_kernels.box_check`; with it ``g = L - top`` per box where ``g``
+        is given)."""
+        if not self.use_numba:
+            return self._box_check_numpy(L)
+        out = [np.empty(self.n_boxes) for _ in range(4)]
+        n_finite = pk.box_check(L, self.slot_start, self.slot_na, self.slot_nb,
+                                *self.coef_table, self.slot_qa_off, self.slot_qb_off,
+                                self.slot_box, *out, np.empty(0) if g is None else g)
+        return (*out, int(n_finite))
 
     def _check_resolution(self):
         """Raise :class:`ResolutionLost` where the tensor interpolant of a base's ``L`` errs by
@@ -672,48 +837,41 @@ class PairEngine:
         of the heaviest one's mass (bound: its base mass times ``max e^L`` there).  The error
         is estimated by the sum of the absolute tensor Chebyshev coefficients in the last two
         rows and the last two columns (the neglected degrees in each variable, over all
-        degrees of the other)."""
-        bound = []
-        tops = []
+        degrees of the other; boxes with at most 2 x 2 points have none).  Updates the bases'
+        flags (whether ``L`` is finite everywhere, somewhere)."""
+        stats, bound = [], []
         for b in self.bases:
-            ub = np.full(self.n_boxes, -np.inf)
-            big = None
-            if b.present():
-                ub = self._per_box(np.maximum, b.L)
-                big = np.maximum(ub, -self._per_box(np.minimum, b.L))
+            g = np.empty(self.points) if self.use_numba and not b.tilted else None
+            st = self._box_check(b.L, g)
+            b.finite = st[4] == self.points
+            b.active = st[4] > 0
+            # the next step's shift of an untilted base (see _weights)
+            b.shifted = None if g is None else (b.L, g, st[0], st[1])
+            stats.append(st)
+            ub = st[0] if b.present() else np.full(self.n_boxes, -np.inf)
             with np.errstate(invalid="ignore"):
                 bound.append(ub + b.box_log_mass)
-            tops.append(big)
         heaviest = max(float(np.max(np.where(np.isfinite(x), x, -np.inf))) for x in bound)
-        for b, ub, top in zip(self.bases, bound, tops):
+        resolved = (self.box_na > 2) | (self.box_nb > 2)
+        for b, (ub, low, err_a, err_b, _), bnd in zip(self.bases, stats, bound):
             if not b.present():
                 continue
-            for c in self.classes:
-                L, big = self.view(c, b.L), top[c.boxes]
-                if c.na <= 2 and c.nb <= 2:
-                    continue
-                nbox = L.shape[0]
-                err_a = np.zeros(nbox)
-                err_b = np.zeros(nbox)
-                Qa, Qb = _coefficients(c.na), _coefficients(c.nb)
-                if c.na > 2:    # rows na-2, na-1 of Qa L Qb^T
-                    R = (Qa[-2:] @ L.transpose(1, 0, 2).reshape(c.na, -1)).reshape(-1, c.nb)
-                    err_a = np.abs(R @ Qb.T).reshape(2, nbox, c.nb).sum(axis=(0, 2))
-                if c.nb > 2:    # columns nb-2, nb-1
-                    X = (L.reshape(-1, c.nb) @ Qb[-2:].T).reshape(nbox, c.na, 2)
-                    Y = Qa @ X.transpose(1, 0, 2).reshape(c.na, -1)
-                    err_b = np.abs(Y).reshape(c.na, nbox, 2).sum(axis=(0, 2))
-                err = err_a + err_b
-                tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
-                rel = ub[c.boxes] > heaviest + math.log(NEGLIGIBLE_PANEL)
-                bad = rel & ~(err <= tol)
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[np.argmax((err / tol)[bad])])
-                    box = c.boxes[i]
-                    u = 0 if err_a[i] >= err_b[i] else 1
-                    q = (self.box_qa, self.box_qb)[u][box]
-                    depth = float(self.axes[u].center[q])
-                    raise ResolutionLost(self.steps_done, depth, float(err[i]), float(tol[i]))
+            big = np.maximum(ub, -low)
+            err = err_a + err_b
+            tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
+            with np.errstate(invalid="ignore"):
+                rel = bnd > heaviest + math.log(NEGLIGIBLE_PANEL)
+                bad = resolved & rel & ~(err <= tol)
+            if bad.any():
+                # the first class (in the flat order) with a bad box, its worst one
+                bad_slot = bad[self.slot_box]
+                k = self.slot_class[int(np.argmax(bad_slot))]
+                in_k = np.flatnonzero(bad_slot & (self.slot_class == k))
+                box = int(self.slot_box[in_k[np.argmax((err / tol)[self.slot_box[in_k]])]])
+                u = 0 if err_a[box] >= err_b[box] else 1
+                q = (self.box_qa, self.box_qb)[u][box]
+                depth = float(self.axes[u].center[q])
+                raise ResolutionLost(self.steps_done, depth, float(err[box]), float(tol[box]))
 
     def _retilt(self, b):
         """Rebuild base ``b``'s cubature for its measure tilted by the current ``L``."""
@@ -790,7 +948,7 @@ class PairEngine:
                 continue
             target = out if first else np.empty_like(out)
             f(self.ra, self.rb, b.mass, self.axes[0].geo, self.axes[1].geo, self.box_id, coef,
-              self.box_na, self.box_nb, offset + b.log_total, target, chunks)
+              self.box_na, self.box_nb, offset + b.log_total, target, chunks, pk.VALUES_BLOCK)
             with np.errstate(over="ignore"):
                 np.exp(target, out=target)
             target *= b.mass
