@@ -637,6 +637,37 @@ def point_factor_numpy(ha, hb, point_pa, point_pb, point_box, W, F, out):
         out *= F[point_box]
 
 
+@numba.njit(cache=True, fastmath={"contract"}, inline="always")
+def _two_tails(v, n_red, n_keep, s_red, s_keep, Q_red, QT_keep, R0, R1, C0, C1):
+    """``sum |C|`` over the last two rows of ``C = Q_red[-2:] V QT_keep``, ``V[j, k] =
+    v[j s_red + k s_keep]`` (``n_red x n_keep``): the two tails of :func:`box_check`, along
+    the first axis of a box's values (``s_red = n_b, s_keep = 1``) or the second (``s_red = 1,
+    s_keep = n_b``).  The products run as sums of rows (the inner loops along ``k``,
+    independent)."""
+    R0[:n_keep] = 0.0
+    R1[:n_keep] = 0.0
+    for j in range(n_red):
+        c0 = Q_red[(n_red - 2) * n_red + j]
+        c1 = Q_red[(n_red - 1) * n_red + j]
+        for k in range(n_keep):
+            x = v[j * s_red + k * s_keep]
+            R0[k] += c0 * x
+            R1[k] += c1 * x
+    C0[:n_keep] = 0.0
+    C1[:n_keep] = 0.0
+    for k in range(n_keep):
+        c0 = R0[k]
+        c1 = R1[k]
+        for e in range(n_keep):
+            x = QT_keep[k * n_keep + e]
+            C0[e] += c0 * x
+            C1[e] += c1 * x
+    out = 0.0
+    for e in range(n_keep):
+        out += abs(C0[e]) + abs(C1[e])
+    return out
+
+
 @numba.njit(cache=True, fastmath={"contract"})
 def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, err_a, err_b,
               g):
@@ -677,48 +708,10 @@ def box_check(L, start, n_a, n_b, Q, QT, qa_off, qb_off, slot_box, top, bottom, 
                 gs[p] = v[p] - mx
         ea = 0.0
         if na > 2:     # rows na-2, na-1: R = Q_a[-2:] L (2, nb), then C = R Q_b^T
-            R0[:nb] = 0.0
-            R1[:nb] = 0.0
-            for i in range(na):
-                c0 = Qa[(na - 2) * na + i]
-                c1 = Qa[(na - 1) * na + i]
-                for l in range(nb):
-                    x = v[i * nb + l]
-                    R0[l] += c0 * x
-                    R1[l] += c1 * x
-            C0[:nb] = 0.0
-            C1[:nb] = 0.0
-            for l in range(nb):
-                c0 = R0[l]
-                c1 = R1[l]
-                for e in range(nb):
-                    x = QbT[l * nb + e]
-                    C0[e] += c0 * x
-                    C1[e] += c1 * x
-            for e in range(nb):
-                ea += abs(C0[e]) + abs(C1[e])
+            ea = _two_tails(v, na, nb, nb, 1, Qa, QbT, R0, R1, C0, C1)
         eb = 0.0
         if nb > 2:     # columns nb-2, nb-1: X = L Q_b[-2:]^T (na, 2), then C = Q_a X
-            R0[:na] = 0.0
-            R1[:na] = 0.0
-            for l in range(nb):
-                c0 = Qb[(nb - 2) * nb + l]
-                c1 = Qb[(nb - 1) * nb + l]
-                for i in range(na):
-                    x = v[i * nb + l]
-                    R0[i] += x * c0
-                    R1[i] += x * c1
-            C0[:na] = 0.0
-            C1[:na] = 0.0
-            for i in range(na):
-                c0 = R0[i]
-                c1 = R1[i]
-                for d in range(na):
-                    x = QaT[i * na + d]
-                    C0[d] += x * c0
-                    C1[d] += x * c1
-            for d in range(na):
-                eb += abs(C0[d]) + abs(C1[d])
+            eb = _two_tails(v, nb, na, 1, nb, Qb, QaT, R0, R1, C0, C1)
         err_a[q] = ea
         err_b[q] = eb
     return n_finite
