@@ -19,7 +19,6 @@ Every kernel has a pure numpy twin (``*_numpy``).
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numba
@@ -30,7 +29,7 @@ from .threads import kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
            "tail_error_and_size_numpy", "evaluate", "evaluate_numpy",
-           "tilt_weights", "tilt_weights_numpy", "log_weights_at_cells",
+           "tilt_weights_numpy", "log_weights_at_cells",
            "log_weights_at_cells_numpy", "accumulate_masses"]
 
 
@@ -188,19 +187,11 @@ def evaluate_numpy(panel, x, cptr, coeffs):
     return out
 
 
-@kernel
-def tilt_weights(ptr, xs, ws, cptr, coeffs, tmax):
-    """In place, ``ws[k] *= exp(T_q(xs[k]) - tmax[q])`` for the atoms ``ptr[q]:ptr[q+1]`` of
-    panel ``q``, ``T_q`` the panel's interpolant (the re-tilt of a base measure)."""
-    for q in numba.prange(ptr.shape[0] - 1):
-        a, b = cptr[q], cptr[q + 1]
-        for k in range(ptr[q], ptr[q + 1]):
-            if ws[k] > 0.0:
-                ws[k] *= math.exp(_clenshaw(coeffs, a, b, xs[k]) - tmax[q])
-
-
 def tilt_weights_numpy(ptr, xs, ws, cptr, coeffs, tmax):
-    """Pure numpy twin of :func:`tilt_weights`."""
+    """In place, ``ws[k] *= exp(T_q(xs[k]) - tmax[q])`` for the atoms ``ptr[q]:ptr[q+1]`` of
+    panel ``q`` with ``ws[k] > 0``, ``T_q`` the panel's interpolant: the re-tilt of a base
+    measure (numpy; the numba kernel applies it as it gathers the cells,
+    :func:`numerics.gauss_rules.stieltjes_runs`)."""
     q = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))
     t = evaluate_numpy(q, xs, cptr, coeffs)
     with np.errstate(invalid="ignore", over="ignore"):
