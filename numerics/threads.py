@@ -14,10 +14,22 @@ numba may use more than one thread (``NUMBA_NUM_THREADS``, :func:`numba.set_num_
 from __future__ import annotations
 
 import functools
+import os
 import types
 
-import numba
-from threadpoolctl import ThreadpoolController
+#: numba's OpenMP threads wait for work asleep, not spinning (unless the caller chose a policy
+#: before importing numerics).  Spinning workers take the cores that the calling thread and
+#: other jobs need: measured with one busy process on the second core, ``evolve`` on the
+#: 2048^2 benchmark took 11.2-12.4 numpy passes with spinning workers and 9.9-10.5 with
+#: sleeping ones (one thread: 10.7); ``bench_threads.py`` with two busy processes, default
+#: threads against one thread: 1.94 -> 1.01 for the small problem (whose serial kernels
+#: shared the core with the workers left spinning by earlier parallel calls), 1.60 -> 1.42 for
+#: the 1024^2 grid.  On a quiet machine the two policies measured the same (the engine's
+#: parallel regions are few and long).  libgomp reads it when numba first loads it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+from threadpoolctl import ThreadpoolController  # noqa: E402
 
 __all__ = ["Kernel", "kernel", "PARALLEL_MIN_WORK", "parallel_pays", "serial_blas"]
 

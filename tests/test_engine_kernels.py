@@ -466,3 +466,22 @@ def test_prefetch_hint_compiles_and_changes_nothing():
     a = np.linspace(0.0, 1.0, 1001)
     b = (np.arange(1001) % 7).astype(np.uint8)
     assert summed(a, b, True) == summed(a, b, False) == summed.py_func(a, b, True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_importing_numerics_makes_openmp_workers_sleep_unless_told_otherwise(preset):
+    """``import numerics`` sets ``OMP_WAIT_POLICY=PASSIVE`` (numba's OpenMP workers sleep
+    between parallel calls instead of spinning on cores other work needs), and leaves a
+    policy the caller set before alone (fresh interpreters: the variable only acts when
+    libgomp is first loaded)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset is not None:
+        env["OMP_WAIT_POLICY"] = preset
+    out = subprocess.run([sys.executable, "-c", "import os, numerics; "
+                          "print(os.environ['OMP_WAIT_POLICY'])"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == (preset or "PASSIVE")
