@@ -107,6 +107,15 @@ VALUES_BLOCK = 1 << 15
 
 
 @numba.njit(cache=True)
+def _sort_scratch(blk, n_boxes):
+    """The arrays :func:`_sort_block` works in for blocks of ``blk`` cells and ``n_boxes``
+    boxes: ``(runs, cxa, cxb, ccell, sxa, sxb, cell, count)``, ``count`` zeroed."""
+    return (np.empty(2 * blk + 2, dtype=np.int64), np.empty(blk), np.empty(blk),
+            np.empty(blk, dtype=np.int64), np.empty(blk), np.empty(blk),
+            np.empty(blk, dtype=np.int64), np.zeros(n_boxes + 1, dtype=np.int64))
+
+
+@numba.njit(cache=True)
 def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb, ccell,
                 sxa, sxb, cell):
     """Locate the cells ``lo:hi`` with ``m0 > 0`` or ``m1 > 0`` (``m1`` may be empty) and sort
@@ -191,10 +200,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
     Ta = np.empty(max(np.max(n_a), tilt.shape[1]))
     Tb = np.empty(max(np.max(n_b), tilt.shape[2]))
     blk = min(block, max(hi_cell - lo_cell, 1))
-    runs = np.empty(2 * blk + 2, dtype=np.int64)
-    cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
-    count = np.zeros(n_boxes + 1, dtype=np.int64)
+    runs, cxa, cxb, ccell, sxa, sxb, cell, count = _sort_scratch(blk, n_boxes)
     # one box's rows at a time, reused: A^T (bases n_a, cells), B^T (n_b, cells), masses
     a_buf = np.empty(blk * n_bases * np.max(n_a))
     b_buf = np.empty(blk * np.max(n_b))
@@ -296,10 +302,7 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
     cells."""
     n_boxes = coef.shape[0]
     blk = min(block, max(hi_cell - lo_cell, 1))
-    runs = np.empty(2 * blk + 2, dtype=np.int64)
-    cxa, cxb, sxa, sxb = np.empty(blk), np.empty(blk), np.empty(blk), np.empty(blk)
-    ccell, cell = np.empty(blk, dtype=np.int64), np.empty(blk, dtype=np.int64)
-    count = np.zeros(n_boxes + 1, dtype=np.int64)
+    runs, cxa, cxb, ccell, sxa, sxb, cell, count = _sort_scratch(blk, n_boxes)
     none = np.empty(0)
     a_buf = np.empty(blk * coef.shape[1])
     t_buf = np.empty(3 * blk)
