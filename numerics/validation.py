@@ -30,9 +30,8 @@ class ValidationTypeError(InvalidInput, TypeError):
 EXP_SAFE = 700.0
 
 
-def as_mass(value, name="mass", *, return_total=False):
-    """A finite, non-negative float64 array with a positive total (not normalized); with
-    ``return_total``, ``(array, array.sum())`` (the sum the check takes anyway)."""
+def as_mass(value, name="mass"):
+    """A finite, non-negative float64 array with a positive total (not normalized)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -49,7 +48,7 @@ def as_mass(value, name="mass", *, return_total=False):
         raise ValidationError(f"{name} contains a negative value (min {smallest!r})")
     if not total > 0:
         raise ValidationError(f"{name} has zero total mass")
-    return (arr, float(total)) if return_total else arr
+    return arr
 
 
 def _check_finite(arr, name):

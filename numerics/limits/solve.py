@@ -105,18 +105,16 @@ def limit(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
     lam = check_lam(lam)
     if isinstance(mass, ContinuousRewardLaw):
         raise TypeError("mass is a ContinuousRewardLaw: use limit_continuous(law, K, lam)")
-    m, m_total = as_mass(mass, return_total=True)
+    m = as_mass(mass)
     r = as_reward(reward, m.shape)
     if not (math.isinf(lam) or lam == 0 or K == 1 or math.isinf(K)):
-        # T9 depends on p_d alone, normalized here once (the engine would normalize it too,
-        # but so the limit of the raw masses and of a normalized copy agree bit for bit
-        # wherever normalizing twice changes nothing, as callers compare); with data = None
-        # (p_d = p_0) the support condition holds by itself, and the sum is the check's: no
-        # further pass over the grid for either
+        # T9 depends on p_d alone, which the engine normalizes (its log total enters the
+        # rules): no normalized copy; with data = None (p_d = p_0) the support condition holds
+        # by itself
         d = check_data(data, lam, m.shape, default=m)
         if d is not m and ((m > 0) & ~(d > 0)).any():
             raise ValueError(_OUTSIDE_SUPPORT)
-        return _t9_grid(d / (m_total if d is m else d.sum()), r, K, lam, method)
+        return _t9_grid(d, r, K, lam, method)
     m = m / m.sum()
     d = check_data(data, lam, m.shape, default=m)
     if math.isinf(lam) or lam == 0 or K == 1:
