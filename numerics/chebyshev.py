@@ -24,7 +24,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from .panels import _locate, _position
+from .panels import _in_frame, _locate, _panel_frame
 from .threads import kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
@@ -204,27 +204,63 @@ RUN_CELLS = 64
 
 
 @numba.njit(cache=True, inline="always")
-def _cell_panel(ids, i, d, D, J, width):
-    """Raw panel id and position of cell ``i`` at depth ``d``: located, or from ``ids[i]``
-    when ``ids`` is given (``None`` is resolved when the kernel is compiled)."""
+def _run_at(ids, reward, mass, i, hi, r_max, D, J, width, xs):
+    """The run of cells of one panel from cell ``i`` (``mass[i] > 0``; at most
+    :data:`RUN_CELLS`, before ``hi``): its raw panel id and length, the cells' positions in
+    ``xs``.  With the count pass's ``ids`` the run is the cells of the same id (cells of the
+    run without mass included: their values are dropped after) and the positions come from
+    the panel's frame, computed once (:func:`numerics.panels._position`'s operations);
+    without (``None``, resolved when the kernel is compiled), each cell of mass is located
+    (:func:`numerics.panels._locate`)."""
     if ids is None:
-        return _locate(d, D, J, width)
-    raw = np.int64(ids[i])
-    return raw, _position(d, raw, D, J, width)
+        raw, xs[0] = _locate(r_max - reward[i], D, J, width)
+        count = 1
+        while count < RUN_CELLS and i + count < hi and mass[i + count] > 0.0:
+            raw_k, x_k = _locate(r_max - reward[i + count], D, J, width)
+            if raw_k != raw:
+                break
+            xs[count] = x_k
+            count += 1
+        return raw, count
+    first = ids[i]
+    count = 1
+    while count < RUN_CELLS and i + count < hi and ids[i + count] == first:
+        count += 1
+    raw = np.int64(first)
+    if raw == 0:
+        for j in range(count):
+            xs[j] = 0.0
+    else:
+        c, hw = _panel_frame(raw, D, J, width)
+        for j in range(count):
+            xs[j] = _in_frame(r_max - reward[i + j], c, hw)
+    return raw, count
 
 
 @numba.njit(cache=True, inline="always")
 def _clenshaw_run(c, a, n, xs, ys, b1, b2, count):
     """Clenshaw's recurrence for the panel's coefficients ``c[a:a + n]`` (``n >= 2``) at the
     ``count`` positions ``xs`` (``ys = 2 xs``) at once, into ``b1, b2``: the loop over the
-    cells is innermost, so its independent recurrences fill the vector lanes; each value is
+    cells is innermost, so its independent recurrences fill the vector lanes, and two terms
+    are taken per visit of a cell (half the loads and stores); each value is
     :func:`_clenshaw`'s (the same operations in the same order).  The value at ``xs[j]`` is
     then ``c[a] + xs[j] b1[j] - b2[j]``."""
     for j in range(count):
         b1[j] = 0.0
         b2[j] = 0.0
-    for k in range(n - 1, 0, -1):
-        ck = c[a + k]
+    k = n - 1
+    while k >= 2:
+        c0 = c[a + k]
+        c1 = c[a + k - 1]
+        for j in range(count):
+            y = ys[j]
+            p = b1[j]
+            t0 = c0 + y * p - b2[j]
+            b2[j] = t0
+            b1[j] = c1 + y * t0 - p
+        k -= 2
+    if k == 1:
+        ck = c[a + 1]
         for j in range(count):
             t = ck + ys[j] * b1[j] - b2[j]
             b2[j] = b1[j]
@@ -235,13 +271,13 @@ def _clenshaw_run(c, a, n, xs, ys, b1, b2, count):
 def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs, offset, out,
                          chunks, ids=None):
     r"""``out[i] = f(r_i) - offset`` at the cells with ``mass > 0`` (``-inf`` elsewhere), ``f``
-    the interpolant of the panel of depth ``r_max - r_i`` (raw panel id -> ``compact[raw]``).
+    the interpolant of the panel of depth ``r_max - r_i`` (raw panel id -> ``compact[raw]``;
+    ``ids``: the raw panel ids of the count pass, where known).
 
-    The cells go by runs of consecutive cells of one panel (at most :data:`RUN_CELLS`;
-    neighbouring cells of a smooth reward share a panel: 65 cells a run on the 2048^2
-    benchmark), each run's recurrences side by side (:func:`_clenshaw_run`: measured 1.5x
-    faster than eight cells at a time, the same bits).  ``chunks`` fixed blocks of cells, in
-    parallel."""
+    The cells go by runs of consecutive cells of one panel (:func:`_run_at`, at most
+    :data:`RUN_CELLS`; neighbouring cells of a smooth reward share a panel: 65 cells a run on
+    the 2048^2 benchmark), each run's recurrences side by side (:func:`_clenshaw_run`; the
+    same bits as Clenshaw cell by cell).  ``chunks`` fixed blocks of cells, in parallel."""
     n = reward.shape[0]
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
@@ -256,29 +292,21 @@ def log_weights_at_cells(reward, mass, r_max, D, J, width, compact, cptr, coeffs
                 out[i] = -np.inf
                 i += 1
                 continue
-            raw, x = _cell_panel(ids, i, r_max - reward[i], D, J, width)
-            xs[0] = x
-            count = 1
-            while count < RUN_CELLS and i + count < hi and mass[i + count] > 0.0:
-                raw_k, x_k = _cell_panel(ids, i + count, r_max - reward[i + count], D, J,
-                                         width)
-                if raw_k != raw:
-                    break
-                xs[count] = x_k
-                count += 1
+            raw, count = _run_at(ids, reward, mass, i, hi, r_max, D, J, width, xs)
             q = compact[raw]
             a = cptr[q]
             m = cptr[q + 1] - a
             if m == 1:
                 for j in range(count):
-                    out[i + j] = coeffs[a] - offset
+                    out[i + j] = (coeffs[a] - offset) if mass[i + j] > 0.0 else -np.inf
             else:
                 for j in range(count):
                     ys[j] = 2.0 * xs[j]
                 _clenshaw_run(coeffs, a, m, xs, ys, b1, b2, count)
                 ca = coeffs[a]
                 for j in range(count):
-                    out[i + j] = (ca + xs[j] * b1[j] - b2[j]) - offset
+                    v = (ca + xs[j] * b1[j] - b2[j]) - offset
+                    out[i + j] = v if mass[i + j] > 0.0 else -np.inf
             i += count
 
 
