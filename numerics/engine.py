@@ -282,17 +282,19 @@ class CurationEngine:
         m1 = data if two_bases else model
         self._chunks = max(1, min(64, reward.shape[0] // _CHUNK_CELLS))
         if use_numba:
-            top, second, bottom = panels.reward_extremes.at(reward.shape[0])(
-                reward, model, m1, self._chunks)
+            top, bottom = panels.reward_range.at(reward.shape[0])(reward, model, m1,
+                                                                  self._chunks)
         else:
-            top, second, bottom = panels.reward_extremes_numpy(reward, model, m1)
+            top, bottom = panels.reward_range_numpy(reward, model, m1)
         self.r_max = float(top)
         self.r_min = float(bottom)
         res = resolution or Resolution()
         if method not in ("auto", "direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
         if method != "direct" and not res.direct:
-            layout = panels.make_layout(self.r_max, float(second), res.width, res.nodes,
+            # every graded level (the first positive depth is not known before the count
+            # pass; the empty levels cost nothing)
+            layout = panels.make_layout(self.r_max, None, res.width, res.nodes,
                                         res.fine_nodes, res.graded_depth, res.fine_depth)
             per_panel, n_cells, points = self._count(layout, model, m1, len(masses))
             compressed = not (method == "auto" and (n_cells <= AUTO_DIRECT_CELLS

@@ -35,7 +35,8 @@ import numpy as np
 from .threads import kernel
 
 __all__ = ["PanelLayout", "make_layout", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "FINE_NODES",
-           "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_extremes", "reward_extremes_numpy",
+           "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_range", "reward_range_numpy",
+           "reward_extremes", "reward_extremes_numpy",
            "count_runs", "count_runs_numpy", "list_runs", "list_runs_numpy", "locate_numpy"]
 
 #: width in nats of the uniform panels (compressed mode)
@@ -120,11 +121,21 @@ class PanelLayout:
         return lo, hi, count.astype(np.int64)
 
 
-def make_layout(r_max, second, width=DEFAULT_PANEL_WIDTH, nodes=DEFAULT_NODES,
+def make_layout(r_max, second=None, width=DEFAULT_PANEL_WIDTH, nodes=DEFAULT_NODES,
                 fine_nodes=FINE_NODES, graded_depth=GRADED_DEPTH, fine_depth=FINE_DEPTH):
     """The compressed layout for a support whose top reward is ``r_max`` and whose largest
     reward below it is ``second`` (``-inf`` if none): graded levels down to the first
-    positive depth ``r_max - second`` (at most :data:`MAX_LEVELS`)."""
+    positive depth ``r_max - second`` (at most :data:`MAX_LEVELS`).
+
+    ``second=None``: all :data:`MAX_LEVELS` levels, for a caller that does not know the
+    first positive depth.  A cell falls in the same panel as with the levels ``second``
+    gives (the finer levels stay empty; only the raw ids shift, by the number of extra
+    levels), except a first positive depth of exactly ``D 2^{-J}``: its cells go to graded
+    level ``J`` instead of a deep panel ``(0, D 2^{-J})`` of the same upper edge."""
+    if second is None:
+        levels = MAX_LEVELS
+        return PanelLayout(float(r_max), float(width), int(levels), float(graded_depth),
+                           float(fine_depth), int(nodes), int(fine_nodes))
     first = r_max - second
     if 0 < first < graded_depth:
         # (log2 of each: graded_depth / first overflows for a subnormal first depth)
@@ -183,6 +194,20 @@ def _panel_frame(raw, D, J, width):
         hi = math.ldexp(D, -(J + 1 - raw))
         return 0.75 * hi, 0.25 * hi
     return D + ((raw - (J + 2)) + 0.5) * width, 0.5 * width
+
+
+@numba.njit(cache=True, inline="always")
+def _panel_inside(raw, D, J, width):
+    """Depths ``(lo, hi)`` such that :func:`_locate` puts every ``lo < d < hi`` in raw panel
+    ``raw``: the panel less a margin at each edge (``2^-20`` of its half-width plus
+    ``2^-40`` of its depth) far above the rounding of ``_locate``'s ``log2`` and division
+    (about ``2^-52``), so the count pass locates only the first cell of a run again.  Empty
+    (``lo > hi``) for the top level set."""
+    if raw == 0:
+        return 1.0, 0.0
+    c, hw = _panel_frame(raw, D, J, width)
+    margin = hw * 2.0**-20 + (c + hw) * 2.0**-40
+    return c - hw + margin, c + hw - margin
 
 
 @numba.njit(cache=True, inline="always")
@@ -250,6 +275,44 @@ def _extremes_chunk(reward, m0, m1, lo, hi):
     return top, second, bottom
 
 
+@numba.njit(cache=True)
+def _range_chunk(reward, m0, m1, lo, hi):
+    top = -np.inf
+    bottom = np.inf
+    for i in range(lo, hi):   # selects, no branch: the loop runs in vector lanes
+        inside = m0[i] > 0.0 or m1[i] > 0.0
+        r = reward[i]
+        top = max(top, r if inside else -np.inf)
+        bottom = min(bottom, r if inside else np.inf)
+    return top, bottom
+
+
+@kernel
+def reward_range(reward, m0, m1, chunks):
+    """On the support ``{m0 > 0} | {m1 > 0}``: the largest and the smallest reward
+    (``-inf, inf`` on an empty support), in one pass (``chunks`` blocks, in parallel;
+    4x faster than :func:`reward_extremes`, which also finds the second largest)."""
+    n = reward.shape[0]
+    part = np.empty((chunks, 2))
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        a, b = _range_chunk(reward, m0, m1, min(c * step, n), min((c + 1) * step, n))
+        part[c, 0] = a
+        part[c, 1] = b
+    top = -np.inf
+    bottom = np.inf
+    for c in range(chunks):
+        top = max(top, part[c, 0])
+        bottom = min(bottom, part[c, 1])
+    return top, bottom
+
+
+def reward_range_numpy(reward, m0, m1, chunks=1):
+    """Pure numpy twin of :func:`reward_range`."""
+    r = reward[(m0 > 0) | (m1 > 0)]
+    return (r.max(), r.min()) if r.size else (-np.inf, np.inf)
+
+
 @kernel
 def reward_extremes(reward, m0, m1, chunks):
     """On the support ``{m0 > 0} | {m1 > 0}``: the largest reward, the largest one strictly
@@ -303,9 +366,18 @@ def count_runs(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, outside):
     for c in numba.prange(chunks):
         prev = -1   # the panel of the current run (-1: none), and its length so far
         run = 0
+        inner_lo = 1.0   # depths strictly inside the last located panel (empty at first)
+        inner_hi = 0.0
+        cur = 0
         for i in range(min(c * step, n), min((c + 1) * step, n)):
             if m0[i] > 0.0 or m1[i] > 0.0:
-                raw, _ = _locate(r_max - reward[i], D, J, width)
+                d = r_max - reward[i]
+                if inner_lo < d < inner_hi:
+                    raw = cur
+                else:
+                    raw, _ = _locate(d, D, J, width)
+                    cur = raw
+                    inner_lo, inner_hi = _panel_inside(raw, D, J, width)
                 ids[i] = raw
                 if raw != prev:   # counted by runs: no chain of increments through memory
                     if prev >= 0:

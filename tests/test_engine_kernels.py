@@ -28,6 +28,51 @@ def _layout_args(reward, m0, m1):
     return lay, lay.raw_panels(top - bottom)
 
 
+def test_reward_range_on_an_empty_support_and_a_lone_cell():
+    reward = np.array([3.0, -1.0, 2.0])
+    none = np.zeros(3)
+    one = np.array([0.0, 0.0, 1e-300])
+    for f in (panels.reward_range.serial, panels.reward_range.parallel,
+              panels.reward_range_numpy):
+        assert f(reward, none, none, 2) == (-np.inf, np.inf)
+        assert f(reward, none, one, 2) == (2.0, 2.0)
+
+
+@pytest.mark.parametrize("first", [0.3, 1e-3, 0.5 * 2.0**-7, 2.0**-60, 0.7, None])
+def test_layout_with_every_level_puts_cells_in_the_same_panels(first):
+    """``make_layout(r_max)`` (every graded level, :data:`numerics.panels.MAX_LEVELS`) puts
+    each cell in the same panel, at the same position, as the layout of its first positive
+    depth, the raw ids shifted by the extra levels; except a first depth of exactly ``D
+    2^{-J}`` (here ``0.5 * 2^-7``), which moves from a deep panel ``(0, D 2^{-J})`` to the
+    graded level ``[D 2^{-J-1}, D 2^{-J})`` of the same upper edge."""
+    rng = np.random.default_rng(3)
+    depth = np.concatenate([[0.0, 0.0], np.round(rng.exponential(1.0, 4000), 4),
+                            ([] if first is None else [first]) + [3.0]])
+    depth = depth[(depth == 0) | (depth >= (first or 0.0))]
+    reward = 1.5 - depth
+    top, second, bottom = panels.reward_extremes_numpy(reward, np.ones_like(depth),
+                                                        np.ones_like(depth))
+    fitted = panels.make_layout(top, second)
+    every = panels.make_layout(top)
+    assert every.levels == panels.MAX_LEVELS >= fitted.levels
+    d = top - reward
+    raw_a, x_a = panels.locate_numpy(d, fitted.graded_depth, fitted.levels, fitted.width)
+    raw_b, x_b = panels.locate_numpy(d, every.graded_depth, every.levels, every.width)
+    lo_a, hi_a, n_a = fitted.geometry(raw_a)
+    lo_b, hi_b, n_b = every.geometry(raw_b)
+    edge = (fitted.levels > 0) & (d == math.ldexp(fitted.graded_depth, -fitted.levels))
+    assert edge.any() == (first == 0.5 * 2.0**-7)
+    same = ~edge
+    assert np.array_equal(raw_b[same & (raw_a > 0)] - raw_a[same & (raw_a > 0)],
+                          np.full(int((same & (raw_a > 0)).sum()),
+                                  every.levels - fitted.levels))
+    assert np.array_equal(raw_b[raw_a == 0], raw_a[raw_a == 0])
+    for u, v in ((lo_a, lo_b), (hi_a, hi_b), (n_a, n_b), (x_a, x_b)):
+        assert np.array_equal(u[same], v[same])
+    assert np.array_equal(hi_a[edge], hi_b[edge]) and np.all(lo_a[edge] == 0.0)
+    assert np.all(lo_b[edge] == 0.5 * hi_b[edge])
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
     """reward_extremes, count_runs, list_runs and stieltjes_runs (with and without a tilt)
@@ -45,6 +90,10 @@ def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
     b = panels.reward_extremes.parallel(reward, m0, m1, chunks)
     c = panels.reward_extremes_numpy(reward, m0, m1)
     assert a == b == c
+    ranges = [f(reward, m0, m1, chunks) for f in (panels.reward_range.serial,
+                                                  panels.reward_range.parallel,
+                                                  panels.reward_range_numpy)]
+    assert ranges[0] == ranges[1] == ranges[2] == (c[0], c[2])
     lay, n_raw = _layout_args(reward, m0, m1)
     args = (reward, m0, m1, lay.r_max, lay.graded_depth, lay.levels, lay.width, n_raw, chunks)
     outside = 255
