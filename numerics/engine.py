@@ -356,6 +356,10 @@ class CurationEngine:
         self.cheb_depth = center[rows] - half[rows] * self.cheb_x
         self.n_cheb = self.cheb_x.shape[0]
         runs = self._list_runs()
+        # the runs of the top level set (raw panel 0, always used: the top cell is in the
+        # support), for top_cells
+        first, end, start, length = runs
+        self._top_runs = (start[first[0]:end[0]], length[first[0]:end[0]])
         return [self._rules_from(runs, m, float(m.sum())) for m in masses]
 
     def _list_runs(self):
@@ -446,12 +450,14 @@ class CurationEngine:
         return self._geometry
 
     def top_cells(self):
-        """Flat indices of the support's cells at the top reward ``r_max`` (read from the
-        cells' panel ids, or distinct-reward index in the direct mode: no pass over the
-        rewards)."""
+        """Flat indices of the support's cells at the top reward ``r_max``, increasing (the
+        runs of the top panel that the build listed, or the distinct-reward index in the
+        direct mode: no pass over the rewards)."""
         if self.method == "direct":
             return np.flatnonzero(self.inverse == 0)
-        return np.flatnonzero(self._ids == 0)
+        start, length = self._top_runs
+        before = np.cumsum(length) - length   # cells in the runs before each run
+        return np.arange(int(length.sum())) + np.repeat(start - before, length)
 
     def points(self):
         """``log s = r - r_max`` at the Chebyshev points, where functions of the reward are

@@ -200,7 +200,7 @@ def test_stacking_the_recorded_masses_makes_no_second_copy():
 
 @pytest.mark.parametrize("method", ["direct", "compressed"])
 def test_top_cells_are_the_supports_cells_at_the_top_reward(method):
-    """CurationEngine.top_cells (read from the panel ids or the distinct-reward index) is the
+    """CurationEngine.top_cells (the top panel's runs or the distinct-reward index) is the
     set of support cells whose reward is the top one, ties included; cells at or above that
     reward outside the support are not in it."""
     from numerics.engine import CurationEngine
