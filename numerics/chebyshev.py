@@ -209,7 +209,7 @@ def _run_at(ids, reward, mass, i, hi, r_max, D, J, width, xs):
     :data:`RUN_CELLS`, before ``hi``): its raw panel id and length, the cells' positions in
     ``xs``.  With the count pass's ``ids`` the run is the cells of the same id (cells of the
     run without mass included: their values are dropped after) and the positions come from
-    the panel's frame, computed once (:func:`numerics.panels._position`'s operations);
+    the panel's frame, computed once (:func:`numerics.panels._locate`'s operations);
     without (``None``, resolved when the kernel is compiled), each cell of mass is located
     (:func:`numerics.panels._locate`)."""
     if ids is None:

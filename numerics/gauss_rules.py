@@ -318,7 +318,7 @@ def stieltjes_runs(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max
     Panel ``q`` (raw panel id ``panel_raw[q]``) holds the cells of the runs
     ``run_lo[q]:run_hi[q]`` (:func:`numerics.panels.list_runs`: run ``k`` is the cells
     ``start[k]:start[k] + length[k]``), at the positions ``x`` of their depths
-    ``r_max - reward`` (:func:`numerics.panels._position`), with the masses ``mass`` times,
+    ``r_max - reward`` (:func:`numerics.panels._locate`'s operations), with the masses ``mass`` times,
     where ``tmax`` is not empty (a re-tilt), ``exp(T_q(x) - tmax[q])``, ``T_q`` the Chebyshev
     series ``coeffs[cptr[q]:cptr[q + 1]]``.  Each panel's cells are copied once into a scratch
     reused panel after panel (in cache), then its steps run there: the values are those of
@@ -349,7 +349,7 @@ def stieltjes_runs(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max
                         prefetch(reward, e)
                         prefetch(mass, e)
                 first = start[k]
-                for j in range(length[k]):   # _position's operations, the panel's frame once
+                for j in range(length[k]):   # _locate's operations, the panel's frame once
                     x[n + j] = _in_frame(r_max - reward[first + j], c, hw) if raw > 0 else 0.0
                     w[n + j] = mass[first + j]
                     top = max(top, w[n + j])

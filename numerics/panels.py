@@ -222,16 +222,6 @@ def _in_frame(d, c, hw):
     return x
 
 
-@numba.njit(cache=True, inline="always")
-def _position(d, raw, D, J, width):
-    """The position ``x`` of depth ``d`` in its raw panel ``raw`` (as :func:`_locate` finds
-    both: the same operations, the same bits), without finding the panel again."""
-    if raw == 0:
-        return 0.0
-    c, hw = _panel_frame(raw, D, J, width)
-    return _in_frame(d, c, hw)
-
-
 def locate_numpy(d, D, J, width):
     """Pure numpy twin of the kernel ``_locate`` (vectorized over ``d``)."""
     d = np.asarray(d, dtype=np.float64)
