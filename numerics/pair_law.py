@@ -457,6 +457,7 @@ class PairEngine:
         self.rebuilds = 0
         self._cache = None
         self._weights_of = [None] * len(self.bases)
+        self._warm = {}     # the last Gauss nodes of each marginal (see _gauss)
 
     @staticmethod
     def view(c, flat):
@@ -622,8 +623,8 @@ class PairEngine:
         laws = []
         for u, ax in enumerate(self.axes):
             log_s, log_p = [], []
-            for w, s_panel in per_axis[u]:
-                ls, lp = self._gauss(ax, w, s_panel)
+            for k, (w, s_panel) in enumerate(per_axis[u]):
+                ls, lp = self._gauss(ax, w, s_panel, (u, k))
                 log_s.append(ls)
                 log_p.append(lp)
             log_s, log_p = np.concatenate(log_s), np.concatenate(log_p)
@@ -632,9 +633,13 @@ class PairEngine:
         self._cache = (self.steps_done, out)
         return out
 
-    def _gauss(self, ax, w, s_panel):
+    def _gauss(self, ax, w, s_panel, key=None):
         """The ``n``-point Gauss rules of the signed discrete measures ``w`` at the panels'
         ``N`` points (scaled by ``exp(s_panel)``): ``(log s, log mass)`` of the nodes.
+        ``key``: which marginal (axis, base) this is; the numba route keeps its nodes as the
+        warm start of the next step's rules (:func:`numerics.pair_kernels.
+        gauss_from_recurrence`: Newton's method from them where it is certain, the QL
+        algorithm elsewhere).
 
         The marginal of a cubature is exact on polynomials of degree ``< N`` only up to the
         aliasing of the weight, so its Gauss nodes may fall a little outside the panel: they
@@ -647,9 +652,15 @@ class PairEngine:
             ax.nptr, ax.nx, w, ax.n, m_max)
         n_used = np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0)
         n_used = _signed_breakdown(alpha, beta, n_used)
+        warm = ()
+        if self.use_numba and key is not None:
+            warm = self._warm.get(key)
+            if warm is None or warm[0].shape != alpha.shape:
+                warm = self._warm[key] = (np.zeros(alpha.shape),
+                                          np.zeros(alpha.shape[0], dtype=np.int64))
         while True:
-            counts, x, nw = (pk.gauss_from_recurrence(alpha, beta, n_used) if self.use_numba
-                             else _golub_welsch(alpha, beta, n_used))
+            counts, x, nw = (pk.gauss_from_recurrence(alpha, beta, n_used, *warm)
+                             if self.use_numba else _golub_welsch(alpha, beta, n_used))
             rows = np.repeat(np.arange(counts.size), counts)
             depth = ax.center[rows] - ax.half[rows] * x
             out = (depth < 0) | (np.abs(x) > 1.0 + NODE_EXCURSION)

@@ -55,6 +55,47 @@ def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
         np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
 
 
+def test_golub_welsch_warm_start_equals_lapack_and_falls_back():
+    """Warm-started from nearby nodes (Newton's method on the three-term recurrence, checked
+    by Sturm counts), from the previous rules' own nodes, and from guesses that are wrong
+    (collapsed, or of another count: the QL algorithm then takes the panel), the kernel gives
+    LAPACK's rules to the tolerance of the cold kernel, and leaves each panel's nodes as the
+    next guesses."""
+    rng = np.random.default_rng(12)
+    n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
+    alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
+    beta = rng.uniform(0.05, 0.4, size=(10, 16))
+    beta[:, 0] = 1.0
+    want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    rows = np.repeat(np.arange(10), want[0])
+    near = np.zeros((10, 16))
+    near[rows, np.arange(rows.size) - np.repeat(np.cumsum(want[0]) - want[0], want[0])] = (
+        want[1] * (1 + 1e-3 * rng.uniform(-1, 1, rows.size)))
+    collapsed = np.full((10, 16), 0.1)
+    doubled = near.copy()       # two guesses by the first node: both converge onto it
+    doubled[:, 1] = doubled[:, 0] + 1e-4
+    for guess, counts in [(near, n_used), (near, n_used + 1), (collapsed, n_used),
+                          (doubled, n_used)]:
+        warm, warm_n = guess.copy(), counts.copy()
+        got = pk.gauss_from_recurrence(alpha, beta, n_used, warm, warm_n)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
+        np.testing.assert_array_equal(warm_n, n_used)
+        for q in range(10):
+            np.testing.assert_array_equal(warm[q, :n_used[q]], got[1][rows == q])
+    # which route: Newton from near guesses is certain, from collapsed ones it is not
+    q = 7
+    scratch = [np.empty(16) for _ in range(4)]
+    x, w = near[q, :10].copy(), np.empty(16)
+    assert pk._newton_nodes(alpha[q], beta[q], 10, x, w, *scratch)
+    np.testing.assert_allclose(x, want[1][rows == q], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(w[:10], want[2][rows == q], rtol=0, atol=1e-13)
+    for bad in (collapsed, doubled):
+        x = bad[q, :10].copy()
+        assert not pk._newton_nodes(alpha[q], beta[q], 10, x, w, *scratch)
+
+
 def test_pair_rewards_accepts_two_static_smooth_rewards_only():
     _, r1, r2 = _grid(8)
     got = pair_rewards(_rule(r1, r2), r1.shape)
@@ -362,8 +403,8 @@ def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
     assert worst(50) <= 1e-12
     unclipped = pk.gauss_from_recurrence
 
-    def clipped(alpha, beta, n_used):
-        counts, x, w = unclipped(alpha, beta, n_used)
+    def clipped(alpha, beta, n_used, *warm):
+        counts, x, w = unclipped(alpha, beta, n_used, *warm)
         return counts, np.clip(x, -1.0, 1.0), w
 
     monkeypatch.setattr(pk, "gauss_from_recurrence", clipped)
