@@ -173,6 +173,17 @@ def smooth_static(rule):
             and all(isinstance(r, (BradleyTerry, PlackettLuce)) for _, r in rule.components()))
 
 
+def _same_array(a, b):
+    """``np.array_equal(a, b)``, a first block compared before the whole (two distinct
+    rewards mostly differ there: ~0.1 ms instead of ~3 ms on 2048^2)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    head = min(fa.size, 4096)
+    return bool(np.array_equal(fa[:head], fb[:head])) and bool(np.array_equal(fa, fb))
+
+
 def pair_rewards(rule, shape):
     """``(r_a, r_b, axis)`` when ``rule`` is a mixture over exactly two distinct static rewards
     whose user types all have rules smooth in their reward (Bradley-Terry, Plackett-Luce);
@@ -183,7 +194,7 @@ def pair_rewards(rule, shape):
     distinct, axis = [], []
     for r in arrays:
         for k, d in enumerate(distinct):
-            if r is d or np.array_equal(r, d):
+            if r is d or _same_array(r, d):
                 axis.append(k)
                 break
         else:

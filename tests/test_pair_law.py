@@ -123,6 +123,38 @@ def _layout_and_masses(n=40, data=True):
     return lay, m0, m1
 
 
+@pytest.mark.parametrize("width", [0.25, 0.5, 0.3])
+def test_fast_locate_equals_panels_locate_bit_for_bit(width):
+    """The pair kernels' locate (multiplications by ``1 / width`` where that is a power of
+    two) gives panels._locate's raw panels and positions exactly, at random depths, on the
+    panel edges and a few ulps around them, at 0 and below; a width that is not a power of
+    two takes the divisions."""
+    import numba
+
+    from numerics.panels import _locate
+
+    @numba.njit
+    def both(d, D, J, width, inv):
+        out = np.empty((d.size, 4))
+        for i in range(d.size):
+            r0, x0 = _locate(d[i], D, J, width)
+            r1, x1 = pk._locate_fast(d[i], D, J, width, inv)
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = r0, x0, r1, x1
+        return out
+
+    inv = pk._inverse_width.py_func(width)
+    assert (inv > 0) == (width != 0.3)
+    rng = np.random.default_rng(5)
+    D, J = 0.5, 6
+    edges = D + width * np.arange(200)
+    d = np.concatenate([rng.uniform(0, 60, 20000), rng.exponential(0.1, 2000), edges,
+                        np.nextafter(edges, 0), np.nextafter(edges, 100),
+                        edges + 3e-16, edges - 3e-16, [0.0, -1.0, 5e-324, D]])
+    got = both(d, D, J, width, inv)
+    np.testing.assert_array_equal(got[:, 2], got[:, 0])
+    np.testing.assert_array_equal(got[:, 3], got[:, 1])
+
+
 def test_count_boxes_matches_numpy_twin():
     lay, m0, m1 = _layout_and_masses()
     args = (lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo,
