@@ -655,6 +655,54 @@ def _gauss_rules(alpha, beta, n_used, warm, warm_n):
     return counts, xs[:k], ws[:k]
 
 
+@numba.njit(cache=True)
+def usable_steps(alpha, beta, n_used, s_panel, breakdown):
+    """Per panel, the Stieltjes steps a Gauss rule of a cubature's signed marginal may use:
+    none where the panel has no mass (``beta[q, 0] <= 0`` or ``s_panel[q]`` not finite), else
+    the steps before the first ``k < n_used[q]`` with ``beta[q, k] < breakdown`` (``k > 0``)
+    or ``|alpha[q, k]| > 1``.  Twin: the numpy lines of :meth:`numerics.pair_law.PairEngine.
+    _gauss` (:func:`numerics.pair_law._signed_breakdown`)."""
+    out = np.empty(n_used.shape[0], dtype=np.int64)
+    for q in range(n_used.shape[0]):
+        if not (beta[q, 0] > 0.0 and math.isfinite(s_panel[q])):
+            out[q] = 0
+            continue
+        n = n_used[q]
+        for k in range(n_used[q]):
+            if (k > 0 and beta[q, k] < breakdown) or abs(alpha[q, k]) > 1.0:
+                n = k
+                break
+        out[q] = n
+    return out
+
+
+@numba.njit(cache=True)
+def rule_depths(counts, x, w, center, half, excursion, beta, log_scale, s_panel, n_used,
+                depth, log_w):
+    """The depths ``center - half x`` of the rules' nodes (``counts[q]`` for panel ``q``,
+    concatenated) and their log masses ``log w + log beta[q, 0] + log_scale[q] +
+    s_panel[q]``.  A panel with a node above the top reward (depth < 0) or farther than
+    ``excursion`` half-widths out of its panel loses its last step (``n_used[q] -= 1``).
+    Returns the number of such panels.  Twin: the numpy lines of :meth:`numerics.pair_law.
+    PairEngine._gauss`."""
+    k = 0
+    n_bad = 0
+    for q in range(counts.shape[0]):
+        bad = False
+        c, h = center[q], half[q]
+        for _ in range(counts[q]):
+            d = c - h * x[k]
+            depth[k] = d
+            if d < 0.0 or abs(x[k]) > 1.0 + excursion:
+                bad = True
+            log_w[k] = (math.log(w[k]) + math.log(beta[q, 0])) + log_scale[q] + s_panel[q]
+            k += 1
+        if bad:
+            n_used[q] -= 1
+            n_bad += 1
+    return n_bad
+
+
 # ---------------------------------------------------------------------------- the state
 # A step of :class:`numerics.pair_law.PairEngine` works on the state ``L`` held at the tensor
 # grids of the boxes (flat, box after box, each box row-major ``(n_a, n_b)``).  The kernels

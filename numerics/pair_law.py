@@ -661,17 +661,24 @@ class PairEngine:
         m_max = int(ax.n.max())
         alpha, beta, n_used, log_scale = gr.stieltjes.at(w.size * m_max)(
             ax.nptr, ax.nx, w, ax.n, m_max)
+        if self.use_numba:
+            n_used = pk.usable_steps(alpha, beta, n_used, s_panel, SIGNED_BREAKDOWN)
+            warm = ()
+            if key is not None:
+                warm = self._warm.get(key)
+                if warm is None or warm[0].shape != alpha.shape:
+                    warm = self._warm[key] = (np.zeros(alpha.shape),
+                                              np.zeros(alpha.shape[0], dtype=np.int64))
+            while True:
+                counts, x, nw = pk.gauss_from_recurrence(alpha, beta, n_used, *warm)
+                depth, log_w = np.empty(x.size), np.empty(x.size)
+                if not pk.rule_depths(counts, x, nw, ax.center, ax.half, NODE_EXCURSION, beta,
+                                      log_scale, s_panel, n_used, depth, log_w):
+                    return -depth, log_w
         n_used = np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0)
         n_used = _signed_breakdown(alpha, beta, n_used)
-        warm = ()
-        if self.use_numba and key is not None:
-            warm = self._warm.get(key)
-            if warm is None or warm[0].shape != alpha.shape:
-                warm = self._warm[key] = (np.zeros(alpha.shape),
-                                          np.zeros(alpha.shape[0], dtype=np.int64))
         while True:
-            counts, x, nw = (pk.gauss_from_recurrence(alpha, beta, n_used, *warm)
-                             if self.use_numba else _golub_welsch(alpha, beta, n_used))
+            counts, x, nw = _golub_welsch(alpha, beta, n_used)
             rows = np.repeat(np.arange(counts.size), counts)
             depth = ax.center[rows] - ax.half[rows] * x
             out = (depth < 0) | (np.abs(x) > 1.0 + NODE_EXCURSION)

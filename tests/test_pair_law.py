@@ -96,6 +96,52 @@ def test_golub_welsch_warm_start_equals_lapack_and_falls_back():
         assert not pk._newton_nodes(alpha[q], beta[q], 10, x, w, *scratch)
 
 
+def test_usable_steps_and_rule_depths_match_numpy_lines():
+    """The two kernels around the Gauss rules of a marginal against the numpy lines they
+    replace: the usable steps (no mass, breakdown, ``|alpha| > 1``), and the nodes' depths,
+    log masses and the panels that lose a step (a node above the top or too far out)."""
+    rng = np.random.default_rng(3)
+    P, m = 40, 16
+    alpha = rng.uniform(-1.05, 1.05, size=(P, m))
+    beta = rng.uniform(0.05, 0.4, size=(P, m))
+    beta[:, 0] = rng.uniform(0.5, 2.0, P)
+    beta[3, 0] = 0.0
+    beta[5, 4] = 1e-14
+    beta[6, 0] = np.nan
+    s_panel = rng.normal(size=P)
+    s_panel[7] = -np.inf
+    n_used = rng.integers(0, m + 1, P)
+    n_used[[3, 5, 6, 7]] = m
+    want = pair_law._signed_breakdown(
+        alpha, beta, np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0))
+    got = pk.usable_steps(alpha, beta, n_used, s_panel, pair_law.SIGNED_BREAKDOWN)
+    np.testing.assert_array_equal(got, want)
+    assert got[3] == got[6] == got[7] == 0 and got[5] <= 4 and got.sum() > 0
+
+    alpha = rng.uniform(-0.9, 0.9, size=(P, m))
+    counts = rng.integers(0, m + 1, P)
+    x = rng.uniform(-1.6, 1.6, counts.sum())
+    w = rng.uniform(0.01, 1, counts.sum())
+    center, half = rng.uniform(0.05, 5, P), rng.uniform(0.1, 0.3, P)
+    log_scale = rng.normal(size=P)
+    s_panel = rng.normal(size=P)
+    n0 = counts + 2
+    n_got, depth, log_w = n0.copy(), np.empty(x.size), np.empty(x.size)
+    n_bad = pk.rule_depths(counts, x, w, center, half, pair_law.NODE_EXCURSION, beta,
+                           log_scale, s_panel, n_got, depth, log_w)
+    rows = np.repeat(np.arange(P), counts)
+    want_depth = center[rows] - half[rows] * x
+    out = (want_depth < 0) | (np.abs(x) > 1.0 + pair_law.NODE_EXCURSION)
+    n_want = n0.copy()
+    n_want[np.unique(rows[out])] -= 1
+    np.testing.assert_array_equal(depth, want_depth)
+    np.testing.assert_array_equal(n_got, n_want)
+    assert n_bad == np.unique(rows[out]).size > 0
+    with np.errstate(divide="ignore"):      # beta[3, 0] = 0: -inf, as the kernel's
+        want_log_w = np.log(w) + np.log(beta[rows, 0]) + log_scale[rows] + s_panel[rows]
+    np.testing.assert_allclose(log_w, want_log_w, rtol=1e-15, atol=1e-15)
+
+
 def test_pair_rewards_accepts_two_static_smooth_rewards_only():
     _, r1, r2 = _grid(8)
     got = pair_rewards(_rule(r1, r2), r1.shape)
