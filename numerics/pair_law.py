@@ -297,7 +297,7 @@ class PairLayout:
               "point_pa", "point_pb", "point_box", "slot_box", "slot_start", "slot_na",
               "slot_nb", "slot_Na", "slot_Nb", "slot_a0", "slot_b0", "slot_ca_off",
               "slot_class", "coef_table", "slot_qa_off", "slot_qb_off",
-              "slot_cub", "slot_cub_box")
+              "slot_cub", "slot_cub_box", "cell_ids")
 
     def __init__(self, rule, model, data, lam, shape, resolution=None, use_numba=True):
         got = pair_rewards(rule, shape)
@@ -329,7 +329,14 @@ class PairLayout:
         # chunks in parallel, each with its own table of pairs (when that table is small)
         chunks = _chunks(n) if n_raw[0] * n_raw[1] <= (1 << 16) else 1
         count = pk.count_boxes.at(n) if use_numba else pk.count_boxes_numpy
-        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks)
+        # each support cell's raw panel ids, read by the later passes instead of locating the
+        # cell again (numba route; 2 bytes a cell and axis)
+        keep = use_numba and max(n_raw) <= pk.MAX_ID + 1
+        ids = (np.empty(n, np.uint16), np.empty(n, np.uint16)) if keep else pk.NO_IDS[:2]
+        counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks,
+                       *ids)
+        self.cell_ids = ((*ids, pk.frame_table(geo[0], n_raw[0]),
+                          pk.frame_table(geo[1], n_raw[1])) if keep else pk.NO_IDS)
         self.n_cells = int(counts.sum())
         used_a = np.flatnonzero(counts.sum(axis=1))
         used_b = np.flatnonzero(counts.sum(axis=0))
@@ -500,7 +507,7 @@ class PairEngine:
         chunks = _chunks(n)
         if self.use_numba:
             pk.box_moments.at(n * int(self.box_Na.max()) * int(self.box_Nb.max()))(
-                *args, chunks, pk.MOMENT_BLOCK)
+                *args, chunks, pk.MOMENT_BLOCK, self.cell_ids)
         else:
             pk.box_moments_numpy(*args)
         for k, m in enumerate(masses):
@@ -977,7 +984,8 @@ class PairEngine:
                 continue
             target = out if first else np.empty_like(out)
             f(self.ra, self.rb, b.mass, self.axes[0].geo, self.axes[1].geo, self.box_id, coef,
-              self.box_na, self.box_nb, offset + b.log_total, target, chunks, pk.VALUES_BLOCK)
+              self.box_na, self.box_nb, offset + b.log_total, target, chunks, pk.VALUES_BLOCK,
+              self.cell_ids)
             with np.errstate(over="ignore"):
                 np.exp(target, out=target)
             target *= b.mass

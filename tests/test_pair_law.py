@@ -15,6 +15,7 @@ from numerics import evolve, gauss_rules, pair_law
 from numerics import pair_kernels as pk
 from numerics.engine import REFINED, ResolutionLost
 from numerics.joint import JointEngine
+from numerics.panels import locate_numpy
 from numerics.pair_law import (PairEngine, PairLayout, compressed_pair_engine, pair_rewards,
                                tensor_coefficients)
 
@@ -174,18 +175,20 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
     """The pair kernels' locate (multiplications by ``1 / width`` where that is a power of
     two) gives panels._locate's raw panels and positions exactly, at random depths, on the
     panel edges and a few ulps around them, at 0 and below; a width that is not a power of
-    two takes the divisions."""
+    two takes the divisions.  So do the positions from a located cell's raw panel and its
+    frame (pair_kernels.frame_table: what the passes after the count read)."""
     import numba
 
     from numerics.panels import _locate
 
     @numba.njit
-    def both(d, D, J, width, inv):
-        out = np.empty((d.size, 4))
+    def both(d, D, J, width, inv, frames):
+        out = np.empty((d.size, 5))
         for i in range(d.size):
             r0, x0 = _locate(d[i], D, J, width)
             r1, x1 = pk._locate_fast(d[i], D, J, width, inv)
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = r0, x0, r1, x1
+            out[i, 4] = pk._framed(d[i], r0, frames)
         return out
 
     inv = pk._inverse_width.py_func(width)
@@ -196,19 +199,31 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
     d = np.concatenate([rng.uniform(0, 60, 20000), rng.exponential(0.1, 2000), edges,
                         np.nextafter(edges, 0), np.nextafter(edges, 100),
                         edges + 3e-16, edges - 3e-16, [0.0, -1.0, 5e-324, D]])
-    got = both(d, D, J, width, inv)
+    frames = pk.frame_table(np.array([0.0, D, J, width]), 300)
+    assert (frames[2, J + 2:] > 0).all() == (width != 0.3)
+    got = both(d, D, J, width, inv, frames)
     np.testing.assert_array_equal(got[:, 2], got[:, 0])
     np.testing.assert_array_equal(got[:, 3], got[:, 1])
+    np.testing.assert_array_equal(got[:, 4], got[:, 1])
 
 
 def test_count_boxes_matches_numpy_twin():
+    """The counts, and the cells' raw panel ids kept for the later passes: those that
+    panels.locate_numpy finds (serial, and parallel over 3 ranges of cells)."""
     lay, m0, m1 = _layout_and_masses()
     args = (lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo,
             lay.box_id.shape[0], lay.box_id.shape[1])
     want = pk.count_boxes_numpy(*args)
+    ids = [lay.axes[u].geo[0] - r for u, r in enumerate((lay.ra, lay.rb))]
+    ids = [locate_numpy(d, g[1], int(g[2]), g[3])[0] for d, g in
+           zip(ids, (lay.axes[0].geo, lay.axes[1].geo))]
     for f, chunks in ((pk.count_boxes.serial, 1), (pk.count_boxes.serial, 3),
                       (pk.count_boxes.parallel, 3)):
-        np.testing.assert_array_equal(f(*args, chunks), want)
+        np.testing.assert_array_equal(f(*args, chunks, *pk.NO_IDS[:2]), want)
+        got = np.zeros(m0.size, np.uint16), np.zeros(m0.size, np.uint16)
+        np.testing.assert_array_equal(f(*args, chunks, *got), want)
+        for g, w in zip(got, ids):
+            np.testing.assert_array_equal(g, w)
     assert int(want.sum()) == lay.n_cells == m0.size
 
 
@@ -234,11 +249,17 @@ def test_box_moments_match_numpy_twin(tilted):
         coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
     want = _moments_with(pk.box_moments_numpy, lay, m0, m1, coef, tmax)
     scale = np.max(np.abs(want))
-    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks, pk.MOMENT_BLOCK) for f, chunks in
-           ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3), (pk.box_moments.parallel, 3))]
+    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks, pk.MOMENT_BLOCK, lay.cell_ids)
+           for f, chunks in ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3),
+                             (pk.box_moments.parallel, 3))]
     for g in got:
         assert np.max(np.abs(g - want)) <= 1e-13 * scale
     np.testing.assert_array_equal(got[1], got[2])      # threads do not change the sums
+    # the cells' kept panel ids give the positions that locating them gives, bit for bit
+    assert lay.cell_ids[0].size == m0.size
+    np.testing.assert_array_equal(
+        _moments_with(pk.box_moments.serial, lay, m0, m1, coef, tmax, 3, pk.MOMENT_BLOCK,
+                      pk.NO_IDS), got[1])
     got = got[0]
     if not tilted:   # the zeroth moments are the boxes' masses
         assert abs(got[0, lay.box_off].sum() - m0.sum()) <= 1e-13
@@ -254,8 +275,9 @@ def test_box_moments_blocks_do_not_change_the_sums():
                                         int(lay.box_nb.max()))), rng.normal(size=lay.n_boxes))
     for masses in ((m0, m1), (m0, np.empty(0))):
         for t in ((np.zeros((0, 1, 1)), np.zeros(0)), tilt):
-            one = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, m0.size)
-            small = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, 64)
+            one = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, m0.size,
+                                lay.cell_ids)
+            small = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, 64, pk.NO_IDS)
             assert np.max(np.abs(small - one)) <= 1e-15 * max(1.0, np.max(np.abs(one)))
 
 
@@ -268,15 +290,19 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
     rng = np.random.default_rng(7)
     coef = rng.normal(size=(lay.n_boxes, na, nb))
     outs = []
-    for f, chunks, block in ((pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK),
-                             (pk.log_weights_at_cells.parallel, 3, pk.VALUES_BLOCK),
-                             (pk.log_weights_at_cells_numpy, 1, None),
-                             (pk.log_weights_at_cells.serial, 1, 64)):   # many blocks
+    ids = lay.cell_ids
+    for f, chunks, block, i in ((pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK, ids),
+                                (pk.log_weights_at_cells.parallel, 3, pk.VALUES_BLOCK, ids),
+                                (pk.log_weights_at_cells_numpy, 1, None, None),
+                                (pk.log_weights_at_cells.serial, 1, 64, ids),   # many blocks
+                                (pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK,
+                                 pk.NO_IDS)):                                  # located
         out = np.empty(m0.size)
         f(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, coef, lay.box_na,
-          lay.box_nb, 0.5, out, chunks, block)
+          lay.box_nb, 0.5, out, chunks, block, i)
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[4])
     np.testing.assert_allclose(outs[0], outs[2], rtol=0, atol=1e-12)
     np.testing.assert_allclose(outs[3], outs[2], rtol=0, atol=1e-12)
     # f = d_a^2 - 3 d_a d_b (depths below the tops): a polynomial of degree 2 in each box
@@ -291,7 +317,7 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
         coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(values[c.boxes, :c.na, :c.nb])
     out = np.empty(m0.size)
     pk.log_weights_at_cells(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id,
-                            coef, lay.box_na, lay.box_nb, 0.0, out, 1, pk.VALUES_BLOCK)
+                            coef, lay.box_na, lay.box_nb, 0.0, out, 1, pk.VALUES_BLOCK, ids)
     np.testing.assert_allclose(out, da ** 2 - 3 * da * db, rtol=0, atol=1e-11)
 
 
