@@ -41,7 +41,7 @@ from .threads import kernel
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
            "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
-           "gauss_from_recurrence", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
+           "gauss_from_recurrence", "pair_extremes", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -104,6 +104,55 @@ def _framed(d, raw, frames):
     elif x < -1.0:
         x = -1.0
     return x
+
+
+@numba.njit(cache=True, inline="always")
+def _climb(r, top, second, bottom):
+    """One reward into the running ``(top, second, bottom)`` of
+    :func:`numerics.panels.reward_extremes` (the same comparisons)."""
+    if r > top:
+        second = top
+        top = r
+    elif r < top and r > second:
+        second = r
+    if r < bottom:
+        bottom = r
+    return top, second, bottom
+
+
+@kernel
+def pair_extremes(ra, rb, m0, m1, chunks):
+    """:func:`numerics.panels.reward_extremes` of both rewards in one pass over the cells
+    (the masses read once): ``out[u] = (largest, largest strictly below it, smallest)`` of
+    reward ``u`` on the support ``{m0 > 0} | {m1 > 0}``; ``chunks`` fixed blocks in parallel,
+    combined as there."""
+    n = ra.shape[0]
+    part = np.empty((chunks, 2, 3))
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        ta = sa = tb = sb = -np.inf
+        ba = bb = np.inf
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                ta, sa, ba = _climb(ra[i], ta, sa, ba)
+                tb, sb, bb = _climb(rb[i], tb, sb, bb)
+        part[c, 0, 0], part[c, 0, 1], part[c, 0, 2] = ta, sa, ba
+        part[c, 1, 0], part[c, 1, 1], part[c, 1, 2] = tb, sb, bb
+    out = np.empty((2, 3))
+    for u in range(2):
+        top = -np.inf
+        bottom = np.inf
+        for c in range(chunks):
+            top = max(top, part[c, u, 0])
+            bottom = min(bottom, part[c, u, 2])
+        second = -np.inf
+        for c in range(chunks):
+            for k in range(2):
+                v = part[c, u, k]
+                if v < top and v > second:
+                    second = v
+        out[u, 0], out[u, 1], out[u, 2] = top, second, bottom
+    return out
 
 
 @kernel

@@ -314,8 +314,11 @@ class PairLayout:
         m1 = data if two_bases else model
         tops = []
         n = self.ra.shape[0]
-        for r in (self.ra, self.rb):
-            top, second, bottom = panels.reward_extremes.at(n)(r, model, m1, _chunks(n))
+        if use_numba:      # both rewards in one pass
+            both = pk.pair_extremes.at(n)(self.ra, self.rb, model, m1, _chunks(n))
+        else:
+            both = [panels.reward_extremes_numpy(r, model, m1) for r in (self.ra, self.rb)]
+        for top, second, bottom in both:
             if not (np.isfinite(top) and np.isfinite(bottom)):
                 raise NotForPairs("PairEngine needs finite rewards on the support")
             tops.append((float(top), float(second), float(bottom)))

@@ -207,6 +207,31 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
     np.testing.assert_array_equal(got[:, 4], got[:, 1])
 
 
+def test_pair_extremes_equal_each_reward_extremes():
+    """Both rewards' (top, second, bottom) in one pass equal panels.reward_extremes of each
+    (and its numpy twin): ties at the top, cells outside the support, 1 and 3 chunks,
+    serial and parallel."""
+    from numerics import panels
+    rng = np.random.default_rng(9)
+    n = 5000
+    ra = np.round(rng.normal(size=n), 2)
+    rb = rng.normal(size=n)
+    ra[[10, 4000]] = 9.0          # the top twice
+    rb[77] = 50.0                 # the largest value is outside the support
+    m0 = rng.uniform(size=n) * (rng.uniform(size=n) > 0.3)
+    m1 = np.zeros(n)
+    m1[77 + 1:200] = 1.0
+    m0[77] = 0.0
+    for f, chunks in ((pk.pair_extremes.serial, 1), (pk.pair_extremes.serial, 3),
+                      (pk.pair_extremes.parallel, 3)):
+        got = f(ra, rb, m0, m1, chunks)
+        for u, r in enumerate((ra, rb)):
+            want = panels.reward_extremes.serial(r, m0, m1, chunks)
+            np.testing.assert_array_equal(got[u], want)
+            np.testing.assert_array_equal(got[u], panels.reward_extremes_numpy(r, m0, m1))
+    assert got[0, 0] == 9.0 and got[0, 1] < 9.0 and got[1, 0] < 50.0
+
+
 def test_count_boxes_matches_numpy_twin():
     """The counts, and the cells' raw panel ids kept for the later passes: those that
     panels.locate_numpy finds (serial, and parallel over 3 ranges of cells)."""
