@@ -41,7 +41,8 @@ from .threads import kernel
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
            "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
-           "gauss_from_recurrence", "pair_extremes", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
+           "gauss_from_recurrence", "pair_extremes", "box_log_total",
+           "signed_expectation", "heaviest_bound", "unresolved_boxes", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -895,6 +896,79 @@ def panel_marginal(gmax, box_q, marg, cub, cub_box, n_panels, n_points, s_panel,
     w[:n_points] = 0.0
     for i in range(marg.shape[0]):
         w[cub[i]] += marg[i] * f[cub_box[i]]
+
+
+@numba.njit(cache=True)
+def box_log_total(ca, ca_off, n_ca, slot_box, gmax):
+    """``log sum_q e^{gmax[q]} sum_j ca[q, j]`` over the boxes with a finite ``gmax`` (box
+    ``q``'s ``n_ca[s]`` values from ``ca[ca_off[s]]``, ``q = slot_box[s]``), by the largest
+    finite ``gmax``: the log total mass of a base's cubature (``-inf`` for none).  Twin:
+    the numpy lines of :meth:`numerics.pair_law.PairEngine._marginals`."""
+    top = -np.inf
+    for q in range(gmax.shape[0]):
+        if math.isfinite(gmax[q]):
+            top = max(top, gmax[q])
+    if not math.isfinite(top):
+        return -np.inf
+    box_sum = np.zeros(gmax.shape[0])
+    for s in range(slot_box.shape[0]):
+        acc = 0.0
+        for j in range(ca_off[s], ca_off[s] + n_ca[s]):
+            acc += ca[j]
+        box_sum[slot_box[s]] = acc
+    total = 0.0
+    for q in range(gmax.shape[0]):
+        if math.isfinite(gmax[q]):
+            total += box_sum[q] * math.exp(gmax[q] - top)
+    return top + math.log(total)
+
+
+@numba.njit(cache=True)
+def signed_expectation(w, h, ptr, s_panel, log_z):
+    """``sum_p e^{s_panel[p] - log_z} sum_{ptr[p] <= j < ptr[p+1]} w[j] h[j]`` over the
+    panels with a finite ``s_panel``: ``E[H_u]`` on a base's signed marginal (weights ``w``
+    scaled by ``e^{s_panel}`` per panel; ``log_z`` the total mass).  Twin: the numpy lines of
+    :meth:`numerics.pair_law.PairEngine.advance`."""
+    out = 0.0
+    for p in range(s_panel.shape[0]):
+        if not math.isfinite(s_panel[p]):
+            continue
+        acc = 0.0
+        for j in range(ptr[p], ptr[p + 1]):
+            acc += w[j] * h[j]
+        out += acc * math.exp(s_panel[p] - log_z)
+    return out
+
+
+@numba.njit(cache=True)
+def heaviest_bound(top, box_log_mass):
+    """The largest finite ``top + box_log_mass`` over the boxes (``-inf`` for none): the
+    log of the heaviest box's mass bound in the resolution check."""
+    out = -np.inf
+    for q in range(top.shape[0]):
+        v = top[q] + box_log_mass[q]
+        if math.isfinite(v):
+            out = max(out, v)
+    return out
+
+
+@numba.njit(cache=True)
+def unresolved_boxes(top, bottom, err_a, err_b, box_log_mass, cut, resolved, tol, ulps, bad):
+    """The resolution check of :meth:`numerics.pair_law.PairEngine._check_resolution` per
+    box: ``bad[q]`` where the box has more than 2 points on an axis (``resolved``), may carry
+    mass (``top + box_log_mass > cut``) and its tails ``err_a + err_b`` are not within ``tol
+    + ulps max(top, -bottom)`` (nan counts as not within).  Returns the number of bad boxes.
+    Twin: the numpy lines there."""
+    n_bad = 0
+    for q in range(top.shape[0]):
+        t, nb = top[q], -bottom[q]
+        big = t if t >= nb else (nb if nb > t else np.nan)     # np.maximum: nan propagates
+        within = err_a[q] + err_b[q] <= tol + ulps * big
+        b = resolved[q] and top[q] + box_log_mass[q] > cut and not within
+        bad[q] = b
+        if b:
+            n_bad += 1
+    return n_bad
 
 
 @numba.njit(cache=True)

@@ -479,6 +479,8 @@ class PairEngine:
         self._cache = None
         self._weights_of = [None] * len(self.bases)
         self._warm = {}     # the last Gauss nodes of each marginal (see _gauss)
+        # the boxes whose interpolants have neglected degrees (more than 2 x 2 points)
+        self._resolved = (self.box_na > 2) | (self.box_nb > 2)
 
     @staticmethod
     def view(c, flat):
@@ -619,6 +621,15 @@ class PairEngine:
             self._weights_of[i] = (Wf, gm_box)
             margins = self._box_marginals(b, Wf)
             gmax = gm_box + b.scale_box
+            if self.use_numba:
+                totals.append(pk.box_log_total(margins[0], self.slot_ca_off, self.slot_Na,
+                                               self.slot_box, gmax))
+                for u, (ax, box_q) in enumerate(zip(self.axes, (self.box_qa, self.box_qb))):
+                    s_panel, w = np.empty(ax.size), np.empty(int(ax.nptr[-1]))
+                    pk.panel_marginal(gmax, box_q, margins[u], self.slot_cub[u],
+                                      self.slot_cub_box[u], ax.size, w.size, s_panel, w)
+                    per_axis[u].append((w, s_panel))
+                continue
             box_sum = np.empty(self.n_boxes)
             box_sum[self.slot_box] = np.add.reduceat(margins[0], self.slot_ca_off)
             finite = np.isfinite(gmax)
@@ -626,12 +637,6 @@ class PairEngine:
             totals.append(top + math.log(float(np.sum(box_sum[finite]
                                                       * np.exp(gmax[finite] - top)))))
             for u, (ax, box_q) in enumerate(zip(self.axes, (self.box_qa, self.box_qb))):
-                if self.use_numba:
-                    s_panel, w = np.empty(ax.size), np.empty(int(ax.nptr[-1]))
-                    pk.panel_marginal(gmax, box_q, margins[u], self.slot_cub[u],
-                                      self.slot_cub_box[u], ax.size, w.size, s_panel, w)
-                    per_axis[u].append((w, s_panel))
-                    continue
                 s_panel = np.full(ax.size, -np.inf)
                 np.maximum.at(s_panel, box_q, gmax)
                 with np.errstate(invalid="ignore"):
@@ -750,6 +755,9 @@ class PairEngine:
         for u, ax in enumerate(self.axes):
             hN = np.exp(hs[u][1])
             for w, s_panel in signed[u]:
+                if self.use_numba:
+                    eh += pk.signed_expectation(w, hN, ax.nptr, s_panel, log_z)
+                    continue
                 per_panel = np.add.reduceat(w * hN, ax.nptr[:-1]) if w.size else w
                 ok = np.isfinite(s_panel)
                 eh += float(np.sum(per_panel[ok] * np.exp(s_panel[ok] - log_z)))
@@ -887,30 +895,52 @@ class PairEngine:
             # the next step's shift of an untilted base (see _weights)
             b.shifted = None if g is None else (b.L, g, st[0], st[1])
             stats.append(st)
+        resolved = self._resolved
+        ulps = 64 * np.finfo(float).eps
+        if self.use_numba:
+            heaviest = max(pk.heaviest_bound(st[0], b.box_log_mass) if b.present() else -np.inf
+                           for b, st in zip(self.bases, stats))
+            cut = heaviest + math.log(NEGLIGIBLE_PANEL)
+            for b, st in zip(self.bases, stats):
+                bad = np.empty(self.n_boxes, dtype=np.bool_)
+                if b.present() and pk.unresolved_boxes(*st[:4], b.box_log_mass, cut, resolved,
+                                                       INTERPOLATION_TOL, ulps, bad):
+                    self._raise_unresolved(bad, st)
+            return
+        for b, st in zip(self.bases, stats):
             ub = st[0] if b.present() else np.full(self.n_boxes, -np.inf)
             with np.errstate(invalid="ignore"):
                 bound.append(ub + b.box_log_mass)
         heaviest = max(float(np.max(np.where(np.isfinite(x), x, -np.inf))) for x in bound)
-        resolved = (self.box_na > 2) | (self.box_nb > 2)
-        for b, (ub, low, err_a, err_b, _), bnd in zip(self.bases, stats, bound):
+        for b, st, bnd in zip(self.bases, stats, bound):
             if not b.present():
                 continue
+            ub, low, err_a, err_b, _ = st
             big = np.maximum(ub, -low)
             err = err_a + err_b
-            tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * big
+            tol = INTERPOLATION_TOL + ulps * big
             with np.errstate(invalid="ignore"):
                 rel = bnd > heaviest + math.log(NEGLIGIBLE_PANEL)
                 bad = resolved & rel & ~(err <= tol)
             if bad.any():
-                # the first class (in the flat order) with a bad box, its worst one
-                bad_slot = bad[self.slot_box]
-                k = self.slot_class[int(np.argmax(bad_slot))]
-                in_k = np.flatnonzero(bad_slot & (self.slot_class == k))
-                box = int(self.slot_box[in_k[np.argmax((err / tol)[self.slot_box[in_k]])]])
-                u = 0 if err_a[box] >= err_b[box] else 1
-                q = (self.box_qa, self.box_qb)[u][box]
-                depth = float(self.axes[u].center[q])
-                raise ResolutionLost(self.steps_done, depth, float(err[box]), float(tol[box]))
+                self._raise_unresolved(bad, st)
+
+    def _raise_unresolved(self, bad, st):
+        """Raise :class:`ResolutionLost` for the boxes ``bad`` of a base with the check
+        statistics ``st`` (:meth:`_box_check`): at the worst box of the first class (in the
+        flat order) that has one, on the axis with the larger tail."""
+        ub, low, err_a, err_b, _ = st
+        err = err_a + err_b
+        tol = INTERPOLATION_TOL + 64 * np.finfo(float).eps * np.maximum(ub, -low)
+        bad_slot = bad[self.slot_box]
+        k = self.slot_class[int(np.argmax(bad_slot))]
+        in_k = np.flatnonzero(bad_slot & (self.slot_class == k))
+        with np.errstate(invalid="ignore"):
+            box = int(self.slot_box[in_k[np.argmax((err / tol)[self.slot_box[in_k]])]])
+        u = 0 if err_a[box] >= err_b[box] else 1
+        q = (self.box_qa, self.box_qb)[u][box]
+        depth = float(self.axes[u].center[q])
+        raise ResolutionLost(self.steps_done, depth, float(err[box]), float(tol[box]))
 
     def _retilt(self, b):
         """Rebuild base ``b``'s cubature for its measure tilted by the current ``L``."""

@@ -401,6 +401,64 @@ def test_panel_marginal_matches_numpy_lines():
         np.testing.assert_allclose(w, want_w, rtol=1e-15, atol=1e-15 * np.abs(want_w).max())
 
 
+def test_step_sums_and_check_kernels_match_numpy_lines():
+    """box_log_total, signed_expectation, heaviest_bound and unresolved_boxes against the
+    numpy lines of PairEngine they replace on the numba route (boxes without mass,
+    panels without mass, nan tails, boxes too small to be checked)."""
+    rng = np.random.default_rng(21)
+    nbox = 50
+    n_ca = rng.integers(1, 19, nbox)
+    ca_off = np.concatenate([[0], np.cumsum(n_ca)[:-1]]).astype(np.int64)
+    slot_box = rng.permutation(nbox).astype(np.int64)
+    ca = rng.uniform(0, 1, n_ca.sum())
+    gmax = rng.normal(scale=30, size=nbox)
+    gmax[[3, 9]] = -np.inf
+    box_sum = np.empty(nbox)
+    box_sum[slot_box] = np.add.reduceat(ca, ca_off)
+    fin = np.isfinite(gmax)
+    top = float(np.max(gmax[fin]))
+    want = top + math.log(float(np.sum(box_sum[fin] * np.exp(gmax[fin] - top))))
+    got = pk.box_log_total(ca, ca_off, n_ca, slot_box, gmax)
+    assert abs(got - want) <= 1e-14 * abs(want)
+    assert pk.box_log_total(ca, ca_off, n_ca, slot_box, np.full(nbox, -np.inf)) == -np.inf
+
+    ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 19, 30))]).astype(np.int64)
+    w = rng.normal(size=ptr[-1])
+    h = rng.uniform(0.1, 2, ptr[-1])
+    s_panel = rng.normal(size=30)
+    s_panel[[0, 7]] = -np.inf
+    per_panel = np.add.reduceat(w * h, ptr[:-1])
+    per_panel[np.diff(ptr) == 0] = 0.0         # reduceat's value at an empty panel
+    ok = np.isfinite(s_panel)
+    want = float(np.sum(per_panel[ok] * np.exp(s_panel[ok] - 1.5)))
+    got = pk.signed_expectation(w, h, ptr, s_panel, 1.5)
+    assert abs(got - want) <= 1e-14 * np.sum(np.abs(per_panel[ok]) * np.exp(s_panel[ok] - 1.5))
+
+    top = rng.normal(scale=5, size=nbox)
+    bottom = top - rng.uniform(0, 40, nbox)
+    box_log_mass = rng.normal(scale=10, size=nbox)
+    box_log_mass[2] = -np.inf
+    top[4] = np.nan
+    err_a, err_b = 10 ** rng.uniform(-16, -8, nbox), 10 ** rng.uniform(-16, -8, nbox)
+    err_a[5] = np.nan
+    resolved = rng.uniform(size=nbox) > 0.2
+    bound = top + box_log_mass
+    with np.errstate(invalid="ignore"):
+        heaviest = float(np.max(np.where(np.isfinite(bound), bound, -np.inf)))
+    assert pk.heaviest_bound(top, box_log_mass) == heaviest
+    from numerics.engine import INTERPOLATION_TOL
+    ulps = 64 * np.finfo(float).eps
+    for cut in (heaviest - 23.0, heaviest - 5.0, -np.inf):
+        with np.errstate(invalid="ignore"):
+            tol = INTERPOLATION_TOL + ulps * np.maximum(top, -bottom)
+            want = resolved & (bound > cut) & ~(err_a + err_b <= tol)
+        bad = np.empty(nbox, dtype=np.bool_)
+        n = pk.unresolved_boxes(top, bottom, err_a, err_b, box_log_mass, cut, resolved,
+                                INTERPOLATION_TOL, ulps, bad)
+        np.testing.assert_array_equal(bad, want)
+        assert n == want.sum() > 0
+
+
 @pytest.mark.parametrize("shape", [(5, 7, 1), (3, 10, 12), (0, 4, 4)])
 def test_middle_dots_match_einsum(shape):
     rng = np.random.default_rng(4)
