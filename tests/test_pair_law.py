@@ -598,15 +598,21 @@ def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
     assert worst(50) > 1e-9
 
 
-def test_state_round_trip_and_snapshot():
+@pytest.mark.parametrize("lam, data", [(1.0, False), (0.5, True), (math.inf, False)])
+def test_state_round_trip_and_snapshot(lam, data):
+    """A snapshot (which holds the state arrays, not copies) materializes the state of its
+    step after 15 more steps (one base, two, and lam = inf), as does the state set back."""
     mass, r1, r2 = _grid(64)
-    pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 1.0, mass.shape)
+    d = np.roll(mass.ravel(), 37) if data else None
+    pe = PairEngine(_rule(r1, r2), mass.ravel(), d, lam, mass.shape)
     for _ in range(3):
         pe.advance()
     snap = pe.snapshot()
     state = pe.log_weights()
     p3 = pe.materialize()
-    pe.advance()
+    for _ in range(15):
+        pe.advance()
+    np.testing.assert_array_equal(snap(), p3)
     pe.set_log_weights(state)
     np.testing.assert_array_equal(pe.materialize(), p3)
     np.testing.assert_array_equal(snap(), p3)
