@@ -74,7 +74,7 @@ def _locate_fast(d, D, J, width, inv_width):
 #: no per-cell raw panel ids: the passes over the grid locate every cell
 NO_IDS = (np.empty(0, dtype=np.uint16), np.empty(0, dtype=np.uint16), np.empty((3, 0)),
           np.empty((3, 0)))
-#: the largest raw panel id that the per-cell ids (``uint16``) hold
+#: the largest raw panel id that the per-cell ids (``uint8`` or ``uint16``) hold
 MAX_ID = (1 << 16) - 1
 
 

@@ -362,9 +362,11 @@ class PairLayout:
         chunks = _chunks(n) if n_raw[0] * n_raw[1] <= (1 << 16) else 1
         count = pk.count_boxes.at(n) if use_numba else pk.count_boxes_numpy
         # each support cell's raw panel ids, read by the later passes instead of locating the
-        # cell again (numba route; 2 bytes a cell and axis)
+        # cell again (numba route; a byte a cell and axis, two past 256 panels: fresh pages
+        # cost ~2 us each here, 16 MB of them ate the gain on 2048^2 with two threads)
         keep = use_numba and max(n_raw) <= pk.MAX_ID + 1
-        ids = (np.empty(n, np.uint16), np.empty(n, np.uint16)) if keep else pk.NO_IDS[:2]
+        dtype = np.uint8 if max(n_raw) <= 256 else np.uint16
+        ids = (np.empty(n, dtype), np.empty(n, dtype)) if keep else pk.NO_IDS[:2]
         counts = count(self.ra, self.rb, model, m1, geo[0], geo[1], n_raw[0], n_raw[1], chunks,
                        *ids)
         self.cell_ids = ((*ids, pk.frame_table(geo[0], n_raw[0]),
