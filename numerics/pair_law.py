@@ -291,6 +291,7 @@ class _PairBase:
 
     def __init__(self, mass, log_total, is_data, active, points):
         self.mass, self.log_total, self.is_data = mass, log_total, is_data
+        self.total = math.exp(log_total)   # set to the exact sum by the engine
         self.PaN, self.Pb, self.scale = [], [], []
         self.L = np.zeros(points) if active else np.full(points, -np.inf)
         self.T = np.zeros(points)
@@ -497,11 +498,15 @@ class PairEngine:
         two_bases = data is not None and not math.isinf(lam)
         masses = [model] if not two_bases else [model, data]
         single_data = (not math.isinf(lam)) and not two_bases
-        self.bases = [_PairBase(m, math.log(float(m.sum())), (i == 1) or single_data,
-                                active=(i == 0), points=self.points)
-                      for i, m in enumerate(masses)]
-        moments = self._moments(masses)
-        for b, mom in zip(self.bases, moments):
+        moments = self._moments(masses, totals=False)
+        # each base's total mass: the sum of its boxes' zeroth moments (no pass over the grid)
+        totals = [float(np.sum(mom[self.box_off])) for mom in moments]
+        self.bases = [_PairBase(m, math.log(t), (i == 1) or single_data, active=(i == 0),
+                                points=self.points)
+                      for i, (m, t) in enumerate(zip(masses, totals))]
+        for b, mom, t in zip(self.bases, moments, totals):
+            b.total = t
+            mom /= t
             with np.errstate(divide="ignore"):
                 b.box_log_mass = np.log(np.maximum(mom[self.box_off], 0.0))
             self._set_cubature(b, mom, np.zeros(self.n_boxes))
@@ -525,10 +530,11 @@ class PairEngine:
         return out
 
     # ------------------------------------------------------------------ build
-    def _moments(self, masses, tilt=None):
+    def _moments(self, masses, tilt=None, totals=None):
         """Tensor Chebyshev moments of the masses divided by their totals (times
         ``exp(tilt - tmax)``: ``tilt = (coefficients (boxes, na, nb), tmax)``), ``(bases,
-        slots)``: box ``q``'s ``N_a x N_b`` moments from slot ``box_off[q]``, row-major."""
+        slots)``: box ``q``'s ``N_a x N_b`` moments from slot ``box_off[q]``, row-major.
+        ``totals``: the masses' totals (None: their sums; False: not divided)."""
         m0 = masses[0]
         m1 = masses[1] if len(masses) == 2 else np.empty(0)
         if tilt is None:
@@ -546,8 +552,9 @@ class PairEngine:
                 *args, chunks, pk.MOMENT_BLOCK, self.cell_ids)
         else:
             pk.box_moments_numpy(*args)
-        for k, m in enumerate(masses):
-            out[k] /= float(m.sum())
+        if totals is not False:
+            for k, m in enumerate(masses):
+                out[k] /= float(m.sum()) if totals is None else totals[k]
         return out
 
     def _set_cubature(self, b, mom, tmax):
@@ -980,7 +987,7 @@ class PairEngine:
         for c in self.classes:
             coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(self.view(c, b.L))
         tmax = self._per_box(np.maximum, b.L)
-        mom = self._moments([b.mass], tilt=(coef, tmax))[0]
+        mom = self._moments([b.mass], tilt=(coef, tmax), totals=[b.total])[0]
         self._set_cubature(b, mom, tmax)
         b.T = b.L.copy()
         b.tilted = True
