@@ -3,9 +3,11 @@ r"""Passes over the grid for the compressed law of two rewards (:mod:`numerics.p
 A cell ``i`` lies at depths ``d_a = top_a - r_a(i)`` and ``d_b = top_b - r_b(i)`` below the top
 of each reward; each axis is cut into panels (:mod:`numerics.panels`), and a cell belongs to
 the *box* (panel of ``d_a``) x (panel of ``d_b``), at the position ``(x_a, x_b)`` in
-``[-1, 1]^2`` of that box.  Three passes:
+``[-1, 1]^2`` of that box.  Four passes:
 
-- :func:`count_boxes`: cells of the support per pair of raw panels (which boxes exist);
+- :func:`pair_extremes`: both rewards' extremes on the support (the panels' layouts);
+- :func:`count_boxes`: cells of the support per pair of raw panels (which boxes exist), and
+  each cell's raw panel ids, which the two passes below read instead of locating the cell;
 - :func:`box_moments`: the tensor Chebyshev moments of each base measure in each box,
   ``M[box, d, e] = sum_i m_i w_i T_d(x_a(i)) T_e(x_b(i))`` for ``d < N_a, e < N_b`` (``w_i = 1``,
   or a tilt ``exp(T(x_a, x_b) - tmax[box])`` given by tensor Chebyshev coefficients);
@@ -21,11 +23,14 @@ in cache, the exponentials and logarithms left to numpy on whole buffers between
 - :func:`point_factor`: ``H_a(x_j) + H_b(y_k)`` at every state point (times ``W F[box]`` for
   the data base's update, then ``log1p``);
 - :func:`box_check`: per box the extremes of ``L`` and the tails of its tensor Chebyshev
-  coefficients (the resolution check).
+  coefficients (the resolution check; :func:`unresolved_boxes` the per-box test);
+- the small sums between them (:func:`box_log_total`, :func:`signed_expectation`,
+  :func:`panel_marginal`), and around the marginals' Gauss rules (:func:`usable_steps`,
+  :func:`gauss_from_recurrence`, warm-started by Newton's method, :func:`rule_depths`).
 
-Every kernel has a pure numpy twin (``*_numpy``, or a ``_numpy`` method of the engine) that
-the tests compare it with.  The kernels run serially (fixed cell order: their sums do not
-depend on the thread count).
+Every kernel has a pure numpy twin (``*_numpy``, or numpy lines of the engine) that the tests
+compare it with.  The passes over the grid run in fixed ranges of cells (in parallel; their
+sums do not depend on the thread count), the per-step kernels serially.
 """
 
 from __future__ import annotations
