@@ -3,9 +3,11 @@ r"""Passes over the grid for the compressed law of two rewards (:mod:`numerics.p
 A cell ``i`` lies at depths ``d_a = top_a - r_a(i)`` and ``d_b = top_b - r_b(i)`` below the top
 of each reward; each axis is cut into panels (:mod:`numerics.panels`), and a cell belongs to
 the *box* (panel of ``d_a``) x (panel of ``d_b``), at the position ``(x_a, x_b)`` in
-``[-1, 1]^2`` of that box.  Three passes:
+``[-1, 1]^2`` of that box.  Four passes:
 
-- :func:`count_boxes`: cells of the support per pair of raw panels (which boxes exist);
+- :func:`pair_extremes`: both rewards' extremes on the support (the panels' layouts);
+- :func:`count_boxes`: cells of the support per pair of raw panels (which boxes exist), and
+  each cell's raw panel ids, which the two passes below read instead of locating the cell;
 - :func:`box_moments`: the tensor Chebyshev moments of each base measure in each box,
   ``M[box, d, e] = sum_i m_i w_i T_d(x_a(i)) T_e(x_b(i))`` for ``d < N_a, e < N_b`` (``w_i = 1``,
   or a tilt ``exp(T(x_a, x_b) - tmax[box])`` given by tensor Chebyshev coefficients);
@@ -21,11 +23,14 @@ in cache, the exponentials and logarithms left to numpy on whole buffers between
 - :func:`point_factor`: ``H_a(x_j) + H_b(y_k)`` at every state point (times ``W F[box]`` for
   the data base's update, then ``log1p``);
 - :func:`box_check`: per box the extremes of ``L`` and the tails of its tensor Chebyshev
-  coefficients (the resolution check).
+  coefficients (the resolution check; :func:`unresolved_boxes` the per-box test);
+- the small sums between them (:func:`box_log_total`, :func:`signed_expectation`,
+  :func:`panel_marginal`), and around the marginals' Gauss rules (:func:`usable_steps`,
+  :func:`gauss_from_recurrence`, warm-started by Newton's method, :func:`rule_depths`).
 
-Every kernel has a pure numpy twin (``*_numpy``, or a ``_numpy`` method of the engine) that
-the tests compare it with.  The kernels run serially (fixed cell order: their sums do not
-depend on the thread count).
+Every kernel has a pure numpy twin (``*_numpy``, or numpy lines of the engine) that the tests
+compare it with.  The passes over the grid run in fixed ranges of cells (in parallel; their
+sums do not depend on the thread count), the per-step kernels serially.
 """
 
 from __future__ import annotations
@@ -35,42 +40,165 @@ import math
 import numba
 import numpy as np
 
-from .panels import _locate, locate_numpy
+from .panels import _locate, _panel_frame, locate_numpy
 from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
            "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
-           "gauss_from_recurrence"]
+           "gauss_from_recurrence", "pair_extremes", "box_log_total",
+           "signed_expectation", "heaviest_bound", "unresolved_boxes", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
+
+
+@numba.njit(cache=True, inline="always")
+def _inverse_width(width):
+    """``1 / width`` where that is a power of two (then ``(d - D) / width == (d - D) *
+    inv`` bit for bit: both are the correctly rounded value of the same real number), else 0
+    (:func:`_locate_fast` then divides)."""
+    mant, _ = math.frexp(width)
+    return 1.0 / width if mant == 0.5 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _locate_fast(d, D, J, width, inv_width):
+    """:func:`numerics.panels._locate` (the same raw panel and position, bit for bit), its two
+    divisions on the uniform panels (the bulk of the cells) by multiplications when
+    ``inv_width = 1 / width`` is given (:func:`_inverse_width`, a power of two): measured
+    25 -> 18.5 ms for the 2 x 2048^2 depths of the benchmark, one thread."""
+    if inv_width == 0.0 or d < D:
+        return _locate(d, D, J, width)
+    q = int(math.floor((d - D) * inv_width))
+    x = (D + (q + 0.5) * width - d) * (2.0 * inv_width)
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    return J + 2 + q, x
+
+
+#: no per-cell raw panel ids: the passes over the grid locate every cell
+NO_IDS = (np.empty(0, dtype=np.uint16), np.empty(0, dtype=np.uint16), np.empty((3, 0)),
+          np.empty((3, 0)))
+#: the largest raw panel id that the per-cell ids (``uint8`` or ``uint16``) hold
+MAX_ID = (1 << 16) - 1
+
+
+def frame_table(geo, n_raw):
+    """``(3, n_raw)``: per raw panel id its centre depth ``c`` and half-width ``hw`` as
+    :func:`numerics.panels._locate` forms them, and ``1 / hw`` where that is a power of two
+    (else 0): the frames that give a located cell its position again, ``x = (c - d) / hw``
+    (the same bits: a division by a power of two is a multiplication by its inverse)."""
+    D, J, width = float(geo[1]), int(geo[2]), float(geo[3])
+    out = np.zeros((3, n_raw))
+    for raw in range(1, n_raw):
+        c, hw = _panel_frame(raw, D, J, width)
+        out[0, raw], out[1, raw] = c, hw
+        out[2, raw] = 1.0 / hw if math.frexp(hw)[0] == 0.5 else 0.0
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _framed(d, raw, frames):
+    """The position of depth ``d`` in raw panel ``raw`` from its frame (:func:`frame_table`):
+    :func:`numerics.panels._position`'s value, bit for bit."""
+    if raw == 0:
+        return 0.0
+    inv = frames[2, raw]
+    x = (frames[0, raw] - d) * inv if inv != 0.0 else (frames[0, raw] - d) / frames[1, raw]
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    return x
+
+
+@numba.njit(cache=True, inline="always")
+def _climb(r, top, second, bottom):
+    """One reward into the running ``(top, second, bottom)`` of
+    :func:`numerics.panels.reward_extremes` (the same comparisons)."""
+    if r > top:
+        second = top
+        top = r
+    elif r < top and r > second:
+        second = r
+    if r < bottom:
+        bottom = r
+    return top, second, bottom
 
 
 @kernel
-def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks):
+def pair_extremes(ra, rb, m0, m1, chunks):
+    """:func:`numerics.panels.reward_extremes` of both rewards in one pass over the cells
+    (the masses read once): ``out[u] = (largest, largest strictly below it, smallest)`` of
+    reward ``u`` on the support ``{m0 > 0} | {m1 > 0}``; ``chunks`` fixed blocks in parallel,
+    combined as there."""
+    n = ra.shape[0]
+    part = np.empty((chunks, 2, 3))
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        ta = sa = tb = sb = -np.inf
+        ba = bb = np.inf
+        for i in range(min(c * step, n), min((c + 1) * step, n)):
+            if m0[i] > 0.0 or m1[i] > 0.0:
+                ta, sa, ba = _climb(ra[i], ta, sa, ba)
+                tb, sb, bb = _climb(rb[i], tb, sb, bb)
+        part[c, 0, 0], part[c, 0, 1], part[c, 0, 2] = ta, sa, ba
+        part[c, 1, 0], part[c, 1, 1], part[c, 1, 2] = tb, sb, bb
+    out = np.empty((2, 3))
+    for u in range(2):
+        top = -np.inf
+        bottom = np.inf
+        for c in range(chunks):
+            top = max(top, part[c, u, 0])
+            bottom = min(bottom, part[c, u, 2])
+        second = -np.inf
+        for c in range(chunks):
+            for k in range(2):
+                v = part[c, u, k]
+                if v < top and v > second:
+                    second = v
+        out[u, 0], out[u, 1], out[u, 2] = top, second, bottom
+    return out
+
+
+@kernel
+def count_boxes(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks, ida, idb):
     """``counts[raw_a, raw_b]``: support cells (``m0 > 0`` or ``m1 > 0``) per pair of raw
     panels.  ``geo_u = (top, graded_depth, levels, width)`` of axis ``u``.  ``chunks`` fixed
-    ranges of cells (in parallel), each with its own table, added in order."""
+    ranges of cells (in parallel), each with its own table, added in order.  Where ``ida``,
+    ``idb`` have cells, each support cell's raw panel ids go there (the later passes read
+    them instead of locating the cell again: :func:`box_moments`,
+    :func:`log_weights_at_cells`)."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     parts = np.zeros((chunks, n_raw_a, n_raw_b), dtype=np.int64)
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    ia, ib = _inverse_width(wa), _inverse_width(wb)
+    keep = ida.shape[0] > 0
     for c in numba.prange(chunks):
         counts = parts[c]
         for i in range(min(c * step, n), min((c + 1) * step, n)):
             if m0[i] > 0.0 or m1[i] > 0.0:
-                pa, _ = _locate(ta - ra[i], Da, Ja, wa)
-                pb, _ = _locate(tb - rb[i], Db, Jb, wb)
+                pa, _ = _locate_fast(ta - ra[i], Da, Ja, wa, ia)
+                pb, _ = _locate_fast(tb - rb[i], Db, Jb, wb, ib)
                 counts[pa, pb] += 1
+                if keep:
+                    ida[i] = pa
+                    idb[i] = pb
     for c in range(1, chunks):
         parts[0] += parts[c]
     return parts[0]
 
 
-def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks=1):
+def count_boxes_numpy(ra, rb, m0, m1, geo_a, geo_b, n_raw_a, n_raw_b, chunks=1, ida=None,
+                      idb=None):
     """Pure numpy twin of :func:`count_boxes`."""
     sup = (m0 > 0) | (m1 > 0)
     pa, _ = locate_numpy(geo_a[0] - ra[sup], geo_a[1], int(geo_a[2]), geo_a[3])
     pb, _ = locate_numpy(geo_b[0] - rb[sup], geo_b[1], int(geo_b[2]), geo_b[3])
+    if ida is not None and ida.shape[0]:
+        ida[sup], idb[sup] = pa, pb
     return np.bincount(pa * n_raw_b + pb, minlength=n_raw_a * n_raw_b).reshape(
         n_raw_a, n_raw_b).astype(np.int64)
 
@@ -117,7 +245,7 @@ def _sort_scratch(blk, n_boxes):
 
 @numba.njit(cache=True)
 def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb, ccell,
-                sxa, sxb, cell):
+                sxa, sxb, cell, ids):
     """Locate the cells ``lo:hi`` with ``m0 > 0`` or ``m1 > 0`` (``m1`` may be empty) and sort
     them by box (a counting sort, keeping their order within a box): afterwards box ``q``'s
     cells are the slots ``count[q]:count[q+1]``, with positions ``sxa, sxb`` and cell
@@ -126,9 +254,16 @@ def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, 
 
     The cells are located in grid order, where neighbours mostly share a box (runs of ~40
     cells on a smooth reward at 2048^2): the first pass records the runs of one box, the
-    second moves each run to its box's slots as a contiguous copy (no per-cell scatter)."""
+    second moves each run to its box's slots as a contiguous copy (no per-cell scatter).
+    ``ids = (ida, idb, frames_a, frames_b)``: where ``ida`` has cells, the cells' raw panel
+    ids from :func:`count_boxes` and the panels' frames (:func:`frame_table`), read instead
+    of locating each cell (the same panels and positions; measured 38 -> 30 ms for the
+    2048^2 benchmark's sort, one thread); :data:`NO_IDS`: locate."""
+    ida, idb, fa, fb = ids
+    has_ids = ida.shape[0] > 0
     ta, Da, Ja, wa = geo_a[0], geo_a[1], int(geo_a[2]), geo_a[3]
     tb, Db, Jb, wb = geo_b[0], geo_b[1], int(geo_b[2]), geo_b[3]
+    ia, ib = _inverse_width(wa), _inverse_width(wb)
     two = m1.shape[0] > 0
     n_boxes = count.shape[0] - 1
     c = 0
@@ -137,8 +272,13 @@ def _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, 
     for i in range(lo, hi):
         if not (m0[i] > 0.0 or (two and m1[i] > 0.0)):
             continue
-        pa, xa = _locate(ta - ra[i], Da, Ja, wa)
-        pb, xb = _locate(tb - rb[i], Db, Jb, wb)
+        if has_ids:
+            pa, pb = np.int64(ida[i]), np.int64(idb[i])
+            xa = _framed(ta - ra[i], pa, fa)
+            xb = _framed(tb - rb[i], pb, fb)
+        else:
+            pa, xa = _locate_fast(ta - ra[i], Da, Ja, wa, ia)
+            pb, xb = _locate_fast(tb - rb[i], Db, Jb, wb, ib)
         box = box_id[pa, pb]
         if box != current:
             runs[2 * n_runs] = box
@@ -190,7 +330,7 @@ def _chebyshev_columns(x, m, n, out):
 
 @numba.njit(cache=True)
 def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                   tn_b, tmax, lo_cell, hi_cell, block):
+                   tn_b, tmax, lo_cell, hi_cell, block, ids):
     """:func:`box_moments` on the cells ``lo_cell:hi_cell`` in blocks of ``block`` cells, into
     ``out`` (bases, slots)."""
     two = m1.shape[0] > 0
@@ -207,7 +347,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
     w_buf = np.empty(blk)
     for lo in range(lo_cell, hi_cell, blk):
         _sort_block(ra, rb, m0, m1, geo_a, geo_b, box_id, lo, min(lo + blk, hi_cell), count,
-                    runs, cxa, cxb, ccell, sxa, sxb, cell)
+                    runs, cxa, cxb, ccell, sxa, sxb, cell, ids)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
@@ -240,7 +380,7 @@ def _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, til
 
 @kernel
 def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a, tn_b,
-                tmax, chunks, block):
+                tmax, chunks, block, ids):
     r"""``out[k, off[box] + d n_b[box] + e] += sum_i m_k[i] w_i T_d(x_a(i)) T_e(x_b(i))`` for
     ``d < n_a[box]``, ``e < n_b[box]``, over the cells with ``m_k[i] > 0``;
     ``box_id[raw_a, raw_b]`` the box of a pair of raw panels.  ``w_i = exp(f(x_a, x_b) -
@@ -253,13 +393,14 @@ def box_moments(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, 
     ``A^T B`` to its moments, ``A = [m_i T_d(x_a(i))]``, ``B = [T_e(x_b(i))]``: one matrix
     product (BLAS) per box and block, the rows of ``A^T`` and ``B^T`` by the recurrence run
     over the box's cells.  The chunks' sums are added in order: the result does not depend on the
-    number of threads."""
+    number of threads.  ``ids``: the cells' raw panel ids and the panels' frames, or
+    :data:`NO_IDS` (see :func:`_sort_block`)."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     parts = np.zeros((chunks, out.shape[0], out.shape[1]))
     for c in numba.prange(chunks):
         _moments_range(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, parts[c], tilt,
-                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n), block)
+                       tn_a, tn_b, tmax, min(c * step, n), min((c + 1) * step, n), block, ids)
     for c in range(chunks):
         out += parts[c]
 
@@ -270,8 +411,9 @@ def _chebyshev_t_numpy(x, n):
 
 
 def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, tilt, tn_a,
-                      tn_b, tmax, chunks=1, block=None):
-    """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``)."""
+                      tn_b, tmax, chunks=1, block=None, ids=None):
+    """Pure numpy twin of :func:`box_moments` (``T_d`` as ``cos(d arccos x)``; it locates
+    every cell)."""
     masses = [m0] if m1.shape[0] == 0 else [m0, m1]
     sup = np.any([m > 0 for m in masses], axis=0)
     idx = np.flatnonzero(sup)
@@ -297,7 +439,7 @@ def box_moments_numpy(ra, rb, m0, m1, geo_a, geo_b, box_id, n_a, n_b, off, out, 
 
 @numba.njit(cache=True)
 def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out, lo_cell,
-                  hi_cell, block):
+                  hi_cell, block, ids):
     """:func:`log_weights_at_cells` on the cells ``lo_cell:hi_cell`` in blocks of ``block``
     cells."""
     n_boxes = coef.shape[0]
@@ -311,7 +453,7 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
         hi = min(lo + blk, hi_cell)
         out[lo:hi] = -np.inf
         _sort_block(ra, rb, mass, none, geo_a, geo_b, box_id, lo, hi, count, runs, cxa, cxb,
-                    ccell, sxa, sxb, cell)
+                    ccell, sxa, sxb, cell, ids)
         for q in range(n_boxes):
             a, z = count[q], count[q + 1]
             if z == a:
@@ -346,24 +488,26 @@ def _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, ou
 
 @kernel
 def log_weights_at_cells(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                         chunks, block):
+                         chunks, block, ids):
     """``out[i] = f(x_a(i), x_b(i)) - offset`` at the cells with ``mass > 0`` (``-inf``
     elsewhere), ``f`` given per box by ``coef[box, :n_a[box], :n_b[box]]``.
 
     ``chunks`` ranges of cells in parallel, each in blocks of ``block`` cells
     (:data:`VALUES_BLOCK`) sorted by box as in :func:`box_moments`; each box's cells of a
     block are evaluated together: ``V = A C`` (one matrix product, ``A = [T_d(x_a(i))]``), then
-    ``f_i = sum_e V[i, e] T_e(x_b(i))`` (the recurrence in ``x_b`` run over the cells)."""
+    ``f_i = sum_e V[i, e] T_e(x_b(i))`` (the recurrence in ``x_b`` run over the cells).
+    ``ids``: the cells' raw panel ids and the panels' frames, or :data:`NO_IDS` (see
+    :func:`_sort_block`)."""
     n = ra.shape[0]
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
         _values_range(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset, out,
-                      min(c * step, n), min((c + 1) * step, n), block)
+                      min(c * step, n), min((c + 1) * step, n), block, ids)
 
 
 def log_weights_at_cells_numpy(ra, rb, mass, geo_a, geo_b, box_id, coef, n_a, n_b, offset,
-                               out, chunks=1, block=None):
-    """Pure numpy twin of :func:`log_weights_at_cells`."""
+                               out, chunks=1, block=None, ids=None):
+    """Pure numpy twin of :func:`log_weights_at_cells` (it locates every cell)."""
     out[:] = -np.inf
     idx = np.flatnonzero(mass > 0)
     pa, xa = locate_numpy(geo_a[0] - ra[idx], geo_a[1], int(geo_a[2]), geo_a[3])
@@ -444,13 +588,132 @@ def _tridiagonal_ql(d, e, z):
             e[m] = 0.0
 
 
+#: a Newton iteration of :func:`_newton_nodes` has converged when no node moved by more than
+#: this (nodes of ``O(1)``): the error left is ``~ C step^2``, ``C = |p''/2p'|`` the inverse of a
+#: node gap (``<= 1e3`` for the rules here), below rounding
+NEWTON_STEP_TOL = 1e-9
+#: half-width of the interval around each Newton node in which the Sturm counts must find
+#: exactly one eigenvalue (far above the counts' rounding, ``~n eps``; nodes closer than twice
+#: this go to the QL algorithm)
+NODE_ISOLATION = 1e-10
+#: at most this many Newton iterations from the previous step's nodes (measured on the
+#: 2048^2 benchmark: 3-5 from a warm start); beyond, the QL algorithm takes the panel
+NEWTON_MAX_ITER = 12
+
+
+@numba.njit(cache=True, inline="always")
+def _sturm_count(alpha, beta, n, y):
+    """Number of eigenvalues below ``y`` of the Jacobi matrix with diagonal ``alpha[:n]`` and
+    squared off-diagonal ``beta[1:n]`` (the signs of the pivots of ``J - y = L D L^T``; a zero
+    pivot replaced by a tiny negative one, as in LAPACK's ``dstebz``)."""
+    d = alpha[0] - y
+    count = 1 if d < 0.0 else 0
+    for k in range(1, n):
+        if d == 0.0:
+            d = -1e-300
+        d = (alpha[k] - y) - beta[k] / d
+        if d < 0.0:
+            count += 1
+    return count
+
+
 @numba.njit(cache=True)
-def gauss_from_recurrence(alpha, beta, n_used):
+def _newton_nodes(alpha, beta, n, x, w, p0, p1, d0, d1):
+    """The ``n`` zeros of the orthonormal polynomial ``p_n`` of the recurrence ``alpha[:n]``,
+    ``beta[:n]`` (the eigenvalues of its Jacobi matrix) by Newton's method from the guesses
+    ``x[:n]`` (in place), and their Christoffel weights ``w_i = 1 / sum_{k < n} p_k(x_i)^2``
+    (relative to the total mass; the squared first components of the eigenvectors, as
+    Golub-Welsch gives them).  The recurrence ``s_{k+1} p_{k+1} = (x - alpha_k) p_k - s_k
+    p_{k-1}``, ``s_k = sqrt(beta_k)``, and its derivative run for all nodes at once (the inner
+    loops along the nodes).  Returns whether the result is certain: every node converged
+    (:data:`NEWTON_STEP_TOL`) and is isolated, ``[x_i - delta, x_i + delta]`` (``delta =``
+    :data:`NODE_ISOLATION`, the intervals disjoint) holding exactly the ``i``-th eigenvalue by
+    the Sturm counts at its ends (``i`` below, ``i + 1`` above): no two nodes on one
+    eigenvalue, none missed.
+    ``p0, p1, d0, d1``: scratch of length ``>= n``."""
+    converged = False
+    for _ in range(NEWTON_MAX_ITER):
+        for i in range(n):
+            p0[i] = 0.0
+            p1[i] = 1.0
+            d0[i] = 0.0
+            d1[i] = 0.0
+        for k in range(n):
+            a = alpha[k]
+            sk = math.sqrt(beta[k]) if k > 0 else 0.0
+            inv = 1.0 / math.sqrt(beta[k + 1]) if k < n - 1 else 1.0
+            for i in range(n):
+                t = x[i] - a
+                p2 = (t * p1[i] - sk * p0[i]) * inv
+                g2 = (p1[i] + t * d1[i] - sk * d0[i]) * inv
+                p0[i] = p1[i]
+                p1[i] = p2
+                d0[i] = d1[i]
+                d1[i] = g2
+        step = 0.0
+        for i in range(n):
+            dx = p1[i] / d1[i]
+            x[i] -= dx
+            step = max(step, abs(dx))
+        if not step <= 1.0:        # nan, inf, or a jump: not near the roots
+            return False
+        if step <= NEWTON_STEP_TOL:
+            converged = True
+            break
+    if not converged:
+        return False
+    for i in range(n):
+        if i < n - 1 and not x[i + 1] - x[i] > 2.0 * NODE_ISOLATION:
+            return False
+        if (_sturm_count(alpha, beta, n, x[i] - NODE_ISOLATION) != i
+                or _sturm_count(alpha, beta, n, x[i] + NODE_ISOLATION) != i + 1):
+            return False
+    # the weights: sum_{k < n} p_k(x_i)^2 at the converged nodes
+    for i in range(n):
+        p0[i] = 0.0
+        p1[i] = 1.0
+        w[i] = 1.0
+    for k in range(n - 1):
+        a = alpha[k]
+        sk = math.sqrt(beta[k]) if k > 0 else 0.0
+        inv = 1.0 / math.sqrt(beta[k + 1])
+        for i in range(n):
+            p2 = ((x[i] - a) * p1[i] - sk * p0[i]) * inv
+            p0[i] = p1[i]
+            p1[i] = p2
+            w[i] += p2 * p2
+    for i in range(n):
+        w[i] = 1.0 / w[i]
+        if not w[i] >= 0.0:
+            return False
+    return True
+
+
+_NO_WARM = (np.empty((0, 0)), np.empty(0, dtype=np.int64))
+
+
+def gauss_from_recurrence(alpha, beta, n_used, warm=None, warm_n=None):
+    """:func:`_gauss_rules` (``warm``, ``warm_n`` None: no warm start)."""
+    if warm is None:
+        warm, warm_n = _NO_WARM
+    return _gauss_rules(alpha, beta, n_used, warm, warm_n)
+
+
+@numba.njit(cache=True)
+def _gauss_rules(alpha, beta, n_used, warm, warm_n):
     """Gauss rules from recurrence coefficients (Golub-Welsch by :func:`_tridiagonal_ql`),
     panel by panel, nodes *not* clipped to ``[-1, 1]`` (a signed measure's rule may have
     nodes outside).  Returns ``(counts, x, w)`` as
     :func:`numerics.gauss_rules.gauss_from_recurrence`: nodes in increasing order per panel,
-    weights relative to the panel mass, nodes of zero weight dropped."""
+    weights relative to the panel mass, nodes of zero weight dropped.
+
+    Warm start (``warm`` with panels): ``warm[q, :warm_n[q]]`` the nodes of a nearby rule
+    (the previous step's), in increasing order.  A panel with as many nodes as its guess
+    (``n_used[q] == warm_n[q] > 1``) takes them by Newton's method (:func:`_newton_nodes`,
+    ``O(n^2)`` against QL's ``O(n^2)`` sequential rotations, each a square root and two
+    divisions: measured 4-5x faster), the QL algorithm where that is not certain.  On return
+    ``warm[q, :n_used[q]]`` holds panel ``q``'s nodes (zero weights included) and ``warm_n =
+    n_used``: the guesses of the next call."""
     n_panels = alpha.shape[0]
     total = 0
     for q in range(n_panels):
@@ -462,16 +725,30 @@ def gauss_from_recurrence(alpha, beta, n_used):
     d = np.empty(m)
     e = np.empty(m)
     z = np.empty(m)
+    s0, s1, s2, s3 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    has_warm = warm.shape[0] > 0
     k = 0
     for q in range(n_panels):
         n = n_used[q]
         if n == 0:
+            if has_warm:
+                warm_n[q] = 0
             continue
-        for i in range(n):
-            d[i] = alpha[q, i]
-            e[i] = math.sqrt(max(beta[q, i + 1], 0.0)) if i < n - 1 else 0.0
-            z[i] = 1.0 if i == 0 else 0.0
-        _tridiagonal_ql(d[:n], e[:n], z[:n])
+        done = False
+        if has_warm and n > 1 and warm_n[q] == n:
+            for i in range(n):
+                d[i] = warm[q, i]
+            done = _newton_nodes(alpha[q], beta[q], n, d, z, s0, s1, s2, s3)
+        if not done:
+            for i in range(n):
+                d[i] = alpha[q, i]
+                e[i] = math.sqrt(max(beta[q, i + 1], 0.0)) if i < n - 1 else 0.0
+                z[i] = 1.0 if i == 0 else 0.0
+            _tridiagonal_ql(d[:n], e[:n], z[:n])
+            for i in range(n):
+                z[i] = z[i] * z[i]            # the weights
+        if has_warm:
+            warm_n[q] = n
         for i in range(1, n):              # insertion sort by node (n <= 64)
             di, zi = d[i], z[i]
             j = i - 1
@@ -481,14 +758,65 @@ def gauss_from_recurrence(alpha, beta, n_used):
                 j -= 1
             d[j + 1] = di
             z[j + 1] = zi
+        if has_warm:
+            for i in range(n):
+                warm[q, i] = d[i]
         for i in range(n):
-            w = z[i] * z[i]
+            w = z[i]
             if w > 0.0:
                 xs[k] = d[i]
                 ws[k] = w
                 k += 1
                 counts[q] += 1
     return counts, xs[:k], ws[:k]
+
+
+@numba.njit(cache=True)
+def usable_steps(alpha, beta, n_used, s_panel, breakdown):
+    """Per panel, the Stieltjes steps a Gauss rule of a cubature's signed marginal may use:
+    none where the panel has no mass (``beta[q, 0] <= 0`` or ``s_panel[q]`` not finite), else
+    the steps before the first ``k < n_used[q]`` with ``beta[q, k] < breakdown`` (``k > 0``)
+    or ``|alpha[q, k]| > 1``.  Twin: the numpy lines of :meth:`numerics.pair_law.PairEngine.
+    _gauss` (:func:`numerics.pair_law._signed_breakdown`)."""
+    out = np.empty(n_used.shape[0], dtype=np.int64)
+    for q in range(n_used.shape[0]):
+        if not (beta[q, 0] > 0.0 and math.isfinite(s_panel[q])):
+            out[q] = 0
+            continue
+        n = n_used[q]
+        for k in range(n_used[q]):
+            if (k > 0 and beta[q, k] < breakdown) or abs(alpha[q, k]) > 1.0:
+                n = k
+                break
+        out[q] = n
+    return out
+
+
+@numba.njit(cache=True)
+def rule_depths(counts, x, w, center, half, excursion, beta, log_scale, s_panel, n_used,
+                depth, log_w):
+    """The depths ``center - half x`` of the rules' nodes (``counts[q]`` for panel ``q``,
+    concatenated) and their log masses ``log w + log beta[q, 0] + log_scale[q] +
+    s_panel[q]``.  A panel with a node above the top reward (depth < 0) or farther than
+    ``excursion`` half-widths out of its panel loses its last step (``n_used[q] -= 1``).
+    Returns the number of such panels.  Twin: the numpy lines of :meth:`numerics.pair_law.
+    PairEngine._gauss`."""
+    k = 0
+    n_bad = 0
+    for q in range(counts.shape[0]):
+        bad = False
+        c, h = center[q], half[q]
+        for _ in range(counts[q]):
+            d = c - h * x[k]
+            depth[k] = d
+            if d < 0.0 or abs(x[k]) > 1.0 + excursion:
+                bad = True
+            log_w[k] = (math.log(w[k]) + math.log(beta[q, 0])) + log_scale[q] + s_panel[q]
+            k += 1
+        if bad:
+            n_used[q] -= 1
+            n_bad += 1
+    return n_bad
 
 
 # ---------------------------------------------------------------------------- the state
@@ -573,6 +901,79 @@ def panel_marginal(gmax, box_q, marg, cub, cub_box, n_panels, n_points, s_panel,
     w[:n_points] = 0.0
     for i in range(marg.shape[0]):
         w[cub[i]] += marg[i] * f[cub_box[i]]
+
+
+@numba.njit(cache=True)
+def box_log_total(ca, ca_off, n_ca, slot_box, gmax):
+    """``log sum_q e^{gmax[q]} sum_j ca[q, j]`` over the boxes with a finite ``gmax`` (box
+    ``q``'s ``n_ca[s]`` values from ``ca[ca_off[s]]``, ``q = slot_box[s]``), by the largest
+    finite ``gmax``: the log total mass of a base's cubature (``-inf`` for none).  Twin:
+    the numpy lines of :meth:`numerics.pair_law.PairEngine._marginals`."""
+    top = -np.inf
+    for q in range(gmax.shape[0]):
+        if math.isfinite(gmax[q]):
+            top = max(top, gmax[q])
+    if not math.isfinite(top):
+        return -np.inf
+    box_sum = np.zeros(gmax.shape[0])
+    for s in range(slot_box.shape[0]):
+        acc = 0.0
+        for j in range(ca_off[s], ca_off[s] + n_ca[s]):
+            acc += ca[j]
+        box_sum[slot_box[s]] = acc
+    total = 0.0
+    for q in range(gmax.shape[0]):
+        if math.isfinite(gmax[q]):
+            total += box_sum[q] * math.exp(gmax[q] - top)
+    return top + math.log(total)
+
+
+@numba.njit(cache=True)
+def signed_expectation(w, h, ptr, s_panel, log_z):
+    """``sum_p e^{s_panel[p] - log_z} sum_{ptr[p] <= j < ptr[p+1]} w[j] h[j]`` over the
+    panels with a finite ``s_panel``: ``E[H_u]`` on a base's signed marginal (weights ``w``
+    scaled by ``e^{s_panel}`` per panel; ``log_z`` the total mass).  Twin: the numpy lines of
+    :meth:`numerics.pair_law.PairEngine.advance`."""
+    out = 0.0
+    for p in range(s_panel.shape[0]):
+        if not math.isfinite(s_panel[p]):
+            continue
+        acc = 0.0
+        for j in range(ptr[p], ptr[p + 1]):
+            acc += w[j] * h[j]
+        out += acc * math.exp(s_panel[p] - log_z)
+    return out
+
+
+@numba.njit(cache=True)
+def heaviest_bound(top, box_log_mass):
+    """The largest finite ``top + box_log_mass`` over the boxes (``-inf`` for none): the
+    log of the heaviest box's mass bound in the resolution check."""
+    out = -np.inf
+    for q in range(top.shape[0]):
+        v = top[q] + box_log_mass[q]
+        if math.isfinite(v):
+            out = max(out, v)
+    return out
+
+
+@numba.njit(cache=True)
+def unresolved_boxes(top, bottom, err_a, err_b, box_log_mass, cut, resolved, tol, ulps, bad):
+    """The resolution check of :meth:`numerics.pair_law.PairEngine._check_resolution` per
+    box: ``bad[q]`` where the box has more than 2 points on an axis (``resolved``), may carry
+    mass (``top + box_log_mass > cut``) and its tails ``err_a + err_b`` are not within ``tol
+    + ulps max(top, -bottom)`` (nan counts as not within).  Returns the number of bad boxes.
+    Twin: the numpy lines there."""
+    n_bad = 0
+    for q in range(top.shape[0]):
+        t, nb = top[q], -bottom[q]
+        big = t if t >= nb else (nb if nb > t else np.nan)     # np.maximum: nan propagates
+        within = err_a[q] + err_b[q] <= tol + ulps * big
+        b = resolved[q] and top[q] + box_log_mass[q] > cut and not within
+        bad[q] = b
+        if b:
+            n_bad += 1
+    return n_bad
 
 
 @numba.njit(cache=True)

@@ -15,6 +15,7 @@ from numerics import evolve, gauss_rules, pair_law
 from numerics import pair_kernels as pk
 from numerics.engine import REFINED, ResolutionLost
 from numerics.joint import JointEngine
+from numerics.panels import locate_numpy
 from numerics.pair_law import (PairEngine, PairLayout, compressed_pair_engine, pair_rewards,
                                tensor_coefficients)
 
@@ -55,6 +56,93 @@ def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
         np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
 
 
+def test_golub_welsch_warm_start_equals_lapack_and_falls_back():
+    """Warm-started from nearby nodes (Newton's method on the three-term recurrence, checked
+    by Sturm counts), from the previous rules' own nodes, and from guesses that are wrong
+    (collapsed, or of another count: the QL algorithm then takes the panel), the kernel gives
+    LAPACK's rules to the tolerance of the cold kernel, and leaves each panel's nodes as the
+    next guesses."""
+    rng = np.random.default_rng(12)
+    n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
+    alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
+    beta = rng.uniform(0.05, 0.4, size=(10, 16))
+    beta[:, 0] = 1.0
+    want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    rows = np.repeat(np.arange(10), want[0])
+    near = np.zeros((10, 16))
+    near[rows, np.arange(rows.size) - np.repeat(np.cumsum(want[0]) - want[0], want[0])] = (
+        want[1] * (1 + 1e-3 * rng.uniform(-1, 1, rows.size)))
+    collapsed = np.full((10, 16), 0.1)
+    doubled = near.copy()       # two guesses by the first node: both converge onto it
+    doubled[:, 1] = doubled[:, 0] + 1e-4
+    for guess, counts in [(near, n_used), (near, n_used + 1), (collapsed, n_used),
+                          (doubled, n_used)]:
+        warm, warm_n = guess.copy(), counts.copy()
+        got = pk.gauss_from_recurrence(alpha, beta, n_used, warm, warm_n)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(got[2], want[2], rtol=0, atol=1e-13)
+        np.testing.assert_array_equal(warm_n, n_used)
+        for q in range(10):
+            np.testing.assert_array_equal(warm[q, :n_used[q]], got[1][rows == q])
+    # which route: Newton from near guesses is certain, from collapsed ones it is not
+    q = 7
+    scratch = [np.empty(16) for _ in range(4)]
+    x, w = near[q, :10].copy(), np.empty(16)
+    assert pk._newton_nodes(alpha[q], beta[q], 10, x, w, *scratch)
+    np.testing.assert_allclose(x, want[1][rows == q], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(w[:10], want[2][rows == q], rtol=0, atol=1e-13)
+    for bad in (collapsed, doubled):
+        x = bad[q, :10].copy()
+        assert not pk._newton_nodes(alpha[q], beta[q], 10, x, w, *scratch)
+
+
+def test_usable_steps_and_rule_depths_match_numpy_lines():
+    """The two kernels around the Gauss rules of a marginal against the numpy lines they
+    replace: the usable steps (no mass, breakdown, ``|alpha| > 1``), and the nodes' depths,
+    log masses and the panels that lose a step (a node above the top or too far out)."""
+    rng = np.random.default_rng(3)
+    P, m = 40, 16
+    alpha = rng.uniform(-1.05, 1.05, size=(P, m))
+    beta = rng.uniform(0.05, 0.4, size=(P, m))
+    beta[:, 0] = rng.uniform(0.5, 2.0, P)
+    beta[3, 0] = 0.0
+    beta[5, 4] = 1e-14
+    beta[6, 0] = np.nan
+    s_panel = rng.normal(size=P)
+    s_panel[7] = -np.inf
+    n_used = rng.integers(0, m + 1, P)
+    n_used[[3, 5, 6, 7]] = m
+    want = pair_law._signed_breakdown(
+        alpha, beta, np.where((beta[:, 0] > 0) & np.isfinite(s_panel), n_used, 0))
+    got = pk.usable_steps(alpha, beta, n_used, s_panel, pair_law.SIGNED_BREAKDOWN)
+    np.testing.assert_array_equal(got, want)
+    assert got[3] == got[6] == got[7] == 0 and got[5] <= 4 and got.sum() > 0
+
+    alpha = rng.uniform(-0.9, 0.9, size=(P, m))
+    counts = rng.integers(0, m + 1, P)
+    x = rng.uniform(-1.6, 1.6, counts.sum())
+    w = rng.uniform(0.01, 1, counts.sum())
+    center, half = rng.uniform(0.05, 5, P), rng.uniform(0.1, 0.3, P)
+    log_scale = rng.normal(size=P)
+    s_panel = rng.normal(size=P)
+    n0 = counts + 2
+    n_got, depth, log_w = n0.copy(), np.empty(x.size), np.empty(x.size)
+    n_bad = pk.rule_depths(counts, x, w, center, half, pair_law.NODE_EXCURSION, beta,
+                           log_scale, s_panel, n_got, depth, log_w)
+    rows = np.repeat(np.arange(P), counts)
+    want_depth = center[rows] - half[rows] * x
+    out = (want_depth < 0) | (np.abs(x) > 1.0 + pair_law.NODE_EXCURSION)
+    n_want = n0.copy()
+    n_want[np.unique(rows[out])] -= 1
+    np.testing.assert_array_equal(depth, want_depth)
+    np.testing.assert_array_equal(n_got, n_want)
+    assert n_bad == np.unique(rows[out]).size > 0
+    with np.errstate(divide="ignore"):      # beta[3, 0] = 0: -inf, as the kernel's
+        want_log_w = np.log(w) + np.log(beta[rows, 0]) + log_scale[rows] + s_panel[rows]
+    np.testing.assert_allclose(log_w, want_log_w, rtol=1e-15, atol=1e-15)
+
+
 def test_pair_rewards_accepts_two_static_smooth_rewards_only():
     _, r1, r2 = _grid(8)
     got = pair_rewards(_rule(r1, r2), r1.shape)
@@ -82,14 +170,85 @@ def _layout_and_masses(n=40, data=True):
     return lay, m0, m1
 
 
+@pytest.mark.parametrize("width", [0.25, 0.5, 0.3])
+def test_fast_locate_equals_panels_locate_bit_for_bit(width):
+    """The pair kernels' locate (multiplications by ``1 / width`` where that is a power of
+    two) gives panels._locate's raw panels and positions exactly, at random depths, on the
+    panel edges and a few ulps around them, at 0 and below; a width that is not a power of
+    two takes the divisions.  So do the positions from a located cell's raw panel and its
+    frame (pair_kernels.frame_table: what the passes after the count read)."""
+    import numba
+
+    from numerics.panels import _locate
+
+    @numba.njit
+    def both(d, D, J, width, inv, frames):
+        out = np.empty((d.size, 5))
+        for i in range(d.size):
+            r0, x0 = _locate(d[i], D, J, width)
+            r1, x1 = pk._locate_fast(d[i], D, J, width, inv)
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = r0, x0, r1, x1
+            out[i, 4] = pk._framed(d[i], r0, frames)
+        return out
+
+    inv = pk._inverse_width.py_func(width)
+    assert (inv > 0) == (width != 0.3)
+    rng = np.random.default_rng(5)
+    D, J = 0.5, 6
+    edges = D + width * np.arange(200)
+    d = np.concatenate([rng.uniform(0, 60, 20000), rng.exponential(0.1, 2000), edges,
+                        np.nextafter(edges, 0), np.nextafter(edges, 100),
+                        edges + 3e-16, edges - 3e-16, [0.0, -1.0, 5e-324, D]])
+    frames = pk.frame_table(np.array([0.0, D, J, width]), 300)
+    assert (frames[2, J + 2:] > 0).all() == (width != 0.3)
+    got = both(d, D, J, width, inv, frames)
+    np.testing.assert_array_equal(got[:, 2], got[:, 0])
+    np.testing.assert_array_equal(got[:, 3], got[:, 1])
+    np.testing.assert_array_equal(got[:, 4], got[:, 1])
+
+
+def test_pair_extremes_equal_each_reward_extremes():
+    """Both rewards' (top, second, bottom) in one pass equal panels.reward_extremes of each
+    (and its numpy twin): ties at the top, cells outside the support, 1 and 3 chunks,
+    serial and parallel."""
+    from numerics import panels
+    rng = np.random.default_rng(9)
+    n = 5000
+    ra = np.round(rng.normal(size=n), 2)
+    rb = rng.normal(size=n)
+    ra[[10, 4000]] = 9.0          # the top twice
+    rb[77] = 50.0                 # the largest value is outside the support
+    m0 = rng.uniform(size=n) * (rng.uniform(size=n) > 0.3)
+    m1 = np.zeros(n)
+    m1[77 + 1:200] = 1.0
+    m0[77] = 0.0
+    for f, chunks in ((pk.pair_extremes.serial, 1), (pk.pair_extremes.serial, 3),
+                      (pk.pair_extremes.parallel, 3)):
+        got = f(ra, rb, m0, m1, chunks)
+        for u, r in enumerate((ra, rb)):
+            want = panels.reward_extremes.serial(r, m0, m1, chunks)
+            np.testing.assert_array_equal(got[u], want)
+            np.testing.assert_array_equal(got[u], panels.reward_extremes_numpy(r, m0, m1))
+    assert got[0, 0] == 9.0 and got[0, 1] < 9.0 and got[1, 0] < 50.0
+
+
 def test_count_boxes_matches_numpy_twin():
+    """The counts, and the cells' raw panel ids kept for the later passes: those that
+    panels.locate_numpy finds (serial, and parallel over 3 ranges of cells)."""
     lay, m0, m1 = _layout_and_masses()
     args = (lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo,
             lay.box_id.shape[0], lay.box_id.shape[1])
     want = pk.count_boxes_numpy(*args)
+    ids = [lay.axes[u].geo[0] - r for u, r in enumerate((lay.ra, lay.rb))]
+    ids = [locate_numpy(d, g[1], int(g[2]), g[3])[0] for d, g in
+           zip(ids, (lay.axes[0].geo, lay.axes[1].geo))]
     for f, chunks in ((pk.count_boxes.serial, 1), (pk.count_boxes.serial, 3),
                       (pk.count_boxes.parallel, 3)):
-        np.testing.assert_array_equal(f(*args, chunks), want)
+        np.testing.assert_array_equal(f(*args, chunks, *pk.NO_IDS[:2]), want)
+        got = np.zeros(m0.size, np.uint16), np.zeros(m0.size, np.uint16)
+        np.testing.assert_array_equal(f(*args, chunks, *got), want)
+        for g, w in zip(got, ids):
+            np.testing.assert_array_equal(g, w)
     assert int(want.sum()) == lay.n_cells == m0.size
 
 
@@ -115,11 +274,17 @@ def test_box_moments_match_numpy_twin(tilted):
         coef, tmax = np.zeros((0, 1, 1)), np.zeros(0)
     want = _moments_with(pk.box_moments_numpy, lay, m0, m1, coef, tmax)
     scale = np.max(np.abs(want))
-    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks, pk.MOMENT_BLOCK) for f, chunks in
-           ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3), (pk.box_moments.parallel, 3))]
+    got = [_moments_with(f, lay, m0, m1, coef, tmax, chunks, pk.MOMENT_BLOCK, lay.cell_ids)
+           for f, chunks in ((pk.box_moments.serial, 1), (pk.box_moments.serial, 3),
+                             (pk.box_moments.parallel, 3))]
     for g in got:
         assert np.max(np.abs(g - want)) <= 1e-13 * scale
     np.testing.assert_array_equal(got[1], got[2])      # threads do not change the sums
+    # the cells' kept panel ids give the positions that locating them gives, bit for bit
+    assert lay.cell_ids[0].size == m0.size
+    np.testing.assert_array_equal(
+        _moments_with(pk.box_moments.serial, lay, m0, m1, coef, tmax, 3, pk.MOMENT_BLOCK,
+                      pk.NO_IDS), got[1])
     got = got[0]
     if not tilted:   # the zeroth moments are the boxes' masses
         assert abs(got[0, lay.box_off].sum() - m0.sum()) <= 1e-13
@@ -135,8 +300,9 @@ def test_box_moments_blocks_do_not_change_the_sums():
                                         int(lay.box_nb.max()))), rng.normal(size=lay.n_boxes))
     for masses in ((m0, m1), (m0, np.empty(0))):
         for t in ((np.zeros((0, 1, 1)), np.zeros(0)), tilt):
-            one = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, m0.size)
-            small = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, 64)
+            one = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, m0.size,
+                                lay.cell_ids)
+            small = _moments_with(pk.box_moments.serial, lay, *masses, *t, 1, 64, pk.NO_IDS)
             assert np.max(np.abs(small - one)) <= 1e-15 * max(1.0, np.max(np.abs(one)))
 
 
@@ -149,15 +315,19 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
     rng = np.random.default_rng(7)
     coef = rng.normal(size=(lay.n_boxes, na, nb))
     outs = []
-    for f, chunks, block in ((pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK),
-                             (pk.log_weights_at_cells.parallel, 3, pk.VALUES_BLOCK),
-                             (pk.log_weights_at_cells_numpy, 1, None),
-                             (pk.log_weights_at_cells.serial, 1, 64)):   # many blocks
+    ids = lay.cell_ids
+    for f, chunks, block, i in ((pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK, ids),
+                                (pk.log_weights_at_cells.parallel, 3, pk.VALUES_BLOCK, ids),
+                                (pk.log_weights_at_cells_numpy, 1, None, None),
+                                (pk.log_weights_at_cells.serial, 1, 64, ids),   # many blocks
+                                (pk.log_weights_at_cells.serial, 3, pk.VALUES_BLOCK,
+                                 pk.NO_IDS)):                                  # located
         out = np.empty(m0.size)
         f(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, coef, lay.box_na,
-          lay.box_nb, 0.5, out, chunks, block)
+          lay.box_nb, 0.5, out, chunks, block, i)
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[4])
     np.testing.assert_allclose(outs[0], outs[2], rtol=0, atol=1e-12)
     np.testing.assert_allclose(outs[3], outs[2], rtol=0, atol=1e-12)
     # f = d_a^2 - 3 d_a d_b (depths below the tops): a polynomial of degree 2 in each box
@@ -172,7 +342,7 @@ def test_log_weights_at_cells_matches_numpy_twin_and_interpolates():
         coef[c.boxes, :c.na, :c.nb] = tensor_coefficients(values[c.boxes, :c.na, :c.nb])
     out = np.empty(m0.size)
     pk.log_weights_at_cells(lay.ra, lay.rb, m0, lay.axes[0].geo, lay.axes[1].geo, lay.box_id,
-                            coef, lay.box_na, lay.box_nb, 0.0, out, 1, pk.VALUES_BLOCK)
+                            coef, lay.box_na, lay.box_nb, 0.0, out, 1, pk.VALUES_BLOCK, ids)
     np.testing.assert_allclose(out, da ** 2 - 3 * da * db, rtol=0, atol=1e-11)
 
 
@@ -229,6 +399,64 @@ def test_panel_marginal_matches_numpy_lines():
                              minlength=w.size)
         np.testing.assert_array_equal(s_panel, want_s)
         np.testing.assert_allclose(w, want_w, rtol=1e-15, atol=1e-15 * np.abs(want_w).max())
+
+
+def test_step_sums_and_check_kernels_match_numpy_lines():
+    """box_log_total, signed_expectation, heaviest_bound and unresolved_boxes against the
+    numpy lines of PairEngine they replace on the numba route (boxes without mass,
+    panels without mass, nan tails, boxes too small to be checked)."""
+    rng = np.random.default_rng(21)
+    nbox = 50
+    n_ca = rng.integers(1, 19, nbox)
+    ca_off = np.concatenate([[0], np.cumsum(n_ca)[:-1]]).astype(np.int64)
+    slot_box = rng.permutation(nbox).astype(np.int64)
+    ca = rng.uniform(0, 1, n_ca.sum())
+    gmax = rng.normal(scale=30, size=nbox)
+    gmax[[3, 9]] = -np.inf
+    box_sum = np.empty(nbox)
+    box_sum[slot_box] = np.add.reduceat(ca, ca_off)
+    fin = np.isfinite(gmax)
+    top = float(np.max(gmax[fin]))
+    want = top + math.log(float(np.sum(box_sum[fin] * np.exp(gmax[fin] - top))))
+    got = pk.box_log_total(ca, ca_off, n_ca, slot_box, gmax)
+    assert abs(got - want) <= 1e-14 * abs(want)
+    assert pk.box_log_total(ca, ca_off, n_ca, slot_box, np.full(nbox, -np.inf)) == -np.inf
+
+    ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 19, 30))]).astype(np.int64)
+    w = rng.normal(size=ptr[-1])
+    h = rng.uniform(0.1, 2, ptr[-1])
+    s_panel = rng.normal(size=30)
+    s_panel[[0, 7]] = -np.inf
+    per_panel = np.add.reduceat(w * h, ptr[:-1])
+    per_panel[np.diff(ptr) == 0] = 0.0         # reduceat's value at an empty panel
+    ok = np.isfinite(s_panel)
+    want = float(np.sum(per_panel[ok] * np.exp(s_panel[ok] - 1.5)))
+    got = pk.signed_expectation(w, h, ptr, s_panel, 1.5)
+    assert abs(got - want) <= 1e-14 * np.sum(np.abs(per_panel[ok]) * np.exp(s_panel[ok] - 1.5))
+
+    top = rng.normal(scale=5, size=nbox)
+    bottom = top - rng.uniform(0, 40, nbox)
+    box_log_mass = rng.normal(scale=10, size=nbox)
+    box_log_mass[2] = -np.inf
+    top[4] = np.nan
+    err_a, err_b = 10 ** rng.uniform(-16, -8, nbox), 10 ** rng.uniform(-16, -8, nbox)
+    err_a[5] = np.nan
+    resolved = rng.uniform(size=nbox) > 0.2
+    bound = top + box_log_mass
+    with np.errstate(invalid="ignore"):
+        heaviest = float(np.max(np.where(np.isfinite(bound), bound, -np.inf)))
+    assert pk.heaviest_bound(top, box_log_mass) == heaviest
+    from numerics.engine import INTERPOLATION_TOL
+    ulps = 64 * np.finfo(float).eps
+    for cut in (heaviest - 23.0, heaviest - 5.0, -np.inf):
+        with np.errstate(invalid="ignore"):
+            tol = INTERPOLATION_TOL + ulps * np.maximum(top, -bottom)
+            want = resolved & (bound > cut) & ~(err_a + err_b <= tol)
+        bad = np.empty(nbox, dtype=np.bool_)
+        n = pk.unresolved_boxes(top, bottom, err_a, err_b, box_log_mass, cut, resolved,
+                                INTERPOLATION_TOL, ulps, bad)
+        np.testing.assert_array_equal(bad, want)
+        assert n == want.sum() > 0
 
 
 @pytest.mark.parametrize("shape", [(5, 7, 1), (3, 10, 12), (0, 4, 4)])
@@ -362,23 +590,29 @@ def test_marginal_gauss_rules_reproduce_the_cubature(monkeypatch):
     assert worst(50) <= 1e-12
     unclipped = pk.gauss_from_recurrence
 
-    def clipped(alpha, beta, n_used):
-        counts, x, w = unclipped(alpha, beta, n_used)
+    def clipped(alpha, beta, n_used, *warm):
+        counts, x, w = unclipped(alpha, beta, n_used, *warm)
         return counts, np.clip(x, -1.0, 1.0), w
 
     monkeypatch.setattr(pk, "gauss_from_recurrence", clipped)
     assert worst(50) > 1e-9
 
 
-def test_state_round_trip_and_snapshot():
+@pytest.mark.parametrize("lam, data", [(1.0, False), (0.5, True), (math.inf, False)])
+def test_state_round_trip_and_snapshot(lam, data):
+    """A snapshot (which holds the state arrays, not copies) materializes the state of its
+    step after 15 more steps (one base, two, and lam = inf), as does the state set back."""
     mass, r1, r2 = _grid(64)
-    pe = PairEngine(_rule(r1, r2), mass.ravel(), None, 1.0, mass.shape)
+    d = np.roll(mass.ravel(), 37) if data else None
+    pe = PairEngine(_rule(r1, r2), mass.ravel(), d, lam, mass.shape)
     for _ in range(3):
         pe.advance()
     snap = pe.snapshot()
     state = pe.log_weights()
     p3 = pe.materialize()
-    pe.advance()
+    for _ in range(15):
+        pe.advance()
+    np.testing.assert_array_equal(snap(), p3)
     pe.set_log_weights(state)
     np.testing.assert_array_equal(pe.materialize(), p3)
     np.testing.assert_array_equal(snap(), p3)
@@ -466,3 +700,33 @@ def test_limit_of_a_two_user_mixture_on_the_compressed_law(monkeypatch):
     assert 0.5 * np.abs(got.mass - exact.mass).sum() < 1e-11
     H = 0.6 * curation_factor(got.mass, r1, 3) + 0.4 * curation_factor(got.mass, r2, 3)
     np.testing.assert_allclose(got.mass, mass / (1 + lam - lam * H), rtol=1e-10)
+
+
+def test_in_halves_runs_both_halves_and_reraises(monkeypatch):
+    """The materialization's split over the cells: both halves, in order, on two threads
+    where parallel pays (forced here), one call otherwise; an error in the helper thread's
+    half reaches the caller."""
+    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: True)
+    seen = []
+    assert pair_law._in_halves(lambda lo, hi: seen.append((lo, hi)) or hi - lo, 11) == [5, 6]
+    assert sorted(seen) == [(0, 5), (5, 11)]
+
+    def fail_first(lo, hi):
+        if lo == 0:
+            raise RuntimeError("first half")
+        return hi
+
+    with pytest.raises(RuntimeError, match="first half"):
+        pair_law._in_halves(fail_first, 8)
+    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: False)
+    assert pair_law._in_halves(lambda lo, hi: (lo, hi), 11) == [(0, 11)]
+    # the materialization on two threads equals the one-thread sums to rounding
+    mass, r1, r2 = _grid(64)
+    pe = PairEngine(_rule(r1, r2), mass.ravel(), np.roll(mass.ravel(), 37), 0.5, mass.shape)
+    for _ in range(5):
+        pe.advance()
+    one = pe.materialize()
+    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: True)
+    two = pe.materialize()
+    np.testing.assert_allclose(two, one, rtol=1e-15, atol=0)
+    assert abs(two.sum() - 1.0) <= 1e-14
