@@ -100,7 +100,7 @@ def frame_table(geo, n_raw):
 @numba.njit(cache=True, inline="always")
 def _framed(d, raw, frames):
     """The position of depth ``d`` in raw panel ``raw`` from its frame (:func:`frame_table`):
-    :func:`numerics.panels._position`'s value, bit for bit."""
+    the position :func:`numerics.panels._locate` gives, bit for bit."""
     if raw == 0:
         return 0.0
     inv = frames[2, raw]
