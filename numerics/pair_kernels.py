@@ -114,8 +114,8 @@ def _framed(d, raw, frames):
 
 @numba.njit(cache=True, inline="always")
 def _climb(r, top, second, bottom):
-    """One reward into the running ``(top, second, bottom)`` of
-    :func:`numerics.panels.reward_extremes` (the same comparisons)."""
+    """One reward into the running ``(top, second, bottom)``: the values of
+    :func:`numerics.panels.reward_extremes`."""
     if r > top:
         second = top
         top = r

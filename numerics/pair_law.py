@@ -349,7 +349,7 @@ class PairLayout:
         if use_numba:      # both rewards in one pass
             both = pk.pair_extremes.at(n)(self.ra, self.rb, model, m1, _chunks(n))
         else:
-            both = [panels.reward_extremes_numpy(r, model, m1) for r in (self.ra, self.rb)]
+            both = [panels.reward_extremes(r, model, m1) for r in (self.ra, self.rb)]
         for top, second, bottom in both:
             if not (np.isfinite(top) and np.isfinite(bottom)):
                 raise NotForPairs("PairEngine needs finite rewards on the support")

@@ -36,7 +36,7 @@ from .threads import kernel
 
 __all__ = ["PanelLayout", "make_layout", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "FINE_NODES",
            "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_range", "reward_range_numpy",
-           "reward_extremes", "reward_extremes_numpy",
+           "reward_extremes",
            "count_runs", "count_runs_numpy", "list_runs", "list_runs_numpy", "locate_numpy"]
 
 #: width in nats of the uniform panels (compressed mode)
@@ -248,24 +248,6 @@ def locate_numpy(d, D, J, width):
 
 
 @numba.njit(cache=True)
-def _extremes_chunk(reward, m0, m1, lo, hi):
-    top = -np.inf
-    second = -np.inf
-    bottom = np.inf
-    for i in range(lo, hi):
-        if m0[i] > 0.0 or m1[i] > 0.0:
-            r = reward[i]
-            if r > top:
-                second = top
-                top = r
-            elif r < top and r > second:
-                second = r
-            if r < bottom:
-                bottom = r
-    return top, second, bottom
-
-
-@numba.njit(cache=True)
 def _range_chunk(reward, m0, m1, lo, hi):
     top = -np.inf
     bottom = np.inf
@@ -281,7 +263,7 @@ def _range_chunk(reward, m0, m1, lo, hi):
 def reward_range(reward, m0, m1, chunks):
     """On the support ``{m0 > 0} | {m1 > 0}``: the largest and the smallest reward
     (``-inf, inf`` on an empty support), in one pass (``chunks`` blocks, in parallel;
-    4x faster than :func:`reward_extremes`, which also finds the second largest)."""
+    4x faster than a pass that also finds the second largest, :func:`reward_extremes`)."""
     n = reward.shape[0]
     part = np.empty((chunks, 2))
     step = (n + chunks - 1) // chunks
@@ -303,35 +285,11 @@ def reward_range_numpy(reward, m0, m1, chunks=1):
     return (r.max(), r.min()) if r.size else (-np.inf, np.inf)
 
 
-@kernel
-def reward_extremes(reward, m0, m1, chunks):
+def reward_extremes(reward, m0, m1):
     """On the support ``{m0 > 0} | {m1 > 0}``: the largest reward, the largest one strictly
-    below it (``-inf`` if none) and the smallest, in one pass (``chunks`` blocks, in
-    parallel)."""
-    n = reward.shape[0]
-    part = np.empty((chunks, 3))
-    step = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        a, b, d = _extremes_chunk(reward, m0, m1, min(c * step, n), min((c + 1) * step, n))
-        part[c, 0] = a
-        part[c, 1] = b
-        part[c, 2] = d
-    top = -np.inf
-    bottom = np.inf
-    for c in range(chunks):
-        top = max(top, part[c, 0])
-        bottom = min(bottom, part[c, 2])
-    second = -np.inf
-    for c in range(chunks):
-        for k in range(2):
-            v = part[c, k]
-            if v < top and v > second:
-                second = v
-    return top, second, bottom
-
-
-def reward_extremes_numpy(reward, m0, m1, chunks=1):
-    """Pure numpy twin of :func:`reward_extremes`."""
+    below it (``-inf`` if none) and the smallest (``make_layout``'s ``top, second`` and the
+    span; numpy: the engine finds only ``top`` and ``bottom``, :func:`reward_range`, and the
+    pair law both rewards' three in one pass, :func:`numerics.pair_kernels.pair_extremes`)."""
     r = reward[(m0 > 0) | (m1 > 0)]
     if r.size == 0:
         return -np.inf, -np.inf, np.inf

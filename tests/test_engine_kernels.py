@@ -23,7 +23,7 @@ SETTINGS = examples(80)
 
 
 def _layout_args(reward, m0, m1):
-    top, second, bottom = panels.reward_extremes_numpy(reward, m0, m1)
+    top, second, bottom = panels.reward_extremes(reward, m0, m1)
     lay = panels.make_layout(top, second)
     return lay, lay.raw_panels(top - bottom)
 
@@ -50,7 +50,7 @@ def test_layout_with_every_level_puts_cells_in_the_same_panels(first):
                             ([] if first is None else [first]) + [3.0]])
     depth = depth[(depth == 0) | (depth >= (first or 0.0))]
     reward = 1.5 - depth
-    top, second, bottom = panels.reward_extremes_numpy(reward, np.ones_like(depth),
+    top, second, bottom = panels.reward_extremes(reward, np.ones_like(depth),
                                                         np.ones_like(depth))
     fitted = panels.make_layout(top, second)
     every = panels.make_layout(top)
@@ -75,7 +75,7 @@ def test_layout_with_every_level_puts_cells_in_the_same_panels(first):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
-    """reward_extremes, count_runs, list_runs and stieltjes_runs (with and without a tilt)
+    """reward_range, count_runs, list_runs and stieltjes_runs (with and without a tilt)
     against their numpy twins; serial and parallel twins give the same bits; the runs cover
     every support cell once, each in its own panel, in increasing order."""
     rng = np.random.default_rng(seed)
@@ -86,10 +86,7 @@ def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
     m0 = rng.random(n) * (rng.random(n) < 0.8)
     m1 = rng.random(n) * (rng.random(n) < 0.3)
     chunks = 3
-    a = panels.reward_extremes.serial(reward, m0, m1, chunks)
-    b = panels.reward_extremes.parallel(reward, m0, m1, chunks)
-    c = panels.reward_extremes_numpy(reward, m0, m1)
-    assert a == b == c
+    c = panels.reward_extremes(reward, m0, m1)
     ranges = [f(reward, m0, m1, chunks) for f in (panels.reward_range.serial,
                                                   panels.reward_range.parallel,
                                                   panels.reward_range_numpy)]
@@ -305,7 +302,7 @@ def test_tilt_and_accumulate_match_numpy_twins():
     reward[:3] = [0.0, -1e-5, -0.2]
     mass = rng.random(n) * (rng.random(n) < 0.9)
     mass[:3] = 1.0
-    top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
+    top, second, bottom = panels.reward_extremes(reward, mass, mass)
     lay = panels.make_layout(top, second)
     n_raw = lay.raw_panels(top - bottom)
     counts, _ = panels.count_runs_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
@@ -355,7 +352,7 @@ def test_tilt_and_accumulate_match_numpy_twins():
 
 
 def test_kernel_twins_have_their_own_cache_names():
-    k = panels.reward_extremes
+    k = panels.reward_range
     assert isinstance(k, Kernel)
     assert k.serial.py_func.__qualname__ != k.parallel.py_func.__qualname__
     assert k.at(10) is k.serial
@@ -417,7 +414,7 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     reward = -np.linspace(0.0, 3.0, n) ** 1.5 + 1e-9 * rng.random(n)
     mass = rng.random(n) * (rng.random(n) < 0.97)
     mass[:8] = 1.0
-    top, second, bottom = panels.reward_extremes_numpy(reward, mass, mass)
+    top, second, bottom = panels.reward_extremes(reward, mass, mass)
     lay = panels.make_layout(top, second)
     n_raw = lay.raw_panels(top - bottom)
     ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass

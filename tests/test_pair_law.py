@@ -208,8 +208,8 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
 
 
 def test_pair_extremes_equal_each_reward_extremes():
-    """Both rewards' (top, second, bottom) in one pass equal panels.reward_extremes of each
-    (and its numpy twin): ties at the top, cells outside the support, 1 and 3 chunks,
+    """Both rewards' (top, second, bottom) in one pass equal panels.reward_extremes (numpy)
+    of each: ties at the top, cells outside the support, 1 and 3 chunks,
     serial and parallel."""
     from numerics import panels
     rng = np.random.default_rng(9)
@@ -226,9 +226,7 @@ def test_pair_extremes_equal_each_reward_extremes():
                       (pk.pair_extremes.parallel, 3)):
         got = f(ra, rb, m0, m1, chunks)
         for u, r in enumerate((ra, rb)):
-            want = panels.reward_extremes.serial(r, m0, m1, chunks)
-            np.testing.assert_array_equal(got[u], want)
-            np.testing.assert_array_equal(got[u], panels.reward_extremes_numpy(r, m0, m1))
+            np.testing.assert_array_equal(got[u], panels.reward_extremes(r, m0, m1))
     assert got[0, 0] == 9.0 and got[0, 1] < 9.0 and got[1, 0] < 50.0
 
 
