@@ -39,15 +39,23 @@ def _max_rel(a, b, floor=1e-12):
 
 
 # ------------------------------------------------------------------------- which rules
-def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
-    """The QL kernel and its numpy twin (one padded eigen-decomposition) give the rules of
-    gauss_rules (LAPACK, grouped by size; sizes 0 to 16), nodes outside [-1, 1] included."""
-    rng = np.random.default_rng(11)
+def _random_recurrences(seed):
+    """Ten panels' recurrence coefficients (sizes 0 to 16), LAPACK's rules of them
+    (:func:`numerics.gauss_rules.gauss_from_recurrence`, nodes not clipped) and the generator
+    for further draws."""
+    rng = np.random.default_rng(seed)
     n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
     alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
     beta = rng.uniform(0.05, 0.4, size=(10, 16))
     beta[:, 0] = 1.0
     want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    return n_used, alpha, beta, want, rng
+
+
+def test_golub_welsch_kernel_and_padded_twin_equal_lapack_per_size():
+    """The QL kernel and its numpy twin (one padded eigen-decomposition) give the rules of
+    gauss_rules (LAPACK, grouped by size; sizes 0 to 16), nodes outside [-1, 1] included."""
+    n_used, alpha, beta, want, _ = _random_recurrences(11)
     assert np.abs(want[1]).max() > 1.0
     for got in (pair_law._golub_welsch(alpha, beta, n_used),
                 pk.gauss_from_recurrence(alpha, beta, n_used)):
@@ -62,12 +70,7 @@ def test_golub_welsch_warm_start_equals_lapack_and_falls_back():
     (collapsed, or of another count: the QL algorithm then takes the panel), the kernel gives
     LAPACK's rules to the tolerance of the cold kernel, and leaves each panel's nodes as the
     next guesses."""
-    rng = np.random.default_rng(12)
-    n_used = np.array([0, 1, 2, 3, 16, 4, 6, 10, 16, 9])
-    alpha = rng.uniform(-0.9, 0.9, size=(10, 16))
-    beta = rng.uniform(0.05, 0.4, size=(10, 16))
-    beta[:, 0] = 1.0
-    want = gauss_rules.gauss_from_recurrence(alpha, beta, n_used, clip=False)
+    n_used, alpha, beta, want, rng = _random_recurrences(12)
     rows = np.repeat(np.arange(10), want[0])
     near = np.zeros((10, 16))
     near[rows, np.arange(rows.size) - np.repeat(np.cumsum(want[0]) - want[0], want[0])] = (
