@@ -132,12 +132,10 @@ def make_layout(r_max, second=None, width=DEFAULT_PANEL_WIDTH, nodes=DEFAULT_NOD
     gives (the finer levels stay empty; only the raw ids shift, by the number of extra
     levels), except a first positive depth of exactly ``D 2^{-J}``: its cells go to graded
     level ``J`` instead of a deep panel ``(0, D 2^{-J})`` of the same upper edge."""
-    if second is None:
+    first = None if second is None else r_max - second
+    if first is None:
         levels = MAX_LEVELS
-        return PanelLayout(float(r_max), float(width), int(levels), float(graded_depth),
-                           float(fine_depth), int(nodes), int(fine_nodes))
-    first = r_max - second
-    if 0 < first < graded_depth:
+    elif 0 < first < graded_depth:
         # (log2 of each: graded_depth / first overflows for a subnormal first depth)
         levels = min(MAX_LEVELS, int(math.ceil(math.log2(graded_depth) - math.log2(first))))
     else:  # no positive depth in (0, D): no graded panel is needed

@@ -13,7 +13,7 @@ r"""Sweep measures that need the statements of THEORY.md (registered on ``import
 from __future__ import annotations
 
 import math
-
+import warnings
 
 from numerics.sweep_measures import register_measure
 
@@ -38,7 +38,9 @@ def _contraction(sc):
     # two report one factor: the factor reads TV down to 1e-9, where the last bits of the
     # limit show
     ctx = RunContext(traj, sc.reward, sc.data)
-    lim = ctx.limit
+    with warnings.catch_warnings():   # as numerics.sweep_measures.grid_limit
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lim = ctx.limit
     if not lim.converged:   # recorded as a failed point, never as a number
         raise ArithmeticError(f"limit did not converge: {lim.detail}")
     if not fixed_point_residual(lim.mass, sc.reward, sc.K, sc.lam, ctx.data)[0]:
