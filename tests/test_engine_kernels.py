@@ -490,6 +490,35 @@ def test_count_runs_ids_and_gathered_positions_match_locating_again(dtype):
         assert np.array_equal(u, v)
 
 
+@SETTINGS
+@given(top=st.floats(-50.0, 50.0), width=st.sampled_from([0.25, 0.3, 0.1, 1.0 / 3.0]),
+       ulps=st.integers(0, 4), seed=st.integers(0, 2**31 - 1))
+def test_count_runs_ids_at_panel_edges_match_locating_each_cell(top, width, ulps, seed):
+    """The count pass locates only a run's first cell and takes the next cells of the run
+    whose depth lies inside the panel less a margin (:func:`numerics.panels._panel_inside`);
+    with runs that walk across every panel edge, graded and uniform, cell by cell up to a
+    few ulps on each side, its ids are still the panels each cell's own location gives."""
+    rng = np.random.default_rng(seed)
+    lay = panels.make_layout(top, None, width)
+    D = lay.graded_depth
+    edges = np.concatenate([np.ldexp(D, -np.arange(12)), D + width * np.arange(1, 40)])
+    rewards = [top]
+    for e in edges:
+        r = top - e
+        for k in range(-ulps - 1, ulps + 2):   # the reward k ulps from the edge's
+            rewards.append(r + k * np.spacing(r))
+    rewards = np.array(rewards + list(top - rng.uniform(0, edges.max(), 500)))
+    reward = np.sort(rewards)[::-1].copy()   # runs walk down the panels, edge after edge
+    mass = np.ones_like(reward)
+    n_raw = lay.raw_panels(top - reward.min())
+    outside = 65535
+    raw, _ = panels.locate_numpy(lay.r_max - reward, D, lay.levels, lay.width)
+    for count in (panels.count_runs.serial, panels.count_runs.parallel):
+        ids = np.zeros(reward.size, dtype=np.uint16)
+        count(reward, mass, mass, lay.r_max, D, lay.levels, lay.width, n_raw, 2, ids, outside)
+        assert np.array_equal(ids, raw)
+
+
 def test_prefetch_hint_compiles_and_changes_nothing():
     """numerics.prefetch.prefetch inside a kernel (float and small-integer arrays, any
     integer index type, including the last element): a hint only, the kernel's values are
