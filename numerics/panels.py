@@ -6,8 +6,10 @@ Positions are *depths* below the top reward of the support, ``d = r_max - r >= 0
 
 - the **top level set** ``{d = 0}``: a panel of zero width (one node, exact);
 - **graded panels** ``[D 2^{-j-1}, D 2^{-j})``, ``j = 0 .. J-1``, with ``D = GRADED_DEPTH``,
-  down to the first positive depth of the support (``J`` levels, at most ``MAX_LEVELS``), and
-  a deep panel ``(0, D 2^{-J})`` if positive depths remain below that;
+  and a deep panel ``(0, D 2^{-J})`` if positive depths remain below the last one.  The
+  engine lays out all ``J = MAX_LEVELS`` levels before it knows the support's first positive
+  depth (:func:`make_layout` with ``second=None``); only the levels that hold cells become
+  panels of the reward law, the same as with ``J`` levels down to that depth;
 - **uniform panels** of ``width`` nats for ``d >= D``.
 
 Why graded: with real data the weight ``w_t = p_t / p_d`` tends to ``1 / (1 + lam - lam H)``,
