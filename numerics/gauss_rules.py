@@ -318,11 +318,12 @@ def stieltjes_runs(run_lo, run_hi, start, length, panel_raw, reward, mass, r_max
     Panel ``q`` (raw panel id ``panel_raw[q]``) holds the cells of the runs
     ``run_lo[q]:run_hi[q]`` (:func:`numerics.panels.list_runs`: run ``k`` is the cells
     ``start[k]:start[k] + length[k]``), at the positions ``x`` of their depths
-    ``r_max - reward`` (:func:`numerics.panels._locate`'s operations), with the masses ``mass`` times,
-    where ``tmax`` is not empty (a re-tilt), ``exp(T_q(x) - tmax[q])``, ``T_q`` the Chebyshev
-    series ``coeffs[cptr[q]:cptr[q + 1]]``.  Each panel's cells are copied once into a scratch
-    reused panel after panel (in cache), then its steps run there: the values are those of
-    :func:`stieltjes` on the same atoms in the same order.  Returns as :func:`stieltjes`."""
+    ``r_max - reward`` (:func:`numerics.panels._locate`'s operations), with the masses
+    ``mass`` times, where ``tmax`` is not empty (a re-tilt), ``exp(T_q(x) - tmax[q])``, ``T_q``
+    the Chebyshev series ``coeffs[cptr[q]:cptr[q + 1]]``.  Each panel's cells are copied once
+    into a scratch reused panel after panel (in cache), then its steps run there: the values
+    are those of :func:`stieltjes` on the same atoms in the same order.  Returns as
+    :func:`stieltjes`."""
     n_panels = run_lo.shape[0]
     alpha, beta, n_used, log_scale = _outputs(n_panels, m_max)
     big = 0

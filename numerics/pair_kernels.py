@@ -45,9 +45,10 @@ from .threads import kernel
 
 __all__ = ["count_boxes", "count_boxes_numpy", "box_moments", "box_moments_numpy",
            "log_weights_at_cells", "log_weights_at_cells_numpy", "tensor_value", "box_shift",
-           "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor", "point_factor_numpy", "box_check",
-           "gauss_from_recurrence", "pair_extremes", "box_log_total",
-           "signed_expectation", "heaviest_bound", "unresolved_boxes", "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
+           "box_shift_numpy", "panel_marginal", "middle_dots", "point_factor",
+           "point_factor_numpy", "box_check", "gauss_from_recurrence", "pair_extremes",
+           "box_log_total", "signed_expectation", "heaviest_bound", "unresolved_boxes",
+           "usable_steps", "rule_depths", "frame_table", "NO_IDS"]
 
 
 @numba.njit(cache=True, inline="always")
