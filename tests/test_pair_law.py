@@ -179,7 +179,9 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
     two) gives panels._locate's raw panels and positions exactly, at random depths, on the
     panel edges and a few ulps around them, at 0 and below; a width that is not a power of
     two takes the divisions.  So do the positions from a located cell's raw panel and its
-    frame (pair_kernels.frame_table: what the passes after the count read)."""
+    frame (pair_kernels.frame_table, pair_kernels._block_positions: what the passes after the
+    count read) at the depths ``>= 0`` of a support, ids past the table taking the last
+    frame."""
     import numba
 
     from numerics.panels import _locate
@@ -187,11 +189,15 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
     @numba.njit
     def both(d, D, J, width, inv, frames):
         out = np.empty((d.size, 5))
+        ids = np.empty(d.size, dtype=np.uint16)
         for i in range(d.size):
             r0, x0 = _locate(d[i], D, J, width)
             r1, x1 = pk._locate_fast(d[i], D, J, width, inv)
             out[i, 0], out[i, 1], out[i, 2], out[i, 3] = r0, x0, r1, x1
-            out[i, 4] = pk._framed(d[i], r0, frames)
+            ids[i] = r0
+        x = np.empty(d.size)
+        pk._block_positions(-d, ids, 0.0, frames, x)
+        out[:, 4] = x
         return out
 
     inv = pk._inverse_width.py_func(width)
@@ -203,11 +209,17 @@ def test_fast_locate_equals_panels_locate_bit_for_bit(width):
                         np.nextafter(edges, 0), np.nextafter(edges, 100),
                         edges + 3e-16, edges - 3e-16, [0.0, -1.0, 5e-324, D]])
     frames = pk.frame_table(np.array([0.0, D, J, width]), 300)
-    assert (frames[2, J + 2:] > 0).all() == (width != 0.3)
     got = both(d, D, J, width, inv, frames)
     np.testing.assert_array_equal(got[:, 2], got[:, 0])
     np.testing.assert_array_equal(got[:, 3], got[:, 1])
-    np.testing.assert_array_equal(got[:, 4], got[:, 1])
+    support = d >= 0
+    np.testing.assert_array_equal(got[support, 4], got[support, 1])
+    assert got[d == 0, 4].size and np.all(got[d == 0, 4] == 0.0)
+    # an id past the table (a cell outside the support, never written) reads the last frame
+    x = np.empty(2)
+    pk._block_positions(np.array([-1.0, -1.0]), np.array([299, 65535], dtype=np.uint16), 0.0,
+                        frames, x)
+    assert x[0] == x[1]
 
 
 def test_pair_extremes_equal_each_reward_extremes():
