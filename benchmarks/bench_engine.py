@@ -15,12 +15,17 @@
    (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``; it sees numba's allocations,
    which tracemalloc does not) minus the resident set before the call; tracemalloc's peak
    (numpy allocations only) is printed beside it.
+
+``--busy N`` measures under load: N processes spinning on a core each (issue 17's "under
+load" is one, on a 2-core machine) run from before the numpy pass is timed to the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -104,8 +109,23 @@ def main():
                     help="cells of the long condensing run (default 8192)")
     ap.add_argument("--long-steps", type=int, default=2000,
                     help="steps of the long condensing run (default 2000)")
+    ap.add_argument("--busy", type=int, default=0,
+                    help="processes spinning on a core each while measuring (default 0)")
     args = ap.parse_args()
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(args.busy)]
+    try:
+        measure(args)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def measure(args):
     n, steps = args.n, args.steps
+    if args.busy:
+        print(f"under load: {args.busy} process(es) spinning on a core each")
     mass, reward = scenario(n)
     # warm up the numba kernels (compiled once, cached on disk)
     evolve(mass[:64, :64], reward[:64, :64], 4, 2, lam=0.5, method="compressed").masses[-1]

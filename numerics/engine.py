@@ -313,6 +313,7 @@ class CurationEngine:
             built = self._build_direct(reward, masses, m1)
         self.bases = []
         self._geometry = None
+        self._pooled_for = None
         for i, (m, (log_total, rules, panel_log_mass)) in enumerate(zip(masses, built)):
             n_pts = self.n_cheb + rules.size
             L = np.zeros(n_pts) if i == 0 else np.full(n_pts, -np.inf)
@@ -431,9 +432,20 @@ class CurationEngine:
         return RewardLaw(log_s, log_p, self.r_max)
 
     def _pooled(self):
+        """``(log s, normalized log p, log of the total)`` at the Gauss nodes of all bases,
+        kept for the state it was formed from: :meth:`advance` then reads what the
+        trajectory's moments formed after the previous step.  A state is the tuple of the
+        bases' ``L`` arrays, compared by identity: every change of state (a step, a re-tilt,
+        :meth:`set_log_weights`) puts new arrays there; none writes into one."""
+        state = tuple(b.L for b in self.bases)
+        cached = self._pooled_for
+        if cached is not None and all(a is b for a, b in zip(cached[0], state)):
+            return cached[1]
         log_p = np.concatenate([b.rules.log_w + (b.L - b.T)[self.n_cheb:] for b in self.bases])
         log_z = _lse(log_p)
-        return self._node_geometry()[0], log_p - log_z, log_z
+        out = (self._node_geometry()[0], log_p - log_z, log_z)
+        self._pooled_for = (state, out)
+        return out
 
     def _node_geometry(self):
         """``(log s at the Gauss nodes of all bases, log s where H is needed)``: fixed between

@@ -358,6 +358,39 @@ def test_kernel_twins_have_their_own_cache_names():
     assert k.at(10) is k.serial
 
 
+def test_pooled_law_is_kept_per_state_and_formed_again_after_any_change():
+    """The engine keeps the pooled law of a state (the moments after a step, then the next
+    step, read it once): the same object while the state is unchanged, formed again after a
+    step and after set_log_weights (new arrays, even of equal values); and a run whose cache
+    is dropped before every read gives the same bits."""
+    from numerics.engine import CurationEngine
+    x = np.linspace(-3, 3, 6000)
+    mass = np.exp(-0.5 * x**2)
+    reward = -0.8 * np.abs(x - 1) + 0.2 * np.sin(7 * x)
+    data = np.ones_like(mass)
+    runs = []
+    for drop in (False, True):
+        eng = CurationEngine(reward, mass, data, 3.5, 0.7, method="compressed")
+        got = []
+        for _ in range(12):
+            if drop:
+                eng._pooled_for = None
+            eng.advance()
+            if drop:
+                eng._pooled_for = None
+            got.append(eng.moments())
+        runs.append((got, eng.snapshot().materialize()))
+        first = eng._pooled()
+        assert eng._pooled() is first
+        eng.set_log_weights(eng.log_weights())
+        again = eng._pooled()
+        assert again is not first and all(np.array_equal(a, b) for a, b in zip(first, again))
+        eng.advance()
+        assert eng._pooled() is not again
+    assert runs[0][0] == runs[1][0]
+    assert np.array_equal(runs[0][1], runs[1][1])
+
+
 @pytest.mark.parametrize("lam", [float("inf"), 0.7])
 def test_engine_with_numpy_twins_matches_numba(lam):
     """The whole compressed engine run with every numba kernel replaced by its numpy twin
