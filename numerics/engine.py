@@ -52,7 +52,7 @@ import numpy as np
 
 from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
 from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
-from .threads import serial_blas
+from .threads import in_halves, serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
            "initial_resolution", "MEDIUM", "MEDIUM_STEPS", "FINEST",
@@ -644,6 +644,7 @@ class CurationEngine:
                 self._check_interpolation(g, top + b.panel_log_mass)
         out = np.zeros(self.reward.shape)
         first = True
+        total = None   # the sum of out, where the last base's pass returns it
         for b, g in zip(bases, weights):
             if not np.any(np.isfinite(g)):
                 continue
@@ -657,16 +658,19 @@ class CurationEngine:
                     vals = np.exp(g - shift)
                 out[has] += b.mass[has] * vals[self.inverse[has]]
                 first = False
+                total = None
                 continue
             coeffs = cheb.to_coefficients(np.where(np.isfinite(g), g, -1e300), self.cptr)
             lay = self._layout
-            cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
-                                   lay.levels, lay.width, self.compact, self.cptr, coeffs,
-                                   shift, out, first, self._chunks, use_numba=self.use_numba,
-                                   ids=self._ids)
+            total = cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
+                                           lay.levels, lay.width, self.compact, self.cptr,
+                                           coeffs, shift, out, first, self._chunks,
+                                           use_numba=self.use_numba, ids=self._ids)
             first = False
-        total = float(out.sum())
-        out /= total
+        if total is None:
+            total = float(out.sum())
+        n = out.shape[0]
+        in_halves(lambda lo, hi: np.divide(out[lo:hi], total, out=out[lo:hi]), n)
         return out
 
     def log_factor_at_cells(self):

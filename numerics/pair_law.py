@@ -56,7 +56,6 @@ the marginals (BLAS); the data base's new state comes from the step's weights ``
 from __future__ import annotations
 
 import math
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -65,7 +64,7 @@ from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
 from . import pair_kernels as pk
 from .engine import (INTERPOLATION_TOL, NEGLIGIBLE_PANEL, TILT_LIMIT, Resolution,
                      ResolutionLost)
-from .threads import parallel_pays, serial_blas
+from .threads import in_halves, serial_blas
 
 __all__ = ["PairEngine", "PairLayout", "NotForPairs", "compressed_pair_engine", "pair_rewards",
            "smooth_static", "PAIR_MIN_CELLS", "MAX_BOXES"]
@@ -100,34 +99,6 @@ def _chunks(n):
     """Fixed ranges of cells for a pass over ``n`` cells in parallel (at most
     :data:`_MOMENT_CHUNKS`, of at least ``2^18`` cells)."""
     return max(1, min(_MOMENT_CHUNKS, n // (1 << 18)))
-
-
-def _in_halves(fn, n):
-    """``[fn(0, n // 2), fn(n // 2, n)]``, the first half on a helper thread (numpy's loops
-    release the GIL) where numba may use more than one thread and ``n`` is large
-    (:func:`numerics.threads.parallel_pays`); else ``[fn(0, n)]``.  The materialization's
-    ``exp``, product and sums over the cells (measured on 2048^2, two cores: the whole
-    materialization 54 -> 51 ms)."""
-    if not parallel_pays(n):
-        return [fn(0, n)]
-    h = n // 2
-    got = [None, None]
-
-    def first():
-        try:
-            got[0] = fn(0, h)
-        except BaseException as e:   # re-raised by the caller's thread
-            got[1] = e
-
-    helper = threading.Thread(target=first, name="pair-law-half")
-    helper.start()
-    try:
-        second = fn(h, n)
-    finally:
-        helper.join()
-    if got[1] is not None:
-        raise got[1]
-    return [got[0], second]
 
 
 def _lse(a):
@@ -1074,8 +1045,8 @@ class PairEngine:
                         out[lo:hi] += t[lo:hi]
             return float(out[lo:hi].sum())
 
-        total = sum(_in_halves(masses, n))
-        _in_halves(lambda lo, hi: np.divide(out[lo:hi], total, out=out[lo:hi]), n)
+        total = sum(in_halves(masses, n))
+        in_halves(lambda lo, hi: np.divide(out[lo:hi], total, out=out[lo:hi]), n)
         return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import types
 
 #: numba's OpenMP threads wait for work asleep, not spinning (unless the caller chose a policy
@@ -31,7 +32,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numba  # noqa: E402
 from threadpoolctl import ThreadpoolController  # noqa: E402
 
-__all__ = ["Kernel", "kernel", "PARALLEL_MIN_WORK", "parallel_pays", "serial_blas"]
+__all__ = ["Kernel", "kernel", "PARALLEL_MIN_WORK", "parallel_pays", "serial_blas",
+           "in_halves"]
 
 #: elementary operations (cells, or points x nodes) below which a kernel runs on the calling
 #: thread.  Measured with ``benchmarks/bench_threads.py`` on 2 cores: above ~1e6 operations
@@ -56,7 +58,8 @@ class Kernel:
     def __init__(self, fn):
         self.py_func = fn
         self.parallel = numba.njit(cache=True, parallel=True)(fn)
-        self.serial = numba.njit(cache=True)(_renamed(fn, "_serial"))
+        # without the GIL: Python threads may run the serial twin side by side (in_halves)
+        self.serial = numba.njit(cache=True, nogil=True)(_renamed(fn, "_serial"))
         functools.update_wrapper(self, fn)
 
     def at(self, work: int):
@@ -66,6 +69,34 @@ class Kernel:
     def __call__(self, *args):
         """Run the serial twin (the safe default for a call of unknown size)."""
         return self.serial(*args)
+
+
+def in_halves(fn, n):
+    """``[fn(0, n // 2), fn(n // 2, n)]``, the first half on a helper thread where numba may
+    use more than one thread and ``n`` is large (:func:`parallel_pays`); else ``[fn(0, n)]``.
+    For passes over the cells made of numpy's loops (which release the GIL) and serial
+    kernels (compiled without it): the materializations' ``exp``, products and sums, block by
+    block while the block is in cache."""
+    if not parallel_pays(n):
+        return [fn(0, n)]
+    h = n // 2
+    got = [None, None]
+
+    def first():
+        try:
+            got[0] = fn(0, h)
+        except BaseException as e:   # re-raised by the caller's thread
+            got[1] = e
+
+    helper = threading.Thread(target=first, name="numerics-half")
+    helper.start()
+    try:
+        second = fn(h, n)
+    finally:
+        helper.join()
+    if got[1] is not None:
+        raise got[1]
+    return [got[0], second]
 
 
 def kernel(fn) -> Kernel:

@@ -331,12 +331,16 @@ def test_tilt_and_accumulate_match_numpy_twins():
     assert np.array_equal(logs[0], logs[1])  # the thread count changes nothing
     for use_numba in (True, False):
         out = np.full(n, np.nan)
-        cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
-                               compact, cptr, coeffs, 0.0, out, True, 4, use_numba=use_numba)
+        t1 = cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels,
+                                    lay.width, compact, cptr, coeffs, 0.0, out, True, 4,
+                                    use_numba=use_numba)
         assert np.allclose(out, exact, rtol=1e-13, atol=0)
-        cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width,
-                               compact, cptr, coeffs, 0.0, out, False, 4, use_numba=use_numba)
+        assert t1 == pytest.approx(exact.sum(), rel=1e-14)
+        t2 = cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels,
+                                    lay.width, compact, cptr, coeffs, 0.0, out, False, 4,
+                                    use_numba=use_numba)
         assert np.allclose(out, 2 * exact, rtol=1e-13, atol=0)
+        assert t2 == pytest.approx(2 * exact.sum(), rel=1e-14)
     ptr = np.array([0, 4, 9], dtype=np.int64)
     xs = np.linspace(-1, 1, 9)
     tmax = np.array([0.5, 0.25])
@@ -349,6 +353,46 @@ def test_tilt_and_accumulate_match_numpy_twins():
     want = np.exp(cheb.evaluate.serial(q, xs, small, sc) - tmax[q])   # Clenshaw, not T_k
     want[3] = 0.0
     assert np.allclose(ws, want, rtol=1e-14, atol=0)
+
+
+def test_accumulate_masses_in_blocks_and_halves_gives_the_bits_of_one_pass(monkeypatch):
+    """The blocked materialization (numerics.chebyshev.MASS_BLOCK cells at a time, the two
+    halves of the grid on two threads where parallel pays: forced here, with blocks of 1000
+    cells that do not divide the grid) writes the bits of log weights, exp and product taken
+    over the whole grid at once, overwriting and adding; its returned total equals the sum
+    of the result to rounding."""
+    from numerics import threads
+    rng = np.random.default_rng(3)
+    n = 25_013
+    reward = -np.linspace(0.0, 4.0, n) ** 1.3 + 1e-9 * rng.random(n)
+    mass = rng.random(n) * (rng.random(n) < 0.95)
+    mass[:4] = 1.0
+    top, second, bottom = panels.reward_extremes(reward, mass, mass)
+    lay = panels.make_layout(top, second)
+    n_raw = lay.raw_panels(top - bottom)
+    ids = np.zeros(n, dtype=np.uint8)
+    counts, _ = panels.count_runs.serial(reward, mass, mass, lay.r_max, lay.graded_depth,
+                                         lay.levels, lay.width, n_raw, 1, ids, 255)
+    raw_used = np.flatnonzero(counts.sum(axis=0))
+    compact = np.full(n_raw, -1, dtype=np.int64)
+    compact[raw_used] = np.arange(raw_used.size)
+    _, _, nodes = lay.geometry(raw_used)
+    cptr, _ = cheb.chebyshev_points(nodes)
+    coeffs = rng.normal(0, 1, cptr[-1]) / (1.0 + np.arange(cptr[-1]) % 7)
+    args = (reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
+            coeffs, 0.5)
+    logs = np.empty(n)
+    cheb.log_weights_at_cells.serial(*args, logs, 1, ids)
+    one = mass * np.exp(logs)
+    monkeypatch.setattr(cheb, "MASS_BLOCK", 1000)
+    monkeypatch.setattr(threads, "parallel_pays", lambda work: True)
+    out = np.full(n, np.nan)
+    total = cheb.accumulate_masses(*args, out, True, 1, ids=ids)
+    assert np.array_equal(out, one)
+    assert total == pytest.approx(one.sum(), rel=1e-15)
+    total = cheb.accumulate_masses(*args, out, False, 1, ids=ids)
+    assert np.array_equal(out, one + one)
+    assert total == pytest.approx(2 * one.sum(), rel=1e-15)
 
 
 def test_kernel_twins_have_their_own_cache_names():

@@ -716,12 +716,13 @@ def test_limit_of_a_two_user_mixture_on_the_compressed_law(monkeypatch):
 
 
 def test_in_halves_runs_both_halves_and_reraises(monkeypatch):
-    """The materialization's split over the cells: both halves, in order, on two threads
-    where parallel pays (forced here), one call otherwise; an error in the helper thread's
-    half reaches the caller."""
-    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: True)
+    """The materialization's split over the cells (numerics.threads.in_halves): both halves,
+    in order, on two threads where parallel pays (forced here), one call otherwise; an error
+    in the helper thread's half reaches the caller."""
+    from numerics import threads
+    monkeypatch.setattr(threads, "parallel_pays", lambda n: True)
     seen = []
-    assert pair_law._in_halves(lambda lo, hi: seen.append((lo, hi)) or hi - lo, 11) == [5, 6]
+    assert threads.in_halves(lambda lo, hi: seen.append((lo, hi)) or hi - lo, 11) == [5, 6]
     assert sorted(seen) == [(0, 5), (5, 11)]
 
     def fail_first(lo, hi):
@@ -730,16 +731,16 @@ def test_in_halves_runs_both_halves_and_reraises(monkeypatch):
         return hi
 
     with pytest.raises(RuntimeError, match="first half"):
-        pair_law._in_halves(fail_first, 8)
-    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: False)
-    assert pair_law._in_halves(lambda lo, hi: (lo, hi), 11) == [(0, 11)]
+        threads.in_halves(fail_first, 8)
+    monkeypatch.setattr(threads, "parallel_pays", lambda n: False)
+    assert threads.in_halves(lambda lo, hi: (lo, hi), 11) == [(0, 11)]
     # the materialization on two threads equals the one-thread sums to rounding
     mass, r1, r2 = _grid(64)
     pe = PairEngine(_rule(r1, r2), mass.ravel(), np.roll(mass.ravel(), 37), 0.5, mass.shape)
     for _ in range(5):
         pe.advance()
     one = pe.materialize()
-    monkeypatch.setattr(pair_law, "parallel_pays", lambda n: True)
+    monkeypatch.setattr(threads, "parallel_pays", lambda n: True)
     two = pe.materialize()
     np.testing.assert_allclose(two, one, rtol=1e-15, atol=0)
     assert abs(two.sum() - 1.0) <= 1e-14
