@@ -298,6 +298,28 @@ def reward_extremes(reward, m0, m1):
     return top, (below.max() if below.size else -np.inf), r.min()
 
 
+#: cells that :func:`count_runs` tests together inside a run (measured on the 2048^2
+#: benchmark, runs of 65 cells: 8 cells 0.47, 16 cells 0.44, 32 cells 0.54 numpy passes,
+#: against 0.50 cell by cell)
+COUNT_BLOCK = 16
+
+
+@numba.njit(cache=True, inline="always", fastmath={"nnan", "nsz"})
+def _block_inside(rs, m0s, m1s, r_max, lo, hi):
+    """Whether every cell of the block (slices of one length) is in the support
+    (``m0 > 0`` or ``m1 > 0``) with ``lo < r_max - r < hi``: the extremes of the block's
+    rewards and masses in vector lanes (``r_max - r`` is monotone in ``r``, so its extremes
+    are those of ``r``; the rewards and masses are finite: checked by the callers)."""
+    r_lo = np.inf
+    r_hi = -np.inf
+    m_lo = np.inf
+    for j in range(rs.shape[0]):
+        r_lo = min(r_lo, rs[j])
+        r_hi = max(r_hi, rs[j])
+        m_lo = min(m_lo, max(m0s[j], m1s[j]))
+    return m_lo > 0.0 and lo < r_max - r_hi and r_max - r_lo < hi
+
+
 @kernel
 def count_runs(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, outside):
     """One pass over the cells: each support cell's raw panel id into ``ids`` (``outside``,
@@ -317,29 +339,42 @@ def count_runs(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, outside):
         inner_lo = 1.0   # depths strictly inside the last located panel (empty at first)
         inner_hi = 0.0
         cur = 0
-        for i in range(min(c * step, n), min((c + 1) * step, n)):
-            if m0[i] > 0.0 or m1[i] > 0.0:
-                d = r_max - reward[i]
-                if inner_lo < d < inner_hi:
-                    raw = cur
+        i = min(c * step, n)
+        hi_c = min((c + 1) * step, n)
+        while i < hi_c:
+            e = min(i + COUNT_BLOCK, hi_c)
+            if prev >= 0 and _block_inside(reward[i:e], m0[i:e], m1[i:e], r_max, inner_lo,
+                                           inner_hi):
+                # every cell of the block in the support and inside the run's panel: the
+                # cells one by one would each find the run's panel
+                ids[i:e] = prev
+                run += e - i
+                i = e
+                continue
+            for k in range(i, e):
+                if m0[k] > 0.0 or m1[k] > 0.0:
+                    d = r_max - reward[k]
+                    if inner_lo < d < inner_hi:
+                        raw = cur
+                    else:
+                        raw, _ = _locate(d, D, J, width)
+                        cur = raw
+                        inner_lo, inner_hi = _panel_inside(raw, D, J, width)
+                    ids[k] = raw
+                    if raw != prev:   # counted by runs: no chain of increments through memory
+                        if prev >= 0:
+                            cells[c, prev] += run
+                        runs[c, raw] += 1
+                        prev = raw
+                        run = 0
+                    run += 1
                 else:
-                    raw, _ = _locate(d, D, J, width)
-                    cur = raw
-                    inner_lo, inner_hi = _panel_inside(raw, D, J, width)
-                ids[i] = raw
-                if raw != prev:   # counted by runs: no chain of increments through memory
+                    ids[k] = outside
                     if prev >= 0:
                         cells[c, prev] += run
-                    runs[c, raw] += 1
-                    prev = raw
+                    prev = -1
                     run = 0
-                run += 1
-            else:
-                ids[i] = outside
-                if prev >= 0:
-                    cells[c, prev] += run
-                prev = -1
-                run = 0
+            i = e
         if prev >= 0:
             cells[c, prev] += run
     return cells, runs

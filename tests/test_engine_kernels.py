@@ -596,6 +596,39 @@ def test_count_runs_ids_at_panel_edges_match_locating_each_cell(top, width, ulps
         assert np.array_equal(ids, raw)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_count_runs_blocks_inside_a_run_match_cell_by_cell(seed):
+    """Inside a run the count pass takes a block of numerics.panels.COUNT_BLOCK cells at once
+    when all are in the support and inside the run's panel: with hundreds of cells a panel
+    (most blocks taken at once), cells a few ulps around every edge, cells without mass
+    (also the one that ends a block) and 1, 2 and 3 chunks, the ids and the counts of cells
+    and runs are the numpy twin's, which locates every cell."""
+    rng = np.random.default_rng(seed)
+    top = float(rng.uniform(-5, 5))
+    lay = panels.make_layout(top, None, 0.25)
+    D = lay.graded_depth
+    edges = np.concatenate([np.ldexp(D, -np.arange(8)), D + 0.25 * np.arange(1, 12)])
+    rewards = [top] + list(top - rng.uniform(0, edges.max(), 6000))
+    for e in edges:
+        r = top - e
+        rewards += [r + k * np.spacing(r) for k in range(-3, 4)]
+    reward = np.sort(np.array(rewards))[::-1].copy()
+    mass = np.where(rng.random(reward.size) < 0.02, 0.0, rng.random(reward.size) + 0.1)
+    mass[panels.COUNT_BLOCK * 7 - 1] = 0.0
+    m1 = np.where(rng.random(reward.size) < 0.5, mass, 0.0)   # the support: mass > 0
+    n_raw = lay.raw_panels(top - reward.min())
+    want_ids = np.zeros(reward.size, dtype=np.uint16)
+    for chunks in (1, 2, 3):
+        want = panels.count_runs_numpy(reward, m1, mass, lay.r_max, D, lay.levels, lay.width,
+                                       n_raw, chunks, want_ids, 65535)
+        for count in (panels.count_runs.serial, panels.count_runs.parallel):
+            ids = np.zeros(reward.size, dtype=np.uint16)
+            got = count(reward, m1, mass, lay.r_max, D, lay.levels, lay.width, n_raw, chunks,
+                        ids, 65535)
+            assert np.array_equal(ids, want_ids)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
 def test_prefetch_hint_compiles_and_changes_nothing():
     """numerics.prefetch.prefetch inside a kernel (float and small-integer arrays, any
     integer index type, including the last element): a hint only, the kernel's values are
