@@ -265,6 +265,46 @@ def test_count_boxes_matches_numpy_twin():
     assert int(want.sum()) == lay.n_cells == m0.size
 
 
+@pytest.mark.parametrize("width, ulps, seed", [(0.25, 0, 0), (0.25, 3, 1), (0.3, 2, 2),
+                                               (1.0 / 3.0, 4, 3)])
+def test_count_boxes_runs_across_panel_edges_match_locating_each_cell(width, ulps, seed):
+    """count_boxes locates a cell on an axis only where its depth leaves the last located
+    panel's interior less a margin: with both rewards walking across every graded and
+    uniform edge, cell by cell up to a few ulps on each side (the second reward out of step
+    with the first), cells without mass between, 1 and 3 ranges of cells, its ids are the
+    panels each cell's own location gives and its counts the numpy twin's."""
+    rng = np.random.default_rng(seed)
+    D, J = 0.5, 6
+
+    def walk(top):
+        edges = np.concatenate([np.ldexp(D, -np.arange(J + 1)), D + width * np.arange(1, 30)])
+        r = [top]
+        for e in edges:
+            x = top - e
+            r += [x + k * np.spacing(x) for k in range(-ulps - 1, ulps + 2)]
+        r += list(top - rng.uniform(0, edges.max(), 400))
+        return np.sort(np.array(r))[::-1]
+
+    ra, rb = walk(1.5), walk(-2.0)
+    n = min(ra.size, rb.size)
+    ra, rb = ra[:n].copy(), np.roll(rb[:n], 17)   # the edges of the two axes out of step
+    m0 = np.where(rng.random(n) < 0.05, 0.0, 1.0)
+    m0[0] = 1.0
+    m1 = np.zeros(n)
+    geo = [np.array([r.max(), D, J, width]) for r in (ra, rb)]
+    n_raw = [int(locate_numpy(g[0] - r, D, J, width)[0].max()) + 1 for g, r in zip(geo, (ra, rb))]
+    want = pk.count_boxes_numpy(ra, rb, m0, m1, geo[0], geo[1], n_raw[0], n_raw[1])
+    ids_want = [locate_numpy(g[0] - r, D, J, width)[0] for g, r in zip(geo, (ra, rb))]
+    sup = m0 > 0
+    for f, chunks in ((pk.count_boxes.serial, 1), (pk.count_boxes.serial, 3),
+                      (pk.count_boxes.parallel, 3)):
+        got_ids = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
+        np.testing.assert_array_equal(f(ra, rb, m0, m1, geo[0], geo[1], n_raw[0], n_raw[1],
+                                        chunks, *got_ids), want)
+        for g, w in zip(got_ids, ids_want):
+            np.testing.assert_array_equal(g[sup], w[sup])
+
+
 def _moments_with(f, lay, m0, m1, coef, tmax, *extra):
     out = np.zeros((2, lay.box_slots))
     f(lay.ra, lay.rb, m0, m1, lay.axes[0].geo, lay.axes[1].geo, lay.box_id, lay.box_Na,
