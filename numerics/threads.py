@@ -9,6 +9,9 @@ kernel is therefore compiled twice from the same Python function, once serial (`
 then ``range``) and once parallel, and a call site picks with :meth:`Kernel.at` from its
 amount of work: parallel only above :data:`PARALLEL_MIN_WORK` elementary operations and when
 numba may use more than one thread (``NUMBA_NUM_THREADS``, :func:`numba.set_num_threads`).
+The serial twin runs without the GIL, so that :func:`in_halves` can run it on two halves of
+the cells side by side with numpy's loops (the materializations: each half block by block,
+the kernel, numpy's ``exp`` and product on a block while it is in cache).
 """
 
 from __future__ import annotations
