@@ -664,7 +664,7 @@ class CurationEngine:
             lay = self._layout
             total = cheb.accumulate_masses(self.reward, b.mass, lay.r_max, lay.graded_depth,
                                            lay.levels, lay.width, self.compact, self.cptr,
-                                           coeffs, shift, out, first, self._chunks,
+                                           coeffs, shift, out, first,
                                            use_numba=self.use_numba, ids=self._ids)
             first = False
         if total is None:

@@ -332,12 +332,12 @@ def test_tilt_and_accumulate_match_numpy_twins():
     for use_numba in (True, False):
         out = np.full(n, np.nan)
         t1 = cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels,
-                                    lay.width, compact, cptr, coeffs, 0.0, out, True, 4,
+                                    lay.width, compact, cptr, coeffs, 0.0, out, True,
                                     use_numba=use_numba)
         assert np.allclose(out, exact, rtol=1e-13, atol=0)
         assert t1 == pytest.approx(exact.sum(), rel=1e-14)
         t2 = cheb.accumulate_masses(reward, mass, lay.r_max, lay.graded_depth, lay.levels,
-                                    lay.width, compact, cptr, coeffs, 0.0, out, False, 4,
+                                    lay.width, compact, cptr, coeffs, 0.0, out, False,
                                     use_numba=use_numba)
         assert np.allclose(out, 2 * exact, rtol=1e-13, atol=0)
         assert t2 == pytest.approx(2 * exact.sum(), rel=1e-14)
@@ -355,22 +355,19 @@ def test_tilt_and_accumulate_match_numpy_twins():
     assert np.allclose(ws, want, rtol=1e-14, atol=0)
 
 
-def test_accumulate_masses_in_blocks_and_halves_gives_the_bits_of_one_pass(monkeypatch):
-    """The blocked materialization (numerics.chebyshev.MASS_BLOCK cells at a time, the two
-    halves of the grid on two threads where parallel pays: forced here, with blocks of 1000
-    cells that do not divide the grid) writes the bits of log weights, exp and product taken
-    over the whole grid at once, overwriting and adding; its returned total equals the sum
-    of the result to rounding."""
-    from numerics import threads
-    rng = np.random.default_rng(3)
-    n = 25_013
-    reward = -np.linspace(0.0, 4.0, n) ** 1.3 + 1e-9 * rng.random(n)
-    mass = rng.random(n) * (rng.random(n) < 0.95)
-    mass[:4] = 1.0
+def _smooth_cells(n, span, power, keep, seed, first=8):
+    """``n`` cells of a smooth reward ``-linspace(0, span)^power`` (plus 1e-9 noise), masses
+    with a fraction ``1 - keep`` of zeros (the first ``first`` cells 1), the standard layout,
+    the count pass's ids, and random Chebyshev coefficients per used panel: ``(reward, mass,
+    lay, ids, compact, cptr, coeffs)``."""
+    rng = np.random.default_rng(seed)
+    reward = -np.linspace(0.0, span, n) ** power + 1e-9 * rng.random(n)
+    mass = rng.random(n) * (rng.random(n) < keep)
+    mass[:first] = 1.0
     top, second, bottom = panels.reward_extremes(reward, mass, mass)
     lay = panels.make_layout(top, second)
     n_raw = lay.raw_panels(top - bottom)
-    ids = np.zeros(n, dtype=np.uint8)
+    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass
     counts, _ = panels.count_runs.serial(reward, mass, mass, lay.r_max, lay.graded_depth,
                                          lay.levels, lay.width, n_raw, 1, ids, 255)
     raw_used = np.flatnonzero(counts.sum(axis=0))
@@ -379,6 +376,18 @@ def test_accumulate_masses_in_blocks_and_halves_gives_the_bits_of_one_pass(monke
     _, _, nodes = lay.geometry(raw_used)
     cptr, _ = cheb.chebyshev_points(nodes)
     coeffs = rng.normal(0, 1, cptr[-1]) / (1.0 + np.arange(cptr[-1]) % 7)
+    return reward, mass, lay, ids, compact, cptr, coeffs
+
+
+def test_accumulate_masses_in_blocks_and_halves_gives_the_bits_of_one_pass(monkeypatch):
+    """The blocked materialization (numerics.chebyshev.MASS_BLOCK cells at a time, the two
+    halves of the grid on two threads where parallel pays: forced here, with blocks of 1000
+    cells that do not divide the grid) writes the bits of log weights, exp and product taken
+    over the whole grid at once, overwriting and adding; its returned total equals the sum
+    of the result to rounding."""
+    from numerics import threads
+    n = 25_013
+    reward, mass, lay, ids, compact, cptr, coeffs = _smooth_cells(n, 4.0, 1.3, 0.95, 3, 4)
     args = (reward, mass, lay.r_max, lay.graded_depth, lay.levels, lay.width, compact, cptr,
             coeffs, 0.5)
     logs = np.empty(n)
@@ -387,10 +396,10 @@ def test_accumulate_masses_in_blocks_and_halves_gives_the_bits_of_one_pass(monke
     monkeypatch.setattr(cheb, "MASS_BLOCK", 1000)
     monkeypatch.setattr(threads, "parallel_pays", lambda work: True)
     out = np.full(n, np.nan)
-    total = cheb.accumulate_masses(*args, out, True, 1, ids=ids)
+    total = cheb.accumulate_masses(*args, out, True, ids=ids)
     assert np.array_equal(out, one)
     assert total == pytest.approx(one.sum(), rel=1e-15)
-    total = cheb.accumulate_masses(*args, out, False, 1, ids=ids)
+    total = cheb.accumulate_masses(*args, out, False, ids=ids)
     assert np.array_equal(out, one + one)
     assert total == pytest.approx(2 * one.sum(), rel=1e-15)
 
@@ -486,23 +495,8 @@ def test_log_weights_at_cells_in_runs_of_one_panel_match_cell_by_cell():
     Clenshaw cell by cell (:func:`numerics.chebyshev.evaluate` at the located cells), serial
     and parallel, located or given the panel ids of the count pass, and the numpy twin (T_k
     recurrence) to 1e-13."""
-    rng = np.random.default_rng(11)
     n = 40_003
-    reward = -np.linspace(0.0, 3.0, n) ** 1.5 + 1e-9 * rng.random(n)
-    mass = rng.random(n) * (rng.random(n) < 0.97)
-    mass[:8] = 1.0
-    top, second, bottom = panels.reward_extremes(reward, mass, mass)
-    lay = panels.make_layout(top, second)
-    n_raw = lay.raw_panels(top - bottom)
-    ids = np.zeros(n, dtype=np.uint8)      # the panel ids of the count pass
-    counts, _ = panels.count_runs.serial(reward, mass, mass, lay.r_max, lay.graded_depth,
-                                         lay.levels, lay.width, n_raw, 1, ids, 255)
-    raw_used = np.flatnonzero(counts.sum(axis=0))
-    compact = np.full(n_raw, -1, dtype=np.int64)
-    compact[raw_used] = np.arange(raw_used.size)
-    _, _, nodes = lay.geometry(raw_used)
-    cptr, _ = cheb.chebyshev_points(nodes)
-    coeffs = rng.normal(0, 1, cptr[-1]) / (1.0 + np.arange(cptr[-1]) % 7)
+    reward, mass, lay, ids, compact, cptr, coeffs = _smooth_cells(n, 3.0, 1.5, 0.97, 11)
     has = mass > 0
     raw, x = panels.locate_numpy(np.where(has, lay.r_max - reward, 0.0), lay.graded_depth,
                                  lay.levels, lay.width)
