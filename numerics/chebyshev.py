@@ -6,7 +6,9 @@ at the ``n`` Chebyshev points of the second kind of each panel, ``x_j = cos(pi j
 (``x = +1`` is the panel's upper reward edge).  Their interpolant of degree ``n - 1`` is
 carried in Chebyshev coefficients ``f(x) = sum_k c_k T_k(x)`` (discrete cosine transform of
 the values) and evaluated by Clenshaw's recurrence: at the cells when a density is
-materialized, at the Gauss nodes when a rule is rebuilt.
+materialized, at the Gauss nodes when a rule is rebuilt.  At every step the log curation
+factor is interpolated to the Gauss nodes through precomputed barycentric rows
+(:func:`cardinal_rows`, :func:`interpolate_rows`).
 
 The size of the last two coefficients, ``|c_{n-2}| + |c_{n-1}|``, estimates the interpolation
 error (for ``f`` analytic in the Bernstein ellipse ``E_rho`` the coefficients decay like
@@ -29,7 +31,8 @@ from .threads import in_halves, kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
            "tail_error_and_size_numpy", "evaluate", "evaluate_numpy",
-           "tilt_weights_numpy", "log_weights_at_cells",
+           "tilt_weights_numpy", "log_weights_at_cells", "cardinal_rows", "interpolate_rows",
+           "interpolate_rows_numpy",
            "log_weights_at_cells_numpy", "accumulate_masses"]
 
 
@@ -184,6 +187,79 @@ def evaluate_numpy(panel, x, cptr, coeffs):
         use = k < counts
         out[use] += coeffs[cptr[panel[use]] + k] * t_cur[use]
         t_prev, t_cur = t_cur, 2.0 * x * t_cur - t_prev
+    return out
+
+
+def cardinal_rows(cptr, ptr, x):
+    r"""The values at points ``x`` of the Lagrange cardinal functions of their panel's
+    Chebyshev points (:func:`chebyshev_points`; panel ``q`` holds the points
+    ``x[ptr[q]:ptr[q+1]]``, in ``[-1, 1]``), so that the interpolant of values ``f`` at the
+    Chebyshev points is, at ``x[k]`` of panel ``q``,
+
+        sum_j rows[j, k] f[cptr[q] + j],   j < cptr[q + 1] - cptr[q].
+
+    Barycentric form for points of the second kind (Berrut and Trefethen, *Barycentric
+    Lagrange interpolation*, SIAM Review 46, 2004, eqs. 4.2 and 5.2): with ``n`` points,
+    ``lambda_j = (-1)^j``, halved at ``j = 0, n - 1``,
+    ``l_j(x) = (lambda_j / (x - x_j)) / sum_i lambda_i / (x - x_i)``, and ``l_j = delta`` where
+    ``x`` is a point.  Returns ``rows``, ``(most points in a panel, len(x))``, zero past
+    the panel's count: formed once per set of points (a Gauss rule), applied by
+    :func:`interpolate_rows`."""
+    cptr = np.asarray(cptr, dtype=np.int64)
+    ptr = np.asarray(ptr, dtype=np.int64)
+    x = np.asarray(x, dtype=np.float64)
+    counts = np.diff(cptr)
+    count = np.repeat(counts, np.diff(ptr))
+    rows = np.zeros((int(counts.max()) if counts.size else 1, x.shape[0]))
+    for n in np.unique(count):
+        sel = np.flatnonzero(count == n)
+        if n == 1:
+            rows[0, sel] = 1.0
+            continue
+        j = np.arange(n)
+        lam = np.where(j % 2 == 0, 1.0, -1.0)
+        lam[0] *= 0.5
+        lam[-1] *= 0.5
+        diff = x[None, sel] - np.cos(np.pi * j / (n - 1))[:, None]
+        hit = diff == 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = lam[:, None] / diff
+            r = terms / terms.sum(axis=0)
+        on = hit.any(axis=0)
+        r[:, on] = hit[:, on]
+        rows[:n, sel] = r
+    rows.setflags(write=False)
+    return rows
+
+
+@kernel
+def interpolate_rows(values, cptr, ptr, rows):
+    """``out[k] = sum_j rows[j, k] values[cptr[q] + j]`` for the points ``ptr[q] <= k <
+    ptr[q+1]`` of each panel ``q``, ``j < cptr[q+1] - cptr[q]`` increasing (the interpolants of
+    ``values`` at the points of :func:`cardinal_rows`).  The points of a panel go side by side
+    (vector lanes), each its sum in that order: :func:`interpolate_rows_numpy`, the numpy
+    twin, gives the same bits."""
+    out = np.empty(ptr[-1])
+    for q in numba.prange(ptr.shape[0] - 1):
+        o = out[ptr[q]:ptr[q + 1]]
+        o[:] = 0.0
+        c = cptr[q]
+        for j in range(cptr[q + 1] - c):
+            v = values[c + j]
+            r = rows[j, ptr[q]:ptr[q + 1]]
+            for k in range(o.shape[0]):
+                o[k] += r[k] * v
+    return out
+
+
+def interpolate_rows_numpy(values, cptr, ptr, rows):
+    """Pure numpy twin of :func:`interpolate_rows` (the same sums in the same order)."""
+    panel = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))
+    start, count = cptr[panel], np.diff(cptr)[panel]
+    out = np.zeros(int(ptr[-1]))
+    for j in range(rows.shape[0]):
+        use = j < count
+        out[use] += rows[j, use] * values[start[use] + j]
     return out
 
 

@@ -11,7 +11,11 @@ only:
 
 The log weights are tracked at a few points per reward panel (:mod:`numerics.panels`):
 Chebyshev points, for interpolation to the cells (:mod:`numerics.chebyshev`), and the Gauss
-nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments.  A step costs
+nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments.  A step
+evaluates ``log H`` (L2) at the Chebyshev points and takes its panels' interpolants at the
+nodes, as the cells do (:func:`numerics.chebyshev.interpolate_rows`: half the work of the
+L2 integral at both; over the 100 steps of docs/accuracy.md's benchmark on 512^2 cells the
+interpolants differ from L2 at the nodes by at most 2e-14, the rounding of L2's values).  A step costs
 O(points x v-nodes), independent of the grid; densities are materialized only when asked, in
 one pass over the grid that reads the caller's ``reward`` and masses (the engine keeps no
 grid-sized array of its own, except the distinct-reward index of the direct mode and, in the
@@ -20,9 +24,10 @@ The Gauss rules are built without a panel-sorted copy of the grid: the count pas
 runs of consecutive cells of one panel, and each panel's cells are gathered run by run into
 a scratch reused panel after panel (:func:`numerics.gauss_rules.stieltjes_runs`).
 
-Exactness: the weights at the points are exact up to the L2 quadrature (each step applies the
-recurrence pointwise); the interpolation to the cells is checked at every step by the size of
-the last Chebyshev coefficients of every panel that carries mass (:data:`INTERPOLATION_TOL`).
+Exactness: the weights at the Chebyshev points are exact up to the L2 quadrature (each step
+applies the recurrence pointwise), those at the nodes up to the interpolation of each step's
+``log H``; the interpolation is checked at every step by the size of the last Chebyshev
+coefficients of the weights of every panel that carries mass (:data:`INTERPOLATION_TOL`).
 When it fails, the step raises :class:`ResolutionLost`, and the callers
 (:func:`numerics.evolve`, ...) start over on finer panels or in the direct mode, and say so.
 
@@ -448,17 +453,18 @@ class CurationEngine:
         return out
 
     def _node_geometry(self):
-        """``(log s at the Gauss nodes of all bases, log s where H is needed)``: fixed between
+        """``(log s at the Gauss nodes of all bases, per base the rows that interpolate
+        values at the Chebyshev points to its nodes)`` (:func:`numerics.chebyshev.cardinal_rows`;
+        ``None`` in the direct mode, whose nodes are Chebyshev points): fixed between
         re-tilts (read-only arrays, built again after one)."""
         if self._geometry is None:
             log_s = -np.concatenate([b.rules.depth for b in self.bases])
-            if self.method == "direct":
-                at = -self.cheb_depth
-            else:
-                at = -np.concatenate([self.cheb_depth] + [b.rules.depth for b in self.bases])
             log_s.setflags(write=False)
-            at.setflags(write=False)
-            self._geometry = (log_s, at)
+            rows = None
+            if self.method != "direct":
+                rows = [cheb.cardinal_rows(self.cptr, b.rules.ptr, b.rules.x)
+                        for b in self.bases]
+            self._geometry = (log_s, rows)
         return self._geometry
 
     def top_cells(self):
@@ -483,21 +489,16 @@ class CurationEngine:
         return self.log_factor_of(np.asarray(log_s_eval, dtype=np.float64), law.log_s,
                                   law.log_p)
 
-    def _eval_points(self):
-        """``log s`` where ``H`` is needed: the Chebyshev points, then each base's Gauss nodes
-        (in the direct mode the nodes are Chebyshev points: not repeated)."""
-        return self._node_geometry()[1]
-
-    def _split(self, log_h):
-        """Per base, ``log H`` at ``[Chebyshev points, own nodes]``."""
+    def _at_points(self, log_h):
+        """Per base, ``log H`` at ``[Chebyshev points, own nodes]`` from its values ``log_h`` at
+        the Chebyshev points: at the nodes, the panels' interpolants (compressed mode), the
+        values the cells get when a density is materialized; in the direct mode the nodes are
+        Chebyshev points."""
         if self.method == "direct":
             return [np.concatenate([log_h, log_h[b.node_panel]]) for b in self.bases]
-        out, off = [], self.n_cheb
-        for b in self.bases:
-            n = b.rules.size
-            out.append(np.concatenate([log_h[:self.n_cheb], log_h[off:off + n]]))
-            off += n
-        return out
+        f = cheb.interpolate_rows if self.use_numba else cheb.interpolate_rows_numpy
+        return [np.concatenate([log_h, f(log_h, self.cptr, b.rules.ptr, rows)])
+                for b, rows in zip(self.bases, self._node_geometry()[1])]
 
     def moments(self):
         """``(E[s], Var[s], E[r])`` of the current ``p_t``, ``s = e^{r - r_max}``."""
@@ -515,8 +516,7 @@ class CurationEngine:
 
         Raises :class:`ResolutionLost` if the compressed law stops resolving a weight."""
         log_s, log_p, log_z = self._pooled()
-        log_h_all = self.log_factor_of(self._eval_points(), log_s, log_p)
-        per_base = self._split(log_h_all)
+        per_base = self._at_points(self.log_factor_of(self.points(), log_s, log_p))
         node_h = np.concatenate([h[self.n_cheb:] for h in per_base])
         log_eh = _lse(log_p + node_h)  # log E_p[H] (= 0 by P1, up to rounding)
         lam = self.lam
