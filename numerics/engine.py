@@ -60,7 +60,7 @@ from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 from .threads import in_halves, serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
-           "initial_resolution", "MEDIUM", "MEDIUM_STEPS", "FINEST",
+           "initial_resolution", "cell_summary", "MEDIUM", "MEDIUM_STEPS", "FINEST",
            "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
@@ -208,6 +208,20 @@ def _lse(a):
     return laplace.log_sum_exp(a)
 
 
+def _chunks(n):
+    """The fixed blocks of the parallel passes over ``n`` cells."""
+    return max(1, min(64, n // _CHUNK_CELLS))
+
+
+def cell_summary(reward, model, data=None, use_numba=True):
+    """The :class:`numerics.panels.CellSummary` of flat arrays, in the engine's blocks (what
+    :class:`CurationEngine` computes when it is not given one): its reward range and the
+    masses' totals, and the checks of the values (:meth:`~numerics.panels.CellSummary.values_ok`)
+    in one pass.  ``data``: the second mass array (``None``: ``model`` alone)."""
+    m1 = model if data is None else data
+    return panels.cell_summary(reward, model, m1, _chunks(reward.shape[0]), use_numba)
+
+
 def bradley_terry_log_factor(K, h=laplace.DEFAULT_STEP, use_numba=True):
     """``log H_p^K`` at given ``log s`` for a law given by nodes (THEORY.md L2, L3)."""
     def log_factor(log_s_eval, log_s, log_p):
@@ -268,13 +282,17 @@ class CurationEngine:
     log_factor : callable or None
         ``log_factor(log_s_eval, log_s, log_p) -> log H`` of the curation rule (default:
         Bradley-Terry with ``K``, L2/L3).
+    summary : :class:`numerics.panels.CellSummary` or None
+        :func:`cell_summary` of these arrays, where the caller has it (the checks of its
+        arguments' values take it): the engine then does not read the grid for its reward
+        range and totals.
 
     The arrays are kept by reference: do not modify them while the engine is in use.
     """
 
     @serial_blas
     def __init__(self, reward, model, data, K, lam, method="auto", resolution=None, *,
-                 log_factor=None, step=laplace.DEFAULT_STEP, use_numba=True):
+                 log_factor=None, step=laplace.DEFAULT_STEP, use_numba=True, summary=None):
         self.K = float(K)
         self.lam = float(lam)
         self.step_h = step
@@ -285,14 +303,12 @@ class CurationEngine:
         two_bases = data is not None and not math.isinf(lam)
         masses = [model] if not two_bases else [model, data]
         m1 = data if two_bases else model
-        self._chunks = max(1, min(64, reward.shape[0] // _CHUNK_CELLS))
-        if use_numba:
-            top, bottom = panels.reward_range.at(reward.shape[0])(reward, model, m1,
-                                                                  self._chunks)
-        else:
-            top, bottom = panels.reward_range_numpy(reward, model, m1)
-        self.r_max = float(top)
-        self.r_min = float(bottom)
+        self._chunks = _chunks(reward.shape[0])
+        if summary is None:
+            summary = cell_summary(reward, model, m1, use_numba)
+        self.r_max = summary.top
+        self.r_min = summary.bottom
+        totals = summary.totals[:len(masses)]
         res = resolution or Resolution()
         if method not in ("auto", "direct", "compressed"):
             raise ValueError(f"method must be 'auto', 'direct' or 'compressed', got {method!r}")
@@ -312,10 +328,10 @@ class CurationEngine:
         self.rebuilds = 0
         single_data = (not math.isinf(lam)) and not two_bases
         if compressed:
-            built = self._build_compressed(per_panel, masses)
+            built = self._build_compressed(per_panel, masses, totals)
         else:
             self._ids = self._runs = None
-            built = self._build_direct(reward, masses, m1)
+            built = self._build_direct(reward, masses, m1, totals)
         self.bases = []
         self._geometry = None
         self._pooled_for = None
@@ -349,7 +365,7 @@ class CurationEngine:
         self._layout, self._raw_used = layout, raw_used
         return per_panel, int(per_panel.sum()), points
 
-    def _build_compressed(self, per_panel, masses):
+    def _build_compressed(self, per_panel, masses, totals):
         layout, raw_used = self._layout, self._raw_used
         lo, hi, n_nodes = layout.geometry(raw_used)
         self.panel_lo, self.panel_hi = lo, hi
@@ -366,7 +382,7 @@ class CurationEngine:
         # support), for top_cells
         first, end, start, length = runs
         self._top_runs = (start[first[0]:end[0]], length[first[0]:end[0]])
-        return [self._rules_from(runs, m, float(m.sum())) for m in masses]
+        return [self._rules_from(runs, m, t) for m, t in zip(masses, totals)]
 
     def _list_runs(self):
         """The support's runs of cells of one panel, panel by panel (:func:`panels.list_runs`:
@@ -404,7 +420,7 @@ class CurationEngine:
             panel_log_mass = np.log(beta[:, 0]) + log_scale - math.log(total)
         return math.log(total), gr.PanelRules(ptr, node_x, depth, log_w), panel_log_mass
 
-    def _build_direct(self, reward, masses, m1):
+    def _build_direct(self, reward, masses, m1, totals):
         sup = (masses[0] > 0) | (m1 > 0)
         vals, inverse = np.unique(reward[sup], return_inverse=True)
         vals, inverse = vals[::-1], (vals.size - 1) - inverse   # by depth, increasing
@@ -419,8 +435,7 @@ class CurationEngine:
         self.panel_lo = self.panel_hi = depth
         self.panel_nodes = np.ones(n, dtype=np.int64)
         out = []
-        for m in masses:
-            total = float(m.sum())
+        for m, total in zip(masses, totals):
             w = np.bincount(inverse, weights=m[sup], minlength=n)
             keep = np.flatnonzero(w > 0)
             ptr = np.concatenate([[0], np.cumsum(w > 0)]).astype(np.int64)

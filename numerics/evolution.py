@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .curators import BradleyTerry, Rule, as_rule
-from .engine import CurationEngine, initial_resolution, resolved
+from .engine import CurationEngine, cell_summary, initial_resolution, resolved
 from .threads import serial_blas
 from .validation import (EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data,
                          check_steps)
@@ -318,9 +318,16 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, *, rec
         return _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress)
     if isinstance(reward, BradleyTerry):
         reward, K = rule.reward_spec.value, rule.K
-    m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
-    r = as_reward(reward, m.shape)
+    # the arguments' values are checked in the pass that gives the engine its reward range
+    # and totals (cell_summary); where it finds a fault, the full checks name it
+    m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every,
+                                                    values=False)
+    r = as_reward(reward, m.shape, values=False)
     K = check_K(K)
+    summary = _checked_summary(r, m, d)
+    if summary is None:
+        m, steps, lam, record_every, d = _run_arguments(mass, steps, lam, data, record_every)
+        r = as_reward(reward, m.shape)
     separate_data = d is not None and d is not m
     flat_r, flat_m = r.ravel(), m.ravel()
     flat_d = d.ravel() if separate_data else None
@@ -328,7 +335,7 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, *, rec
 
     def make(resolution):
         return CurationEngine(flat_r, flat_m, flat_d, K, lam, method=method,
-                              resolution=resolution)
+                              resolution=resolution, summary=summary)
 
     def run(eng):
         r_star = eng.r_max
@@ -382,16 +389,29 @@ def evolve(mass, reward, K=None, steps=None, lam=_DEFAULT_LAM, data=None, *, rec
     return traj
 
 
-def _run_arguments(mass, steps, lam, data, record_every):
+def _run_arguments(mass, steps, lam, data, record_every, values=True):
     """The checked arguments of a run: ``(mass, steps, lam, record_every, data)``; ``data``
-    defaults to ``mass`` for a finite ``lam`` (masses are normalized by the engines)."""
-    m = as_mass(mass)
+    defaults to ``mass`` for a finite ``lam`` (masses are normalized by the engines);
+    ``values=False``: the arrays' types and shapes only (:func:`_checked_summary`)."""
+    m = as_mass(mass, values=values)
     steps = check_steps(steps)
     lam = check_lam(lam)
     record_every = check_steps(record_every, "record_every")
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1, got {record_every}")
-    return m, steps, lam, record_every, check_data(data, lam, m.shape, default=m)
+    return m, steps, lam, record_every, check_data(data, lam, m.shape, default=m,
+                                                   values=values)
+
+
+def _checked_summary(r, m, d):
+    """The engine's :func:`numerics.engine.cell_summary` of the arrays (``d``: the data, or
+    ``None``, or ``m``), if it proves their values valid (finite rewards, finite non-negative
+    masses of positive totals: one pass for the checks, the reward range and the totals);
+    else ``None``, and the caller runs the full checks, which name the fault (or rescale
+    masses whose sum overflows)."""
+    data = d.ravel() if d is not None and d is not m else None
+    summary = cell_summary(r.ravel(), m.ravel(), data)
+    return summary if summary.values_ok() else None
 
 
 def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -37,7 +38,8 @@ import numpy as np
 from .threads import kernel
 
 __all__ = ["PanelLayout", "make_layout", "DEFAULT_PANEL_WIDTH", "DEFAULT_NODES", "FINE_NODES",
-           "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "reward_range", "reward_range_numpy",
+           "GRADED_DEPTH", "FINE_DEPTH", "MAX_LEVELS", "CellSummary", "cell_summary",
+           "cell_summary_numpy",
            "reward_extremes",
            "count_runs", "count_runs_numpy", "list_runs", "list_runs_numpy", "locate_numpy"]
 
@@ -247,48 +249,160 @@ def locate_numpy(d, D, J, width):
     return raw, x
 
 
+class CellSummary(NamedTuple):
+    """What one pass over the cells finds (:func:`cell_summary`): the largest and the smallest
+    reward on the support ``{m0 > 0} | {m1 > 0}`` (``-inf, inf`` on an empty support), each
+    mass array's total and smallest value, and the sum of the rewards (finite exactly when
+    every reward is finite and the sum does not overflow)."""
+
+    top: float
+    bottom: float
+    totals: tuple
+    least: tuple
+    reward_sum: float
+
+    def values_ok(self) -> bool:
+        """Whether the pass proves the values valid: finite rewards, finite non-negative
+        masses of positive total (else the callers look closer, to name the fault)."""
+        return (math.isfinite(self.reward_sum) and all(math.isfinite(t) and t > 0.0
+                                                       for t in self.totals)
+                and all(x >= 0.0 for x in self.least))
+
+
+#: cells whose sums :func:`cell_summary` takes in vector lanes before adding them to the
+#: running sums with Neumaier's compensation: a total of ``n`` non-negative masses is then off
+#: by at most about ``128 eps`` relative (the block's 32 lane sums of 128 terms each), where
+#: numpy's pairwise sum is off by ``(16 + log2 n) eps``; without the compensation it would be
+#: ``(128 + n / 4096) eps``, 2.6e-13 on 2048^2 cells
+SUMMARY_BLOCK = 4096
+
+
+@numba.njit(cache=True, inline="always")
+def _add(row, i, x):
+    """``row[i] + row[i + 1]`` (a sum and its compensation) ``+= x``, Neumaier's way."""
+    s = row[i]
+    t = s + x
+    if abs(s) >= abs(x):
+        row[i + 1] += (s - t) + x
+    else:
+        row[i + 1] += (x - t) + s
+    row[i] = t
+
+
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _block_sums(xs, ys):
+    """``(sum xs, sum ys)`` (slices of one length), reassociated: vector lanes."""
+    sx = 0.0
+    sy = 0.0
+    for i in range(xs.shape[0]):
+        sx += xs[i]
+        sy += ys[i]
+    return sx, sy
+
+
 @numba.njit(cache=True)
-def _range_chunk(reward, m0, m1, lo, hi):
-    top = -np.inf
-    bottom = np.inf
-    for i in range(lo, hi):   # selects, no branch: the loop runs in vector lanes
-        inside = m0[i] > 0.0 or m1[i] > 0.0
-        r = reward[i]
-        top = max(top, r if inside else -np.inf)
-        bottom = min(bottom, r if inside else np.inf)
-    return top, bottom
+def _block_extremes(rs, m0s, m1s, row):
+    """Into ``row[:4]`` (the layout of :func:`_cell_summary`): the largest and the smallest
+    reward of the block's support cells and the smallest masses, combined with what it holds
+    (``m1s`` empty: one mass array).  Explicit selects, no ``max``/``min`` (numba's, which
+    handle NaN, run 1.5x slower); a NaN is passed over, and shows in the sums."""
+    top = row[0]
+    bottom = row[1]
+    low0 = row[2]
+    low1 = row[3]
+    two = m1s.shape[0] > 0
+    for i in range(rs.shape[0]):
+        r = rs[i]
+        a = m0s[i]
+        inside = a > 0.0
+        low0 = a if a < low0 else low0
+        if two:
+            b = m1s[i]
+            inside = inside or b > 0.0
+            low1 = b if b < low1 else low1
+        hi = r if inside else -np.inf
+        lo = r if inside else np.inf
+        top = hi if hi > top else top
+        bottom = lo if lo < bottom else bottom
+    row[0] = top
+    row[1] = bottom
+    row[2] = low0
+    row[3] = low1
 
 
 @kernel
-def reward_range(reward, m0, m1, chunks):
-    """On the support ``{m0 > 0} | {m1 > 0}``: the largest and the smallest reward
-    (``-inf, inf`` on an empty support), in one pass (``chunks`` blocks, in parallel;
-    4x faster than a pass that also finds the second largest, :func:`reward_extremes`)."""
+def _cell_summary(reward, m0, m1, chunks):
+    """Per chunk then overall, the row ``[top, bottom, least m0, least m1, total m0 and its
+    compensation, total m1 and its compensation, sum of the rewards]`` (``m1`` empty: one
+    mass array, whose figures are repeated for ``m1``)."""
     n = reward.shape[0]
-    part = np.empty((chunks, 2))
+    two = m1.shape[0] > 0
+    part = np.zeros((chunks, 9))
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
-        a, b = _range_chunk(reward, m0, m1, min(c * step, n), min((c + 1) * step, n))
-        part[c, 0] = a
-        part[c, 1] = b
-    top = -np.inf
-    bottom = np.inf
-    for c in range(chunks):
-        top = max(top, part[c, 0])
-        bottom = min(bottom, part[c, 1])
-    return top, bottom
+        row = part[c]
+        row[0] = -np.inf
+        row[1] = np.inf
+        row[2] = np.inf
+        row[3] = np.inf
+        hi = min((c + 1) * step, n)
+        for a in range(min(c * step, n), hi, SUMMARY_BLOCK):
+            e = min(a + SUMMARY_BLOCK, hi)
+            _block_extremes(reward[a:e], m0[a:e], m1[a:e] if two else m1, row)
+            sm, sr = _block_sums(m0[a:e], reward[a:e])
+            _add(row, 4, sm)
+            row[8] += sr
+            if two:
+                sm, _ = _block_sums(m1[a:e], m1[a:0])
+                _add(row, 6, sm)
+    out = part[0].copy()
+    for c in range(1, chunks):
+        out[0] = max(out[0], part[c, 0])
+        out[1] = min(out[1], part[c, 1])
+        out[2] = min(out[2], part[c, 2])
+        out[3] = min(out[3], part[c, 3])
+        for i in (4, 6):
+            _add(out, i, part[c, i])
+            _add(out, i, part[c, i + 1])
+        out[8] += part[c, 8]
+    if not two:
+        out[3] = out[2]
+        out[6] = out[4]
+        out[7] = out[5]
+    return out
 
 
-def reward_range_numpy(reward, m0, m1, chunks=1):
-    """Pure numpy twin of :func:`reward_range`."""
+def cell_summary(reward, m0, m1, chunks=1, use_numba=True):
+    """One pass over the cells (``chunks`` fixed blocks, in parallel where it pays: the sums do
+    not depend on the threads): the :class:`CellSummary` of ``reward`` and the masses ``m0``,
+    ``m1`` (flat arrays of one length; ``m1`` may be ``m0``).  The arguments' checks and the
+    engine's reward range and totals in one read of the grid (measured on the 2048^2
+    benchmark: 0.22 numpy passes, against 0.43 for the four passes it replaces).  NaN or
+    infinite values make ``reward_sum`` or a total non-finite (the extremes are then not
+    meaningful).  ``use_numba=False``: the numpy twin (numpy's sums, :func:`cell_summary_numpy`)."""
+    if not use_numba:
+        return cell_summary_numpy(reward, m0, m1)
+    out = _cell_summary.at(reward.shape[0])(reward, m0, np.empty(0) if m1 is m0 else m1,
+                                            max(1, int(chunks)))
+    return CellSummary(float(out[0]), float(out[1]), (float(out[4] + out[5]),
+                                                      float(out[6] + out[7])),
+                       (float(out[2]), float(out[3])), float(out[8]))
+
+
+def cell_summary_numpy(reward, m0, m1, chunks=1):
+    """Pure numpy twin of :func:`cell_summary` (numpy's pairwise sums: the totals agree to
+    rounding, not bit for bit)."""
     r = reward[(m0 > 0) | (m1 > 0)]
-    return (r.max(), r.min()) if r.size else (-np.inf, np.inf)
+    top, bottom = (float(r.max()), float(r.min())) if r.size else (-math.inf, math.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return CellSummary(top, bottom, (float(m0.sum()), float(m1.sum())),
+                           (float(m0.min()), float(m1.min())), float(reward.sum()))
 
 
 def reward_extremes(reward, m0, m1):
     """On the support ``{m0 > 0} | {m1 > 0}``: the largest reward, the largest one strictly
     below it (``-inf`` if none) and the smallest (``make_layout``'s ``top, second`` and the
-    span; numpy: the engine finds only ``top`` and ``bottom``, :func:`reward_range`, and the
+    span; numpy: the engine finds only ``top`` and ``bottom``, :func:`cell_summary`, and the
     pair law both rewards' three in one pass, :func:`numerics.pair_kernels.pair_extremes`)."""
     r = reward[(m0 > 0) | (m1 > 0)]
     if r.size == 0:

@@ -30,14 +30,20 @@ class ValidationTypeError(InvalidInput, TypeError):
 EXP_SAFE = 700.0
 
 
-def as_mass(value, name="mass"):
-    """A finite, non-negative float64 array with a positive total (not normalized)."""
+def as_mass(value, name="mass", values=True):
+    """A finite, non-negative float64 array with a positive total (not normalized).
+
+    ``values=False``: the type and shape only; the caller checks the values (in one pass
+    with the other arrays', :func:`numerics.panels.cell_summary`, and again with
+    ``values=True`` to name a fault it finds)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValidationTypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.ndim == 0 or arr.size == 0:
         raise ValidationError(f"{name} must be a non-empty array, got shape {arr.shape}")
+    if not values:
+        return arr
     total = arr.sum()  # one pass finds NaN and inf (the sum is then not finite)
     if not np.isfinite(total):
         _check_finite(arr, name)
@@ -58,8 +64,8 @@ def _check_finite(arr, name):
         raise ValidationError(f"{name} contains an infinite value")
 
 
-def as_reward(value, shape, name="reward"):
-    """A finite float64 array of the given shape."""
+def as_reward(value, shape, name="reward", values=True):
+    """A finite float64 array of the given shape (``values=False``: as :func:`as_mass`)."""
     if value is None:
         raise ValidationTypeError(f"{name} is required (an array shaped like mass)")
     try:
@@ -68,7 +74,7 @@ def as_reward(value, shape, name="reward"):
         raise ValidationTypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.shape != shape:
         raise ValidationError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
-    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    if values and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         _check_finite(arr, name)
     return arr
 
@@ -106,17 +112,18 @@ def check_steps(steps, name="steps"):
     return int(steps)
 
 
-def check_data(data, lam, shape, default=None, name="data"):
+def check_data(data, lam, shape, default=None, name="data", values=True):
     """``data`` for a finite ``lam``: an array like ``mass``, or ``default`` when ``None``.
 
-    Returns ``None`` when ``lam`` is infinite (real data play no role)."""
+    Returns ``None`` when ``lam`` is infinite (real data play no role); ``values``: as
+    :func:`as_mass`."""
     if math.isinf(lam):
         return None
     if data is None:
         if default is None:
             raise ValidationError(f"{name} is required when lam is finite (lam={lam!r})")
         return default
-    arr = as_mass(data, name)
+    arr = as_mass(data, name, values)
     if arr.shape != shape:
         raise ValidationError(f"{name} has shape {arr.shape}, expected {shape} (the shape of mass)")
     return arr
