@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import chebyshev as cheb, gauss_rules as gr, laplace, panels
+from . import chebyshev as cheb, gauss_rules as gr, laplace, panels, step_check
 from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 from .threads import in_halves, serial_blas
 
@@ -373,6 +373,7 @@ class CurationEngine:
         self.compact = np.full(per_panel.shape[0], -1, dtype=np.int64)
         self.compact[raw_used] = np.arange(raw_used.size)
         self.cptr, self.cheb_x = cheb.chebyshev_points(n_nodes)
+        self._tail_rows = cheb._tail_rows(self.cptr.tobytes())
         rows = np.repeat(np.arange(raw_used.size), n_nodes)
         center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         self.cheb_depth = center[rows] - half[rows] * self.cheb_x
@@ -549,20 +550,29 @@ class CurationEngine:
                 b.L = curated + log_lam - math.log1p(lam)
         self.steps_done += 1
         if self.method == "compressed":
-            self._check_resolution()
-            self._retilt()
+            self._check_step()
 
-    def _panel_log_mass(self, b):
-        """log mass of base ``b``'s part of ``p_t`` in each panel (unnormalized)."""
-        lp = b.rules.log_w + (b.L - b.T)[self.n_cheb:]
-        f = gr.panel_log_mass if self.use_numba else gr.panel_log_mass_numpy
-        return f(lp, b.rules.ptr)
-
-    def _check_resolution(self):
-        masses = [self._panel_log_mass(b) for b in self.bases]
-        heaviest = max(float(m.max()) for m in masses)
-        for b, pm in zip(self.bases, masses):
-            self._check_interpolation(b.L[:self.n_cheb], pm, heaviest)
+    def _check_step(self):
+        """After a step: raise :class:`ResolutionLost` where the interpolant of a base's
+        weights errs by more than :data:`INTERPOLATION_TOL` (plus 64 ulps) on a panel that may
+        carry mass (:meth:`_check_interpolation`'s test), else re-tilt each base whose
+        ``L - T`` spreads over more than :data:`TILT_LIMIT` nats in a panel
+        (:mod:`numerics.step_check`: one pass per base)."""
+        stats = np.empty((len(self.bases), 4, self.cptr.shape[0] - 1))
+        check, judge = ((step_check.panel_checks, step_check.verdict) if self.use_numba else
+                        (step_check.panel_checks_numpy, step_check.verdict_numpy))
+        for b, out in zip(self.bases, stats):
+            check(b.L, b.T, b.rules.log_w, self.n_cheb, self.cptr, b.rules.ptr,
+                  self._tail_rows, out)
+        i, q, spreads = judge(stats, math.log(NEGLIGIBLE_PANEL), INTERPOLATION_TOL,
+                              64 * np.finfo(float).eps)
+        if q >= 0:
+            bound = INTERPOLATION_TOL + 64 * np.finfo(float).eps * stats[i, step_check.BIG, q]
+            raise ResolutionLost(self.steps_done, 0.5 * (self.panel_lo[q] + self.panel_hi[q]),
+                                 float(stats[i, step_check.ERR, q]), float(bound))
+        for b, spread in zip(self.bases, spreads):
+            if spread > TILT_LIMIT:
+                self._retilt_base(b)
 
     def _check_interpolation(self, g, panel_log_mass, heaviest=None):
         """Raise :class:`ResolutionLost` if the interpolant of ``g`` (values at the Chebyshev
@@ -581,17 +591,6 @@ class CurationEngine:
             q = int(np.flatnonzero(bad)[np.argmax((err / tol)[bad])])
             raise ResolutionLost(self.steps_done, 0.5 * (self.panel_lo[q] + self.panel_hi[q]),
                                  float(err[q]), float(tol[q]))
-
-    def _retilt(self):
-        for b in self.bases:
-            g = (b.L - b.T)[:self.n_cheb]
-            if not np.all(np.isfinite(g)):
-                continue
-            ptr = self.cptr
-            spread = np.maximum.reduceat(g, ptr[:-1]) - np.minimum.reduceat(g, ptr[:-1])
-            if spread.max() <= TILT_LIMIT:
-                continue
-            self._retilt_base(b)
 
     @serial_blas
     def _retilt_base(self, b):

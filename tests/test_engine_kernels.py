@@ -520,6 +520,76 @@ def test_step_interpolates_log_h_to_the_nodes_as_to_the_cells(K, lam):
         assert np.allclose(at_nodes, clenshaw, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_step_checks_give_the_bits_of_the_separate_kernels_and_their_verdict(seed):
+    """The engine's per-step checks in one pass per base (numerics.step_check) against the
+    separate kernels they replace (tail_error_and_size, panel_log_mass, the spreads by
+    reduceat): the same bits, numba and numpy twins; the verdict names the first base with a
+    panel above its tolerance (its worst; a NaN tail counts as infinite), only among panels
+    within NEGLIGIBLE_PANEL of the heaviest; a base with a value of L - T that is not finite
+    has a NaN spread."""
+    from numerics import step_check as sc
+    rng = np.random.default_rng(seed)
+    counts = np.array([1, 2, 5, 16, 32, 16, 10])
+    cptr, x = cheb.chebyshev_points(counts)
+    rows = cheb._tail_rows(cptr.tobytes())
+    nodes = np.array([1, 2, 4, 8, 0, 8, 5])
+    ptr = np.concatenate([[0], np.cumsum(nodes)]).astype(np.int64)
+    n_cheb = int(cptr[-1])
+    bases = []
+    for b in range(2):
+        L = np.concatenate([0.3 + b + 0.2 * x - 0.1 * x**2 + rng.normal(0, 1e-13, x.size),
+                            rng.normal(0, 2, int(ptr[-1]))])
+        T = rng.normal(0, 0.5, L.size)
+        log_w = rng.normal(-3, 1, int(ptr[-1]))
+        bases.append((L, T, log_w))
+    bases[1][0][n_cheb + 3] = -np.inf           # a node without mass
+    bases[1][0][cptr[5] + 2] = -np.inf          # a Chebyshev point: the panel's spread NaN
+    stats = np.empty((2, 4, counts.size))
+    twin = np.empty_like(stats)
+    for i, (L, T, log_w) in enumerate(bases):
+        sc.panel_checks(L, T, log_w, n_cheb, cptr, ptr, rows, stats[i])
+        sc.panel_checks_numpy(L, T, log_w, n_cheb, cptr, ptr, rows, twin[i])
+        err, big = cheb.tail_error_and_size(L[:n_cheb], cptr)
+        g = (L - T)[:n_cheb]
+        with np.errstate(invalid="ignore"):
+            spread = np.maximum.reduceat(g, cptr[:-1]) - np.minimum.reduceat(g, cptr[:-1])
+        spread[np.logical_or.reduceat(~np.isfinite(g), cptr[:-1])] = np.nan
+        mass = gr.panel_log_mass(log_w + (L - T)[n_cheb:], ptr)
+        assert np.array_equal(stats[i], np.array([err, big, spread, mass]), equal_nan=True)
+        assert np.isnan(stats[i, 2, 5]) == (i == 1)
+    # the twin's tails come from all coefficients (another order of the products): they
+    # agree to rounding of the values, 64 eps of the largest |L| (tails of 1e-13 here)
+    assert np.array_equal(stats[:, 1:3], twin[:, 1:3], equal_nan=True)
+    ok = np.isfinite(stats[:, 0])
+    assert np.array_equal(ok, np.isfinite(twin[:, 0])) and not ok[1, 5]
+    assert np.all(np.abs(stats[:, 0][ok] - twin[:, 0][ok])
+                  <= 64 * np.finfo(float).eps * stats[:, 1][ok])
+    assert np.allclose(stats[:, 3], twin[:, 3], rtol=1e-13, atol=0)
+    log_neg = math.log(1e-20)
+    stats[1, 0, 5] = 0.0        # (the verdict on the tails: below)
+    for judge in (sc.verdict, sc.verdict_numpy):
+        i, q, spreads = judge(stats, log_neg, 1e-10, 64 * np.finfo(float).eps)
+        assert (i, q) == (-1, -1) and spreads[0] == stats[0, 2].max() and np.isnan(spreads[1])
+    bad = stats.copy()
+    bad[1, 0, 3] = 1.0          # base 1, panel 3 fails ...
+    bad[1, 0, 5] = 2.0          # ... panel 5 worse
+    bad[0, 0, 6] = 1e-9         # base 0 fails by less, but comes first
+    bad[0, 0, 2] = 1.0
+    bad[0, 3, 2] = bad[:, 3].max() + 2 * log_neg    # a negligible panel is not held to it
+    bad[0, 2, 1] = np.nan       # base 0: a value of L - T not finite
+    for judge in (sc.verdict, sc.verdict_numpy):
+        i, q, spreads = judge(bad, log_neg, 1e-10, 64 * np.finfo(float).eps)
+        assert (i, q) == (0, 6) and np.isnan(spreads).all()
+    bad[0, 0, 6] = 0.0
+    bad[1, 0, 4] = np.nan       # a panel without nodes carries no mass: not held
+    for judge in (sc.verdict, sc.verdict_numpy):
+        assert judge(bad, log_neg, 1e-10, 64 * np.finfo(float).eps)[:2] == (1, 5)
+    bad[1, 0, 6] = np.nan       # a NaN tail fails before any finite one
+    for judge in (sc.verdict, sc.verdict_numpy):
+        assert judge(bad, log_neg, 1e-10, 64 * np.finfo(float).eps)[:2] == (1, 6)
+
+
 def test_kernel_twins_have_their_own_cache_names():
     k = panels._cell_summary
     assert isinstance(k, Kernel)
