@@ -26,7 +26,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from .panels import _in_frame, _locate, _panel_frame
+from .panels import _in_frame, _locate, _panel_frame, run_end
 from .threads import in_halves, kernel
 
 __all__ = ["chebyshev_points", "to_coefficients", "tail_error", "tail_error_and_size",
@@ -299,9 +299,7 @@ def _run_at(ids, reward, mass, i, hi, r_max, D, J, width, xs):
             count += 1
         return raw, count
     first = ids[i]
-    count = 1
-    while count < RUN_CELLS and i + count < hi and ids[i + count] == first:
-        count += 1
+    count = run_end(ids, i + 1, min(i + RUN_CELLS, hi), first) - i
     raw = np.int64(first)
     if raw == 0:
         xs[:count] = 0.0

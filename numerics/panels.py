@@ -513,6 +513,24 @@ def count_runs_numpy(reward, m0, m1, r_max, D, J, width, n_raw, chunks, ids, out
     return cells, runs
 
 
+@numba.njit(cache=True, inline="always")
+def run_end(ids, j, hi, raw):
+    """The first cell ``>= j`` (and ``< hi``) whose id is not ``raw``, or ``hi``: blocks of
+    :data:`COUNT_BLOCK` ids compared at once (vector lanes), then one by one (measured on the
+    2048^2 benchmark, runs of 65 cells: :func:`list_runs` 0.19 -> 0.10 numpy passes)."""
+    while j + COUNT_BLOCK <= hi:
+        block = ids[j:j + COUNT_BLOCK]
+        same = True
+        for t in range(COUNT_BLOCK):
+            same &= block[t] == raw
+        if not same:
+            break
+        j += COUNT_BLOCK
+    while j < hi and ids[j] == raw:
+        j += 1
+    return j
+
+
 @kernel
 def list_runs(ids, outside, runs):
     """The runs that :func:`count_runs` counted (``runs``, per (chunk, raw panel); the chunks
@@ -543,9 +561,7 @@ def list_runs(ids, outside, runs):
             if raw == outside:
                 i += 1
                 continue
-            j = i + 1
-            while j < hi and ids[j] == raw:
-                j += 1
+            j = run_end(ids, i + 1, hi, raw)
             k = here[raw]
             here[raw] = k + 1
             start[k] = i
