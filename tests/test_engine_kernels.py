@@ -348,6 +348,32 @@ def test_cardinal_rows_interpolate_polynomials_at_any_point(counts, data):
         assert np.array_equal(f(values, cptr, ptr, rows), want)
 
 
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 40)), min_size=1, max_size=12),
+       st.data())
+def test_run_end_finds_the_first_other_id_as_one_by_one(runs, data):
+    """:func:`panels.run_end` (blocks of COUNT_BLOCK ids, then one by one) against a plain
+    scan, for runs of every length around the block size, from any cell, before any end."""
+    ids = np.concatenate([np.full(length, v, dtype=np.uint8) for v, length in runs])
+    j = int(data.draw(st.integers(0, ids.size - 1)))
+    hi = int(data.draw(st.integers(j, ids.size)))
+    raw = ids[j] if data.draw(st.booleans()) else np.uint8(9)
+    want = j
+    while want < hi and ids[want] == raw:
+        want += 1
+    assert panels.run_end(ids, j, hi, raw) == want
+
+
+def test_run_end_stops_at_the_first_other_id_for_every_run_length():
+    """Runs of 1..47 ids then another id then the first id again, from each of the first
+    three cells, with and without an end just past the run."""
+    for length in range(1, 48):
+        ids = np.array([1] * length + [2] + [1] * 40, dtype=np.uint8)
+        for j in range(min(3, length)):
+            for hi in (ids.size, length + 1, length):
+                assert panels.run_end(ids, j, hi, np.uint8(1)) == min(length, hi)
+
+
 def test_tail_error_sees_a_pole_near_the_panel():
     """log(eps + d) interpolated on [a, 2a]: the tail estimate is small with the pole at
     distance >= a (as graded panels keep it) and large when it sits inside the panel."""
