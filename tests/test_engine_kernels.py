@@ -173,14 +173,16 @@ def test_extremes_count_runs_and_gather_match_numpy_twins(seed):
     assert start.size == runs.sum()
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_stieltjes_runs_matches_numpy_twin_and_the_sorted_copy(seed):
+@pytest.mark.parametrize("seed,scale", [(0, 1.0), (1, 0.37), (0, 1e-306), (1, 1e290)])
+def test_stieltjes_runs_matches_numpy_twin_and_the_sorted_copy(seed, scale):
     """The Gauss recurrences of each panel's cells gathered run by run (untilted and tilted)
     against the numpy twin (1e-10, as :func:`gr.stieltjes`'s twin), serial against parallel
     (same bits), and against :func:`gr.stieltjes` on a panel-sorted copy of the cells (the
-    same atoms in the same order: 1e-12).  Continuous rewards: every panel has more distinct
-    atoms than steps (with fewer, the step at which the procedure breaks down depends on the
-    last bits of a sum, and two summation orders may stop one step apart)."""
+    same atoms in the same order, another order of the sums: 1e-12).  Continuous rewards:
+    every panel has more distinct atoms than steps (with fewer, the step at which the
+    procedure breaks down depends on the last bits of a sum, and two summation orders may
+    stop one step apart).  Masses scaled by 1e-306 and 1e290 take the route that scales them
+    by their largest first (the unscaled roots serve between 2^-400 and 2^400)."""
     rng = np.random.default_rng(seed)
     n = 60_000
     reward = rng.normal(0, 2, n)
@@ -188,6 +190,7 @@ def test_stieltjes_runs_matches_numpy_twin_and_the_sorted_copy(seed):
     reward[500:2500] = np.sort(reward[500:2500])
     mass = rng.random(n) * (rng.random(n) < 0.8)
     mass[:3] = 1.0
+    mass *= scale
     lay, n_raw = _layout_args(reward, mass, mass)
     ids = np.zeros(n, dtype=np.uint8)
     cells, runs = panels.count_runs_numpy(reward, mass, mass, lay.r_max, lay.graded_depth,
