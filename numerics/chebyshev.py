@@ -120,19 +120,24 @@ def _tail_error_and_size(values, cptr, rows):
     err = np.zeros(n_panels)
     big = np.zeros(n_panels)
     for q in range(n_panels):
-        c_prev = 0.0
-        c_last = 0.0
-        top = 0.0
-        for k in range(cptr[q], cptr[q + 1]):
-            x = values[k]
-            if abs(x) < np.inf and abs(x) > top:
-                top = abs(x)
-            c_prev += rows[0, k] * x
-            c_last += rows[1, k] * x
-        big[q] = top
-        if cptr[q + 1] - cptr[q] > 2:
-            err[q] = abs(c_prev) + abs(c_last)
+        err[q], big[q] = panel_tail(values, rows, cptr[q], cptr[q + 1])
     return err, big
+
+
+@numba.njit(cache=True, inline="always")
+def panel_tail(values, rows, a, b):
+    """``(|c_{n-2}| + |c_{n-1}|, largest finite |value|)`` of the panel whose ``n`` points are
+    ``a:b`` (0 for the tail where ``n <= 2``), ``rows`` as :func:`_tail_rows` makes them."""
+    c_prev = 0.0
+    c_last = 0.0
+    top = 0.0
+    for k in range(a, b):
+        x = values[k]
+        if abs(x) < np.inf and abs(x) > top:
+            top = abs(x)
+        c_prev += rows[0, k] * x
+        c_last += rows[1, k] * x
+    return (abs(c_prev) + abs(c_last) if b - a > 2 else 0.0), top
 
 
 def tail_error_and_size_numpy(values, cptr):

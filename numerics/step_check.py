@@ -1,4 +1,4 @@
-r"""The compressed engine's checks after each step, in one pass over each base's points.
+r"""The compressed engine's checks after each step, in one call per base.
 
 After a step the engine (:mod:`numerics.engine`) holds, for each base ``b``, its log weights
 ``L`` at the Chebyshev points of every panel and at the base's Gauss nodes, and the tilt ``T``
@@ -13,11 +13,12 @@ its rules were built for.  It then asks, per panel ``q``:
 - the re-tilt test: the spread ``max - min`` of ``L - T`` at the points (a base whose ``L - T``
   is not finite everywhere is not re-tilted).
 
-:func:`panel_checks` forms the four figures of one base in one pass (the same operations, in
-the same order, as the separate kernels: the same bits), :func:`verdict` reads them for all
-bases at once.  Measured on the 2048^2 benchmark of docs/accuracy.md: 26 -> 7 us a step (the
-numpy operations between the separate kernels cost more than their work).  Each has a pure
-numpy twin (``*_numpy``) built from the separate numpy twins.
+:func:`panel_checks` forms the four figures of one base in one call (the same operations, in
+the same order, as the separate kernels: the same bits; the tails by
+:func:`numerics.chebyshev.panel_tail`), :func:`verdict` reads them for all bases at once.
+Measured on the 2048^2 benchmark of docs/accuracy.md: 26 -> 11 us a step (the numpy
+operations between the separate kernels cost more than their work).  Each has a pure numpy
+twin (``*_numpy``) built from the separate numpy twins.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import math
 import numba
 import numpy as np
 
-from .chebyshev import tail_error_and_size_numpy
+from .chebyshev import panel_tail, tail_error_and_size_numpy
 from .gauss_rules import panel_log_mass_numpy
 
 __all__ = ["panel_checks", "panel_checks_numpy", "verdict", "verdict_numpy"]
@@ -46,26 +47,17 @@ def panel_checks(L, T, log_w, n_cheb, cptr, ptr, rows, out):
     ``n_cheb + k``; relative to the panel's largest term, ``-inf`` without nodes)."""
     n_panels = cptr.shape[0] - 1
     for q in range(n_panels):
-        c_prev = 0.0
-        c_last = 0.0
-        top = 0.0
+        out[ERR, q], out[BIG, q] = panel_tail(L, rows, cptr[q], cptr[q + 1])
         hi = -np.inf
         lo = np.inf
         finite = True
         for k in range(cptr[q], cptr[q + 1]):
-            x = L[k]
-            if abs(x) < np.inf and abs(x) > top:
-                top = abs(x)
-            c_prev += rows[0, k] * x
-            c_last += rows[1, k] * x
-            g = x - T[k]
+            g = L[k] - T[k]
             if abs(g) < np.inf:
                 hi = max(hi, g)
                 lo = min(lo, g)
             else:
                 finite = False
-        out[BIG, q] = top
-        out[ERR, q] = abs(c_prev) + abs(c_last) if cptr[q + 1] - cptr[q] > 2 else 0.0
         out[SPREAD, q] = hi - lo if finite else np.nan
         a, b = ptr[q], ptr[q + 1]
         if b == a:
