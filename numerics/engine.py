@@ -60,7 +60,8 @@ from .panels import DEFAULT_NODES, DEFAULT_PANEL_WIDTH, FINE_NODES
 from .threads import in_halves, serial_blas
 
 __all__ = ["CurationEngine", "RewardLaw", "Resolution", "ResolutionLost", "Snapshot",
-           "initial_resolution", "cell_summary", "MEDIUM", "MEDIUM_STEPS", "FINEST",
+           "initial_resolution", "cell_summary", "checked_summary", "MEDIUM", "MEDIUM_STEPS",
+           "FINEST",
            "AUTO_DIRECT_CELLS", "TILT_LIMIT", "INTERPOLATION_TOL", "REFINED", "resolved"]
 
 #: below this many cells in the support, ``method="auto"`` uses the direct per-atom mode
@@ -224,6 +225,16 @@ def cell_summary(reward, model, data=None, use_numba=True):
     in one pass.  ``data``: the second mass array (``None``: ``model`` alone)."""
     m1 = model if data is None else data
     return panels.cell_summary(reward, model, m1, _chunks(reward.shape[0]), use_numba)
+
+
+def checked_summary(reward, model, data=None):
+    """:func:`cell_summary` of flat arrays if it proves their values valid (finite rewards,
+    finite non-negative masses of positive totals), else ``None``: the callers check the
+    values this way, in the pass that gives the engine its reward range and totals, and run
+    the full checks (:func:`numerics.validation.as_mass`, ...) only where it finds a fault,
+    to name it (or to rescale masses whose sum overflows)."""
+    summary = cell_summary(reward, model, data)
+    return summary if summary.values_ok() else None
 
 
 def bradley_terry_log_factor(K, h=laplace.DEFAULT_STEP, use_numba=True):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .curators import BradleyTerry, Rule, as_rule
-from .engine import CurationEngine, cell_summary, initial_resolution, resolved
+from .engine import CurationEngine, checked_summary, initial_resolution, resolved
 from .threads import serial_blas
 from .validation import (EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data,
                          check_steps)
@@ -404,14 +404,10 @@ def _run_arguments(mass, steps, lam, data, record_every, values=True):
 
 
 def _checked_summary(r, m, d):
-    """The engine's :func:`numerics.engine.cell_summary` of the arrays (``d``: the data, or
-    ``None``, or ``m``), if it proves their values valid (finite rewards, finite non-negative
-    masses of positive totals: one pass for the checks, the reward range and the totals);
-    else ``None``, and the caller runs the full checks, which name the fault (or rescale
-    masses whose sum overflows)."""
-    data = d.ravel() if d is not None and d is not m else None
-    summary = cell_summary(r.ravel(), m.ravel(), data)
-    return summary if summary.values_ok() else None
+    """:func:`numerics.engine.checked_summary` of the arrays (``d``: the data, or ``None``, or
+    ``m``)."""
+    return checked_summary(r.ravel(), m.ravel(), d.ravel() if d is not None and d is not m
+                           else None)
 
 
 def _evolve_rule(mass, rule, steps, lam, data, record_every, method, progress):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import laplace
-from ..engine import CurationEngine, resolved
+from ..engine import CurationEngine, checked_summary, resolved
 from ..threads import serial_blas
 from ..reward_law import ContinuousRewardLaw
 from ..validation import EXP_SAFE, as_mass, as_reward, check_K, check_lam, check_data
@@ -105,12 +105,18 @@ def limit(mass, reward, K=None, lam=_DEFAULT_LAM, data=None, *, method="auto"):
     lam = check_lam(lam)
     if isinstance(mass, ContinuousRewardLaw):
         raise TypeError("mass is a ContinuousRewardLaw: use limit_continuous(law, K, lam)")
+    if not (math.isinf(lam) or lam == 0 or K == 1 or math.isinf(K)) and data is None:
+        # T9 depends on p_d = p_0 alone, which the engine normalizes (its log total enters the
+        # rules): no normalized copy, the support condition holds by itself, and the values
+        # are checked in the pass that gives the engine its reward range and total
+        m = as_mass(mass, values=False)
+        r = as_reward(reward, m.shape, values=False)
+        summary = checked_summary(r.ravel(), m.ravel())
+        if summary is not None:
+            return _t9_grid(m, r, K, lam, method, summary)
     m = as_mass(mass)
     r = as_reward(reward, m.shape)
     if not (math.isinf(lam) or lam == 0 or K == 1 or math.isinf(K)):
-        # T9 depends on p_d alone, which the engine normalizes (its log total enters the
-        # rules): no normalized copy; with data = None (p_d = p_0) the support condition holds
-        # by itself
         d = check_data(data, lam, m.shape, default=m)
         if d is not m and ((m > 0) & ~(d > 0)).any():
             raise ValueError(_OUTSIDE_SUPPORT)
@@ -167,7 +173,7 @@ def _kingman_grid(d, r, lam):
                   "I_below_top": i_rest, "top_gap": top_gap})
 
 
-def _t9_grid(d, r, K, lam, method):
+def _t9_grid(d, r, K, lam, method, summary=None):
     flat_r, flat_d = r.ravel(), d.ravel()
 
     def solve(eng):
@@ -188,7 +194,7 @@ def _t9_grid(d, r, K, lam, method):
 
     (system, sol, mass, eng), _, restarts = resolved(
         lambda res: CurationEngine(flat_r, flat_d, None, K, lam, method=method,
-                                   resolution=res), solve)
+                                   resolution=res, summary=summary), solve)
     p = sol.p.copy()
     p[0] = sol.c
     tv = _one_step_tv(system, p, lam)
