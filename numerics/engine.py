@@ -15,11 +15,12 @@ nodes of each base (:mod:`numerics.gauss_rules`), for ``M_p(u)`` and the moments
 evaluates ``log H`` (L2) at the Chebyshev points and takes its panels' interpolants at the
 nodes, as the cells do (:func:`numerics.chebyshev.interpolate_rows`: half the work of the
 L2 integral at both; over the 100 steps of docs/accuracy.md's benchmark on 512^2 cells the
-interpolants differ from L2 at the nodes by at most 2e-14, the rounding of L2's values).  A step costs
-O(points x v-nodes), independent of the grid; densities are materialized only when asked, in
-one pass over the grid that reads the caller's ``reward`` and masses (the engine keeps no
-grid-sized array of its own, except the distinct-reward index of the direct mode and, in the
-compressed mode, each cell's panel id: one byte a cell, two past 255 panels, four past 65535).
+interpolants differ from L2 at the nodes by at most 2e-14, the rounding of L2's values).  A
+step costs O(points x v-nodes), independent of the grid; densities are materialized only
+when asked, in one pass over the grid that reads the caller's ``reward`` and masses (the
+engine keeps no grid-sized array of its own, except the distinct-reward index of the direct
+mode and, in the compressed mode, each cell's panel id: one byte a cell, two past 255
+panels, four past 65535).
 The Gauss rules are built without a panel-sorted copy of the grid: the count pass records the
 runs of consecutive cells of one panel, and each panel's cells are gathered run by run into
 a scratch reused panel after panel (:func:`numerics.gauss_rules.stieltjes_runs`).
@@ -572,7 +573,7 @@ class CurationEngine:
         weights errs by more than :data:`INTERPOLATION_TOL` (plus 64 ulps) on a panel that may
         carry mass (:meth:`_check_interpolation`'s test), else re-tilt each base whose
         ``L - T`` spreads over more than :data:`TILT_LIMIT` nats in a panel
-        (:mod:`numerics.step_check`: one pass per base)."""
+        (:mod:`numerics.step_check`: one call per base)."""
         stats = np.empty((len(self.bases), 4, self.cptr.shape[0] - 1))
         check, judge = ((step_check.panel_checks, step_check.verdict) if self.use_numba else
                         (step_check.panel_checks_numpy, step_check.verdict_numpy))
