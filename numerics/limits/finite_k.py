@@ -31,10 +31,12 @@ continuation in ``theta = lam/(1 + lam)`` from ``p_d`` (``lam = 0``).  On grids
 with Anderson acceleration from two iterates of ``T`` (:meth:`T9System.iterate`) reaches the
 same fixed point for a fraction of the cost (no Jacobian); Newton takes over where it stalls.
 
-Cost: every product is formed once per system (atoms x nodes): ``H_y = kern e^{(K-1) y}``
-and ``M = e^{ref} (W g)`` with ``g = p / p_d`` and each row of ``W`` scaled by its largest
-data term (no underflow, see :meth:`T9System.__init__`), so a residual is a few
-matrix-vector products and a Jacobian one matrix product.
+Cost: every product is formed once per system (atoms x nodes, by :mod:`.t9_kernels`):
+``H_y = kern e^{(K-1) y}``, the gap ``H_y(1) - H_y = G e^{(K-1) y}`` (``G`` scaled as
+``kern``, stacked under it: the T9 map takes both in one product) and ``M = e^{ref} (W g)``
+with ``g = p / p_d`` and each row of ``W`` scaled by its largest data term (no underflow, see
+:meth:`T9System.__init__`), so a residual is a few matrix-vector products and a Jacobian one
+matrix product.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import numpy as np
 import scipy.linalg
 
 from .. import laplace
+from . import t9_kernels
 
 __all__ = ["T9System", "T9Solution", "solve_t9", "solve_continuous", "critical_lam"]
 
@@ -100,24 +103,36 @@ class T9System:
         log_w = np.full(self.v.size, math.log(h))
         log_w[0] = math.log(h + h / math.expm1(h))  # the closed-form left tail (L2)
         self._log_w = log_w
-        self._gap_kernel = None                                   # atoms x nodes, see gap()
         # H at the atoms as one product: H_y = kern @ e^{(K-1) y}, kern = K w_i u_i s e^{-u_i s}
         # (atoms x nodes; every term positive: the sum is accurate to rounding, and y <= 0
         # near any fixed point)
-        kern = (log_w + self.v + math.log(self.K))[None, :] + self.log_s[:, None] \
-            - self.u[None, :] * self.s[:, None]
-        self._kern = np.exp(kern, out=kern)
-        self._kern_rest = self._kern[self.rest]
+        a = log_w + self.v + math.log(self.K)
+        self._a = a
+        # the kernel and (formed when first needed, see gap()) the gap kernel scaled the same
+        # way, stacked: the T9 map takes H and the gap at the atoms in one product
+        n_atoms = depth.size
+        self._stacked = np.empty((2 * n_atoms, self.v.size))
+        self._gap_ready = False
+        self._kern = t9_kernels.l2_kernel(a, self.log_s, self.s, self.u,
+                                          out=self._stacked[:n_atoms])
+        # on grids every atom below the top holds data: views, not copies
+        rest = self.rest
+        self._rest_at = slice(int(rest[0]), int(rest[-1]) + 1) \
+            if rest.size and rest[-1] - rest[0] == rest.size - 1 else rest
+        self._kern_rest = self._kern[self._rest_at]
         # M at the nodes as one product, each row scaled by its largest data term:
         # M_j = e^{ref_j} (sum_{k in rest} W_jk g_k + W_top_j t),  g_k = p_k / d_k,
         # ref_j = max_{k in supp p_d} (log d_k - u_j s_k), W_jk = d_k e^{-u_j s_k - ref_j} <= 1,
         # W_top = e^{-u_j - ref_j} d_top^[d_top > 0] and t = c / d_top (grids) or c.  Some
         # W_jk g_k is >= min g >= 1/(1 + lam) (a row's largest W is 1): no underflow.
-        log_e = np.log(self.d[sup])[None, :] - self.u[:, None] * self.s[sup][None, :]
-        self._ref = log_e.max(axis=1)
-        log_e -= self._ref[:, None]
-        self._W_rest = np.exp(log_e[:, 1:] if sup[0] == 0 else log_e)      # nodes x rest
+        W, self._ref = t9_kernels.scaled_data(np.log(self.d[sup]), self.s[sup], self.u)
         self._W_top = np.exp(-self.u - self._ref) * (self.top if self.top > 0 else 1.0)
+        if sup[0] == 0:
+            W[:, 0] = self._W_top      # [W_top, W_rest]: the whole law's matrix (iterate())
+            self._W_rest = W[:, 1:]                                       # nodes x rest
+        else:
+            self._W_rest = W
+        self._W_all = W
 
     # ------------------------------------------------------------------ pieces
     def log_h(self, y, log_s=None):
@@ -143,16 +158,27 @@ class T9System:
         ``s = e^{-d}``, ``e^{-u} - s e^{-us} = -e^{-u} expm1(-d - u expm1(-d))``: relative
         accuracy even at depths ``d ~ 1e-18``, where ``1 + lam - lam H(s)`` formed from
         ``H(s)`` is pure rounding (it is ``lam (H(1) - H(s)) ~ d`` on a condensed or critical
-        fixed point)."""
-        if log_s is None:
-            if self._gap_kernel is None:  # the same at every Newton iterate: formed once
-                self._gap_kernel = self._gap_matrix(self.log_s)
-            diff = self._gap_kernel
-        else:
+        fixed point).  At the atoms the matrix of these differences, scaled by ``K w_i u_i``,
+        is formed once (:meth:`_gap_scaled`)."""
+        if log_s is not None:
             diff = self._gap_matrix(np.asarray(log_s, dtype=float))
-        log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
-        top = float(log_a.max())
-        return (diff @ np.exp(log_a - top)) * math.exp(top)
+            log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
+            top = float(log_a.max())
+            return (diff @ np.exp(log_a - top)) * math.exp(top)
+        e = (self.K - 1.0) * y
+        top = float(e.max())
+        return (self._gap_scaled() @ np.exp(e - top)) * math.exp(top)
+
+    def _gap_scaled(self):
+        """The gap kernel at the atoms times ``e^{a_i} = K w_i u_i`` (:mod:`.t9_kernels`, the
+        lower half of the stacked matrix; formed once, at the first call): ``gap(y) = G
+        e^{(K-1) y}``."""
+        n_atoms = self.s.size
+        lower = self._stacked[n_atoms:]
+        if not self._gap_ready:
+            t9_kernels.gap_kernel(-self.log_s, self.u, self._a, self._kern, out=lower)
+            self._gap_ready = True
+        return lower
 
     def _gap_matrix(self, at):
         """``e^{-u_i} - s e^{-u_i s}`` at the points ``log s = at`` (rows) and nodes (columns),
@@ -193,9 +219,10 @@ class T9System:
         else:
             den = 1.0 + lam - lam * H
         p = np.zeros_like(self.d)
-        if np.any(den[self.rest] <= 0):
+        rest = self._rest_at
+        if np.any(den[rest] <= 0):
             return None
-        p[self.rest] = self._d_rest / den[self.rest]
+        p[rest] = self._d_rest / den[rest]
         return p, H, den
 
     # ------------------------------------------------------------------ systems
@@ -222,7 +249,7 @@ class T9System:
         if got is None:
             return None
         p, H, den = got
-        rest = self.rest
+        rest = self._rest_at
         g = 1.0 / den[rest]                                   # p_k / d_k below the top
         t = c / self.top if self.top > 0 else c               # the top's share in S
         S = self._W_rest @ g + self._W_top * t
@@ -366,44 +393,54 @@ class T9System:
 
         ``phi`` increases from ``-1`` (``x -> -inf``) to ``+inf`` (at ``x -> inf`` or where a
         denominator reaches 0), so the root is unique; safeguarded Newton from
-        ``log c_guess``, bisection where a step leaves the bracket.  ``gap``: :meth:`gap` of
-        ``y``, if already at hand."""
+        ``log c_guess``, bisection where a step leaves the bracket
+        (:func:`.t9_kernels.top_mass`).  ``gap``: :meth:`gap` of ``y``, if already at
+        hand."""
         if gap is None:
             with np.errstate(over="ignore", invalid="ignore"):
                 gap = self.gap(y)
-        gap = lam * gap[self.rest]
-        d, top = self._d_rest, self.top
-        if not (np.all(np.isfinite(gap)) and top > 0):
+        top = self.top
+        if not top > 0:
             return None
-        lo, hi = -math.inf, 0.0       # c < 1: the masses below the top are positive
-        if gap.size and gap.min() < 0:
-            hi = min(hi, math.log(top / -gap.min()))
-        x = math.log(c_guess) if c_guess > 0 else math.log(top)
-        if not x < hi:
-            x = hi - 1.0
-        for _ in range(200):
-            a = top * math.exp(-x)
-            den = a + gap
-            if np.any(den <= 0):        # rounding at the edge of the bracket
-                hi = x
-                x = 0.5 * (lo + hi) if math.isfinite(lo) else hi - 1.0
-                continue
-            q = d / den
-            phi = math.exp(x) + float(q.sum()) - 1.0
-            if phi == 0:
-                return math.exp(x)
-            if phi > 0:
-                hi = x
-            else:
-                lo = x
-            slope = math.exp(x) + a * float((q / den).sum())
-            nxt = x - phi / slope
-            if abs(nxt - x) <= 4e-16 * max(1.0, abs(x)):
-                return math.exp(nxt)
-            if not lo < nxt < hi:       # Newton overshoots where phi bends (it is S-shaped)
-                nxt = 0.5 * (lo + hi) if math.isfinite(lo) else x - 5.0
-            x = nxt
-        return None
+        c = t9_kernels.top_mass(gap[self._rest_at], lam, self._d_rest, top,
+                                math.log(c_guess) if c_guess > 0 else math.log(top))
+        return None if math.isnan(c) else c
+
+    def grid_map(self, y, lam, c_guess):
+        r"""The T9 map at ``y`` on a grid (``d_top > 0``): the top mass ``c`` of
+        :meth:`normalized_top_mass` and the residuals of :meth:`state` (``"grid"``) at ``z =
+        (y, log c)``, as ``(z, R)``; ``None`` where :meth:`state` gives ``None`` or no ``c`` is
+        found.
+
+        The same quantities in fewer passes: ``H`` and the gap at the atoms from one product
+        with the stacked kernels (``e^{(K-1) y}`` unscaled, as :meth:`h_atoms`), the masses by
+        :func:`.t9_kernels.grid_masses`, then ``log M = ref + log(W_rest g + W_top c /
+        d_top)``.  They agree with :meth:`state` to rounding (the sums are taken in another
+        order)."""
+        n, n_atoms = self.v.size, self.s.size
+        top = self.top
+        self._gap_scaled()
+        g = np.empty(self._d_rest.size)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            HG = self._stacked @ np.exp((self.K - 1.0) * y)
+            c, p_sum = t9_kernels.grid_masses(
+                HG[n_atoms:][self._rest_at], lam, self._d_rest, top,
+                math.log(c_guess) if c_guess > 0 else math.log(top), g)
+            if math.isnan(c) or not lam > 0:
+                return None
+            R = np.empty(n + 2)
+            F = R[:n]
+            np.log(self._W_rest @ g + self._W_top * (c / top), out=F)
+            np.add(self._ref, F, out=F)
+            F -= y
+            R[n] = math.log(p_sum + c) if p_sum + c > 0 else -math.inf
+            R[n + 1] = 1.0 - lam * HG[0] / (1.0 + lam) - top / ((1.0 + lam) * c)
+        if not np.all(np.isfinite(R)):
+            return None
+        z = np.empty(n + 1)
+        z[:n] = y
+        z[n] = math.log(c)
+        return z, R
 
     def iterate(self, lam, steps):
         r"""``steps`` iterates of ``T(p) = (p_d + lam p H_p / E_p[H]) / (1 + lam)`` from ``p_d``
@@ -416,8 +453,7 @@ class T9System:
         d = self.d[sup]
         g = np.ones(sup.size)
         kern = self._kern[sup]
-        W = np.concatenate([self._W_top[:, None], self._W_rest], axis=1) \
-            if self.top > 0 else self._W_rest
+        W = self._W_all
         for _ in range(steps):
             total = float(d @ g)
             y = self._ref + np.log(W @ g) - math.log(total)

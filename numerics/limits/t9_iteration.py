@@ -15,9 +15,9 @@ the largest of all the residuals ``F, N, G`` at most
 Anderson's method (type II, depth ``m``; Walker and Ni, *SIAM J. Numer. Anal.* 49, 2011)
 extrapolates from the last ``m`` residuals ``f = Phi(y) - y``: ``gamma = argmin |f_k - Delta F
 gamma|``, ``y_{k+1} = Phi(y_k) - Delta G gamma``; its history is cleared when the residual
-grows.  One iterate costs O(nodes x atoms) (three matrix-vector products, no Jacobian):
-measured on the benchmark grids, 7-11 iterates reach ``1e-13`` where Gauss-Newton took 5-9
-Jacobians and least-squares solves.
+grows.  One iterate costs O(nodes x atoms) (two matrix-vector products, no Jacobian:
+:meth:`~numerics.limits.finite_k.T9System.grid_map`): measured on the benchmark grids, 7-11
+iterates reach ``1e-13`` where Gauss-Newton took 5-9 Jacobians and least-squares solves.
 """
 
 from __future__ import annotations
@@ -50,38 +50,42 @@ def anderson_grid(system, lam, y, c, tol, max_iterates=MAX_ITERATES, depth=ANDER
     n = y.size
     best = None                      # (residual, z)
     since_best = 0
-    dF, dG = [], []
+    # the last ``depth`` differences of f and of Phi(y), columns filled in turn (their order
+    # does not matter to the least-squares problem)
+    dF, dG = np.empty((n, depth)), np.empty((n, depth))
+    kept = pos = 0
     f_prev = g_prev = None
     last_res = math.inf
     for it in range(max_iterates + 1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            gap = system.gap(y)
-        c = system.normalized_top_mass(y, lam, c, gap)
-        st = None if c is None else system.state(np.append(y, math.log(c)), "grid", lam, gap)
-        if st is None:
+        got = system.grid_map(y, lam, c)
+        if got is None:
             break
-        res = float(np.abs(st.R).max())
+        z, R = got
+        c = math.exp(z[n])
+        res = float(np.abs(R).max())
         if best is None or res < best[0]:
-            best, since_best = (res, st.z), 0
+            best, since_best = (res, z), 0
         else:
             since_best += 1
         if best[0] <= tol and (since_best or res > POLISH_FACTOR * last_res):
             return best[1], best[0], it, True   # at the floor of rounding: no more to gain
         if since_best >= STALL_ITERATES:
             break
-        f = st.R[:n]
+        f = R[:n]
         g = y + f                    # Phi(y) = log M_p
         if res > 2.0 * last_res:     # the extrapolation went astray: a plain step, afresh
-            dF, dG, f_prev, g_prev = [], [], None, None
+            kept = pos = 0
+            f_prev = g_prev = None
         last_res = res
         if f_prev is not None:
-            dF.append(f - f_prev)
-            dG.append(g - g_prev)
-            del dF[:-depth], dG[:-depth]
+            np.subtract(f, f_prev, out=dF[:, pos])
+            np.subtract(g, g_prev, out=dG[:, pos])
+            pos = (pos + 1) % depth
+            kept = min(kept + 1, depth)
         f_prev, g_prev = f, g
-        if dF:
-            gamma = np.linalg.lstsq(np.stack(dF, axis=1), f, rcond=None)[0]
-            y = g - np.stack(dG, axis=1) @ gamma
+        if kept:
+            gamma = np.linalg.lstsq(dF[:, :kept], f, rcond=None)[0]
+            y = g - dG[:, :kept] @ gamma
         else:
             y = g
     if best is None:
