@@ -556,7 +556,7 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
     rows = max(1, _BUFFER // width)
     out = np.empty((2, n))
     buf = np.empty((min(n, rows), width))
-    j_r = np.empty(buf.shape[0], dtype=np.int64)
+    j_r = np.empty((2, buf.shape[0]), dtype=np.int64)
     # per point: the series sums (steps h, 2h), then the largest explicit exponent; the sums
     # kernel leaves there the log scales of the two totals
     parts = np.empty((3, buf.shape[0]))
@@ -565,7 +565,7 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
         m = i1 - i0
         work = m * v.shape[0]
         ls = log_s_eval[i0:i1]
-        b, jr, pt = buf[:m], j_r[:m], parts[:, :m]
+        b, jr, pt = buf[:m], j_r[:, :m], parts[:, :m]
         _integral_terms.at(work)(v, ev, h, g, ls, R, b, jr, pt)
         np.exp(b, out=b)
         o = out[:, i0:i1]
@@ -577,9 +577,10 @@ def log_curation_integral(v, h, log_m, k_minus_1, log_s_eval):
 
 @kernel
 def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
-    """Per point ``i`` (a row of ``buf``): the first explicit node ``j_r[i]``, the exponents
-    ``g_j + log s - e^{v_j} s`` of the explicit nodes less their largest (``parts[2, i]``;
-    ``-inf`` past the last node), and the series sums ``parts[:2, i]`` (steps ``h``, ``2h``;
+    """Per point ``i`` (a row of ``buf``): the first explicit node ``j_r[0, i]`` and their count
+    ``j_r[1, i]``, the exponents ``g_j + log s - e^{v_j} s`` of the explicit nodes less their
+    largest (``parts[2, i]``; 0 past the last node, never read: numpy's ``exp`` takes ``-inf``
+    on a slow path, 4 ns an element), and the series sums ``parts[:2, i]`` (steps ``h``, ``2h``;
     relative to ``e^{log s + LP}``, :func:`_left_series`)."""
     n_v = v.shape[0]
     width = buf.shape[1]
@@ -624,8 +625,9 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
             for k in range(cnt):
                 buf[i, k] -= top
         for k in range(cnt, width):
-            buf[i, k] = -np.inf
-        j_r[i] = jr
+            buf[i, k] = 0.0
+        j_r[0, i] = jr
+        j_r[1, i] = cnt
         parts[0, i] = acc0
         parts[1, i] = acc1
         parts[2, i] = top
@@ -635,24 +637,25 @@ def _integral_terms(v, ev, h, g, log_s_eval, R, buf, j_r, parts):
 def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
     """The sums with steps ``h`` and ``2h`` at each point ``i``, as ``out[:, i] e^{parts[:2,
     i]}`` (the caller takes the log): the rows of ``buf`` (now the ``exp`` of the explicit
-    exponents less their largest ``parts[2]``) added up, all nodes and the even ones, plus
-    the closed-form left tail when the row starts at node 0, joined with the series parts
+    exponents less their largest ``parts[2]``; ``j_r[1, i]`` of them) added up, all nodes and
+    the even ones, plus the closed-form left tail when the row starts at node 0, joined with
+    the series parts
     ``e^{log s + LP} parts[:2]``, relative to the larger of the two."""
-    width = buf.shape[1]
     tail_h = 1.0 / math.expm1(h)  # left tail beyond v_0, in units of the node weight h
     tail_2h = 1.0 / math.expm1(2.0 * h)
     for i in numba.prange(buf.shape[0]):
         acc_a = 0.0  # columns 0, 2, 4, ...
         acc_b = 0.0  # columns 1, 3, 5, ...
-        for k in range(0, width - 1, 2):
+        cnt = j_r[1, i]
+        for k in range(0, cnt - 1, 2):
             acc_a += buf[i, k]
             acc_b += buf[i, k + 1]
-        if width % 2 == 1:
-            acc_a += buf[i, width - 1]
-        jr = j_r[i]
+        if cnt % 2 == 1:
+            acc_a += buf[i, cnt - 1]
+        jr = j_r[0, i]
         acc_h = acc_a + acc_b
         acc_2h = acc_a if jr % 2 == 0 else acc_b
-        if jr == 0:
+        if jr == 0 and cnt > 0:
             acc_h += tail_h * buf[i, 0]
             acc_2h += tail_2h * buf[i, 0]
         top = parts[2, i]
