@@ -149,3 +149,15 @@ def test_grid_map_matches_the_state_residuals(K, lam):
         assert abs(math.exp(z[-1]) / c - 1.0) <= 4 * (1 + abs(z[-1])) * EPS
         assert np.all(np.abs(R - st_.R) <= 8 * EPS * (1 + np.abs(np.append(yy, [0.0, 0.0]))))
         assert np.array_equal(z[:-1], yy)
+
+
+def test_grid_map_declines_a_law_without_a_top_atom():
+    """A continuous law (``d_top = 0``) has no T9 map on a grid: ``None``, not a traceback."""
+    rng = np.random.default_rng(4)
+    depth = np.concatenate([[0.0], np.sort(rng.uniform(0.01, 6.0, 30))])
+    d = rng.uniform(0.1, 1.0, depth.size)
+    d[0] = 0.0
+    system = finite_k.T9System(depth, d, 3.0, 0.4)
+    assert system.grid_map(system.start(c=0.0), 0.4, 0.1) is None
+    grid = _random_system(4)
+    assert grid.grid_map(grid.start(), 0.0, 0.1) is None         # lam = 0: no curation

@@ -419,6 +419,8 @@ class T9System:
         order)."""
         n, n_atoms = self.v.size, self.s.size
         top = self.top
+        if not (lam > 0 and top > 0):
+            return None
         self._gap_scaled()
         g = np.empty(self._d_rest.size)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -426,7 +428,7 @@ class T9System:
             c, p_sum = t9_kernels.grid_masses(
                 HG[n_atoms:][self._rest_at], lam, self._d_rest, top,
                 math.log(c_guess) if c_guess > 0 else math.log(top), g)
-            if math.isnan(c) or not lam > 0:
+            if math.isnan(c):
                 return None
             R = np.empty(n + 2)
             F = R[:n]
@@ -452,7 +454,7 @@ class T9System:
         sup = np.flatnonzero(self.d > 0)
         d = self.d[sup]
         g = np.ones(sup.size)
-        kern = self._kern[sup]
+        kern = self._kern if sup.size == self.d.size else self._kern[sup]   # grids: all
         W = self._W_all
         for _ in range(steps):
             total = float(d @ g)
