@@ -195,24 +195,37 @@ def top_mass(gap, lam, d, top, x):
             hi = x
             x = 0.5 * (lo + hi) if lo > -np.inf else hi - 1.0
             continue
-        phi = math.exp(x) + q_sum - 1.0
-        if phi == 0:
+        done, x, lo, hi = _safeguarded_step(x, math.exp(x) + q_sum - 1.0,
+                                            math.exp(x) + a * q_slope, lo, hi)
+        if done:
             return math.exp(x)
-        if phi > 0:
-            hi = x
-        else:
-            lo = x
-        nxt = x - phi / (math.exp(x) + a * q_slope)
-        if abs(nxt - x) <= 4e-16 * max(1.0, abs(x)):
-            return math.exp(nxt)
-        if not lo < nxt < hi:        # Newton overshoots where phi bends (it is S-shaped)
-            nxt = 0.5 * (lo + hi) if lo > -np.inf else x - 5.0
-        x = nxt
     return np.nan
 
 
+@numba.njit(cache=True)
+def _safeguarded_step(x, phi, slope, lo, hi):
+    """After ``phi(x)`` (``phi`` increasing, ``slope = phi'(x)``): ``(done, x, lo, hi)``, the
+    bracket ``[lo, hi]`` of the root narrowed by the sign of ``phi`` and the next ``x``, a
+    Newton step, or the bracket's midpoint where the step leaves it (``x - 5`` while ``lo =
+    -inf``); ``done`` with ``x`` the root where ``phi = 0`` or the step is below ``4e-16``
+    relative."""
+    if phi == 0:
+        return True, x, lo, hi
+    if phi > 0:
+        hi = x
+    else:
+        lo = x
+    nxt = x - phi / slope
+    if abs(nxt - x) <= 4e-16 * max(1.0, abs(x)):
+        return True, nxt, lo, hi
+    if not lo < nxt < hi:        # Newton overshoots where phi bends (it is S-shaped)
+        nxt = 0.5 * (lo + hi) if lo > -np.inf else x - 5.0
+    return False, nxt, lo, hi
+
+
 def top_mass_numpy(gap, lam, d, top, x):
-    """Pure numpy twin of :func:`top_mass` (the sums in the same order: the same bits)."""
+    """Pure numpy twin of :func:`top_mass` (the sums in the same order: the same bits; the
+    bracketed step is the kernel's own, :func:`_safeguarded_step`)."""
     gap = lam * gap
     if not np.all(np.isfinite(gap)):
         return math.nan
@@ -229,19 +242,10 @@ def top_mass_numpy(gap, lam, d, top, x):
             x = 0.5 * (lo + hi) if math.isfinite(lo) else hi - 1.0
             continue
         q = d / den
-        phi = math.exp(x) + _sequential_sum(q) - 1.0
-        if phi == 0:
+        done, x, lo, hi = _safeguarded_step(x, math.exp(x) + _sequential_sum(q) - 1.0,
+                                            math.exp(x) + a * _sequential_sum(q / den), lo, hi)
+        if done:
             return math.exp(x)
-        if phi > 0:
-            hi = x
-        else:
-            lo = x
-        nxt = x - phi / (math.exp(x) + a * _sequential_sum(q / den))
-        if abs(nxt - x) <= 4e-16 * max(1.0, abs(x)):
-            return math.exp(nxt)
-        if not lo < nxt < hi:
-            nxt = 0.5 * (lo + hi) if math.isfinite(lo) else x - 5.0
-        x = nxt
     return math.nan
 
 
