@@ -639,8 +639,7 @@ def _integral_sums(h, log_s_eval, LP, buf, j_r, parts, out):
     i]}`` (the caller takes the log): the rows of ``buf`` (now the ``exp`` of the explicit
     exponents less their largest ``parts[2]``; ``j_r[1, i]`` of them) added up, all nodes and
     the even ones, plus the closed-form left tail when the row starts at node 0, joined with
-    the series parts
-    ``e^{log s + LP} parts[:2]``, relative to the larger of the two."""
+    the series parts ``e^{log s + LP} parts[:2]``, relative to the larger of the two."""
     tail_h = 1.0 / math.expm1(h)  # left tail beyond v_0, in units of the node weight h
     tail_2h = 1.0 / math.expm1(2.0 * h)
     for i in numba.prange(buf.shape[0]):
