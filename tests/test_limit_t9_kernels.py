@@ -161,3 +161,16 @@ def test_grid_map_declines_a_law_without_a_top_atom():
     assert system.grid_map(system.start(c=0.0), 0.4, 0.1) is None
     grid = _random_system(4)
     assert grid.grid_map(grid.start(), 0.0, 0.1) is None         # lam = 0: no curation
+
+
+def test_gap_at_given_points_is_the_gap_at_the_atoms_there():
+    """``gap(y, log_s)`` forms the same kernels at the points it is given: at the atoms'
+    own ``log s`` it is ``gap(y)`` bit for bit, and between two atoms it lies between their
+    values (``H(1) - H(s)`` decreases in ``s``; the atoms go down from the top, ``s``
+    decreasing)."""
+    system = _system()
+    y, _ = system.iterate(0.4, 2)
+    assert np.array_equal(system.gap(y, system.log_s), system.gap(y))
+    mid = 0.5 * (system.log_s[3:-1] + system.log_s[4:])
+    g, g_mid = system.gap(y), system.gap(y, mid)
+    assert np.all((g[3:-1] <= g_mid) & (g_mid <= g[4:]))

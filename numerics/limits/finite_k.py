@@ -160,14 +160,15 @@ class T9System:
         ``H(s)`` is pure rounding (it is ``lam (H(1) - H(s)) ~ d`` on a condensed or critical
         fixed point).  At the atoms the matrix of these differences, scaled by ``K w_i u_i``,
         is formed once (:meth:`_gap_scaled`)."""
-        if log_s is not None:
-            diff = self._gap_matrix(np.asarray(log_s, dtype=float))
-            log_a = self._log_w + self.v + (self.K - 1.0) * y + math.log(self.K)
-            top = float(log_a.max())
-            return (diff @ np.exp(log_a - top)) * math.exp(top)
+        if log_s is None:
+            G = self._gap_scaled()
+        else:   # the same kernels at other points
+            at = np.asarray(log_s, dtype=float)
+            G = t9_kernels.gap_kernel(-at, self.u, self._a,
+                                      t9_kernels.l2_kernel(self._a, at, np.exp(at), self.u))
         e = (self.K - 1.0) * y
         top = float(e.max())
-        return (self._gap_scaled() @ np.exp(e - top)) * math.exp(top)
+        return (G @ np.exp(e - top)) * math.exp(top)
 
     def _gap_scaled(self):
         """The gap kernel at the atoms times ``e^{a_i} = K w_i u_i`` (:mod:`.t9_kernels`, the
@@ -179,19 +180,6 @@ class T9System:
             t9_kernels.gap_kernel(-self.log_s, self.u, self._a, self._kern, out=lower)
             self._gap_ready = True
         return lower
-
-    def _gap_matrix(self, at):
-        """``e^{-u_i} - s e^{-u_i s}`` at the points ``log s = at`` (rows) and nodes (columns),
-        without cancellation (see :meth:`gap`)."""
-        d = -at[:, None]
-        u = self.u[None, :]
-        x = -d - u * np.expm1(-d)
-        near = x <= 0.5
-        eu = np.exp(-u)
-        out = np.expm1(x, where=near, out=np.zeros_like(x))   # each form only where used
-        far = -d - u * np.exp(-d)
-        np.exp(far, where=~near, out=far)
-        return np.where(near, -eu * out, eu - far)
 
     def h_atoms(self, y):
         """``H_y`` at the atoms: ``K sum_i w_i u_i s_k e^{-u_i s_k} e^{(K-1) y_i}`` as one
